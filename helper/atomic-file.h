@@ -1,0 +1,24 @@
+/* Whole-file reads and crash-safe replacement of files in a directory. */
+#ifndef VIRTCKPT_ATOMIC_FILE_H
+#define VIRTCKPT_ATOMIC_FILE_H
+
+#include <stddef.h>
+
+/* Replaces dir/name with buf: a temp file in the same directory is
+ * written, fsync'd and renamed over name, then the directory is fsync'd.
+ * After a crash the file holds either the old or the new content.  Returns
+ * -1 with errno set; the temp file never outlives a failure.
+ */
+extern int vc_atomic_write (int dirfd, const char *name,
+                            const char *buf, size_t len);
+
+/* Reads dir/name whole if it is a regular file of at most max bytes.
+ * Returns -1 with errno (EFBIG when over max).  *buf is NUL-terminated.
+ */
+extern int vc_read_file (int dirfd, const char *name, size_t max,
+                         char **buf, size_t *len);
+
+/* Removes dir/name and makes the removal durable. */
+extern int vc_durable_unlink (int dirfd, const char *name);
+
+#endif

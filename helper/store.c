@@ -1,0 +1,273 @@
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "atomic-file.h"
+#include "cleanup.h"
+#include "document.h"
+#include "log.h"
+#include "name-map.h"
+#include "store.h"
+#include "vc-strings.h"
+#include "xml-safe.h"
+
+#define LOCK_FILE ".lock"
+
+static int
+mkdir_parents (const char *dir)
+{
+  CLEANUP_FREE char *copy = strdup (dir);
+
+  if (copy == NULL)
+    return -1;
+  for (char *p = copy + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir (copy, 0755) == -1 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  if (mkdir (copy, 0700) == -1 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+int
+vc_store_open (struct vc_store *store, const char *dir, bool create)
+{
+  store->dir = NULL;
+  store->lockfd = -1;
+  store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (store->dirfd == -1 && errno == ENOENT && create) {
+    if (mkdir_parents (dir) == -1) {
+      vc_error ("cannot create checkpoint store %s: %m", dir);
+      return -1;
+    }
+    store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (store->dirfd == -1) {
+    if (errno == ENOENT)
+      vc_error ("checkpoint store %s does not exist", dir);
+    else
+      vc_error ("cannot open checkpoint store %s: %m", dir);
+    return -1;
+  }
+  store->dir = strdup (dir);
+  if (store->dir == NULL) {
+    vc_error ("out of memory");
+    close (store->dirfd);
+    return -1;
+  }
+  return 0;
+}
+
+void
+vc_store_close (struct vc_store *store)
+{
+  if (store->lockfd >= 0)
+    close (store->lockfd);
+  if (store->dirfd >= 0)
+    close (store->dirfd);
+  free (store->dir);
+  store->dir = NULL;
+  store->lockfd = store->dirfd = -1;
+}
+
+/* Temp files left by a writer that crashed: only ever removed under the
+ * lock, when no writer can own them.
+ */
+static void
+remove_stale_temps (struct vc_store *store)
+{
+  int fd = dup (store->dirfd);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  struct dirent *e;
+
+  if (d == NULL) {
+    if (fd >= 0)
+      close (fd);
+    return;
+  }
+  while ((e = readdir (d)) != NULL) {
+    if (strncmp (e->d_name, ".tmp-", 5) == 0) {
+      vc_debug ("removing stale temp file %s/%s", store->dir, e->d_name);
+      unlinkat (store->dirfd, e->d_name, 0);
+    }
+  }
+  closedir (d);
+}
+
+int
+vc_store_lock (struct vc_store *store)
+{
+  if (store->lockfd >= 0)
+    return 0;
+  store->lockfd = openat (store->dirfd, LOCK_FILE,
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (store->lockfd == -1) {
+    if (errno == EROFS || errno == EACCES || errno == EPERM)
+      vc_error ("checkpoint store %s is not writable: %m", store->dir);
+    else
+      vc_error ("cannot create %s/%s: %m", store->dir, LOCK_FILE);
+    return -1;
+  }
+  if (flock (store->lockfd, LOCK_EX) == -1) {
+    vc_error ("cannot lock checkpoint store %s: %m", store->dir);
+    close (store->lockfd);
+    store->lockfd = -1;
+    return -1;
+  }
+  remove_stale_temps (store);
+  return 0;
+}
+
+static int
+load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
+{
+  CLEANUP_FREE char *buf = NULL, *err = NULL;
+  size_t len;
+
+  if (vc_read_file (store->dirfd, file, VC_XML_MAX_SIZE, &buf, &len) == -1) {
+    if (errno == ENOENT)
+      return 1;
+    if (errno == EFBIG)
+      vc_error ("store document %s/%s is larger than %d MiB: refusing to read it",
+                store->dir, file, VC_XML_MAX_SIZE / 1024 / 1024);
+    else
+      vc_error ("cannot read store document %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  if (vc_document_parse (buf, len, chain, &err) == -1) {
+    vc_error ("store document %s/%s is damaged: %s", store->dir, file,
+              err ? err : "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_store_load (struct vc_store *store, const char *domain,
+               struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+  int r;
+
+  if (file == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  r = load_file (store, file, chain);
+  if (r != 0)
+    return r;
+  if (strcmp (chain->domain, domain) != 0) {
+    vc_error ("store document %s/%s names domain '%s', not '%s'",
+              store->dir, file, chain->domain, domain);
+    vc_chain_clear (chain);
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_store_save (struct vc_store *store, const struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
+  CLEANUP_FREE char *doc = NULL;
+  size_t len;
+
+  if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+    vc_error ("cannot format the store document of %s", chain->domain);
+    return -1;
+  }
+  if (vc_atomic_write (store->dirfd, file, doc, len) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  vc_debug ("wrote %s/%s (%zu bytes)", store->dir, file, len);
+  return 0;
+}
+
+int
+vc_store_remove (struct vc_store *store, const char *domain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+
+  if (file == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  if (vc_durable_unlink (store->dirfd, file) == -1) {
+    if (errno == ENOENT)
+      return 1;
+    vc_error ("cannot remove %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+void
+vc_string_vector_free (string_vector *v)
+{
+  for (size_t i = 0; i < v->len; i++)
+    free (v->ptr[i]);
+  string_vector_reset (v);
+}
+
+int
+vc_store_list (struct vc_store *store, string_vector *names)
+{
+  int fd = dup (store->dirfd);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  struct dirent *e;
+
+  if (d == NULL) {
+    vc_error ("cannot list %s: %m", store->dir);
+    if (fd >= 0)
+      close (fd);
+    return -1;
+  }
+  rewinddir (d);
+  while ((e = readdir (d)) != NULL) {
+    char *name = NULL;
+    switch (vc_file_kind (e->d_name)) {
+    case VC_FILE_OTHER:
+      continue;
+    case VC_FILE_ENCODED:
+      name = vc_file_to_name (e->d_name);
+      break;
+    case VC_FILE_HASHED: {
+      struct vc_chain chain;
+      if (load_file (store, e->d_name, &chain) != 0)
+        continue;
+      name = chain.domain;
+      chain.domain = NULL;
+      vc_chain_clear (&chain);
+      break;
+    }
+    }
+    if (name == NULL || string_vector_append (names, name) == -1) {
+      free (name);
+      closedir (d);
+      vc_error ("out of memory");
+      return -1;
+    }
+  }
+  closedir (d);
+  qsort (names->ptr, names->len, sizeof (char *), compare_strings);
+  return 0;
+}

@@ -1,0 +1,48 @@
+/* The local checkpoint store: a directory with one document per domain.
+ *
+ * Readers take no lock: documents are replaced atomically, so a reader
+ * sees the old or the new one.  Writers serialise on an flock of
+ * DIR/.lock for their read-modify-write.  Every function reports its own
+ * errors through the log.
+ */
+#ifndef VIRTCKPT_STORE_H
+#define VIRTCKPT_STORE_H
+
+#include <stdbool.h>
+
+#include "chain.h"
+#include "vector.h"
+
+DEFINE_VECTOR_TYPE (string_vector, char *);
+
+struct vc_store {
+  char *dir;
+  int dirfd;
+  int lockfd;
+};
+
+/* Opens dir; with create, makes it (mode 0700) if missing. */
+extern int vc_store_open (struct vc_store *store, const char *dir, bool create);
+extern void vc_store_close (struct vc_store *store);
+
+/* Takes the writers' lock (fails clearly on a read-only store). */
+extern int vc_store_lock (struct vc_store *store);
+
+/* 0 loaded, 1 no document for that domain, -1 error (logged). */
+extern int vc_store_load (struct vc_store *store, const char *domain,
+                          struct vc_chain *chain);
+
+/* Writes chain->domain's document atomically.  Caller holds the lock. */
+extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);
+
+/* 0 removed, 1 there was none, -1 error.  Caller holds the lock. */
+extern int vc_store_remove (struct vc_store *store, const char *domain);
+
+/* Names of all stored domains, sorted.  Unreadable documents of hashed
+ * names are reported and skipped.
+ */
+extern int vc_store_list (struct vc_store *store, string_vector *names);
+
+extern void vc_string_vector_free (string_vector *v);
+
+#endif

@@ -1,0 +1,25 @@
+/* Parsing untrusted XML: no network, no external entities, no DTD, a size
+ * limit.  Store documents can be damaged or planted, and checkpoint XML
+ * crosses hosts, so every parse goes through here.
+ */
+#ifndef VIRTCKPT_XML_SAFE_H
+#define VIRTCKPT_XML_SAFE_H
+
+#include <stddef.h>
+#include <libxml/tree.h>
+
+/* Largest XML document accepted (store document or checkpoint XML). */
+#define VC_XML_MAX_SIZE (32 * 1024 * 1024)
+
+/* Parses buf; on failure returns NULL and a malloc'd one-line reason. */
+extern xmlDocPtr vc_xml_parse (const char *buf, size_t len, char **err);
+
+/* Text of the first node matching xpath under node (or the document), or
+ * NULL.  The result is malloc'd (not xmlChar-owned).
+ */
+extern char *vc_xml_text (xmlDocPtr doc, xmlNodePtr node, const char *xpath);
+
+/* Serialises a document without the XML declaration's encoding surprises. */
+extern char *vc_xml_dump (xmlDocPtr doc, size_t *len);
+
+#endif

@@ -1,0 +1,535 @@
+# shellcheck shell=bash
+#
+# tests/lib/functions.sh - harness for virtckpt integration tests.
+#
+# Starts real, private libvirtd + virtlogd "hosts" on this machine, each in
+# its own mount + PID + UTS namespace, without touching the real host's
+# libvirt state.  Source it from a bash test, then call vc_init first:
+#
+#     #!/bin/bash
+#     set -eu -o pipefail
+#     . "$(dirname "$0")/../lib/functions.sh"
+#     vc_init
+#     vc_host_start h1
+#     vc_virsh h1 list --all
+#
+# Exit codes follow automake: 0 pass, 1 fail (vc_fail), 77 skip (missing
+# prerequisites), 99 hard error (harness could not set itself up, or
+# prerequisites missing while VIRTCKPT_REQUIRE_INTEGRATION=1).
+#
+# Environment knobs:
+#   VIRTCKPT_REQUIRE_INTEGRATION=1  missing prerequisites are an error (99)
+#   VC_KEEP_TMP=1                   keep $VC_TMP after the test (debugging)
+#   VC_HOST_START_TIMEOUT=30        seconds to wait for libvirtd to answer
+#   VC_LIBVIRT_CGROUPS=1            keep libvirt's default cgroup handling
+#                                   (default: off in the private qemu.conf,
+#                                   see _vc_prepare_etc)
+#   VC_TEST_NAME                    prefix for vc_log (default: script name)
+
+# ---------------------------------------------------------------- globals --
+
+VC_TEST_NAME=${VC_TEST_NAME:-$(basename "${0%.sh}")}
+VC_TMP=${VC_TMP:-}
+VC_HOSTS=()             # names of hosts started and not yet stopped
+_VC_MAIN_PID=""         # $BASHPID of the shell that called vc_init
+_VC_CLEANED=0
+
+# Paths made private in every host (bind-mounted from $VC_TMP/hosts/NAME/root).
+_VC_PRIVATE_DIRS=(/var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt)
+
+# ---------------------------------------------------------------- logging --
+
+# Prefix: test name and seconds since the library was sourced.
+_VC_T0=${EPOCHREALTIME:-0}
+vc_log() {
+	local t
+	t=$(awk -v a="$_VC_T0" -v b="${EPOCHREALTIME:-0}" 'BEGIN { printf "%.1f", b - a }')
+	printf '%s [%ss]: %s\n' "$VC_TEST_NAME" "$t" "$*" >&2
+}
+
+# Test failure: exit 1.  Inside $(...) this only leaves the subshell; with
+# "set -e" in the test the assignment then fails the test as well.
+vc_fail() {
+	vc_log "FAIL: $*"
+	exit 1
+}
+
+# Harness failure (could not set up): exit 99 (automake hard error).
+_vc_error() {
+	vc_log "ERROR: $*"
+	exit 99
+}
+
+vc_assert_eq() {
+	local expected=$1 actual=$2 msg=${3:-values differ}
+	if [[ "$expected" != "$actual" ]]; then
+		vc_log "expected: [$expected]"
+		vc_log "actual:   [$actual]"
+		vc_fail "$msg"
+	fi
+	vc_log "ok: $msg"
+}
+
+# ------------------------------------------------------------------ init ---
+
+_vc_skip() {
+	if [[ "${VIRTCKPT_REQUIRE_INTEGRATION:-0}" == 1 ]]; then
+		vc_log "ERROR: $* (VIRTCKPT_REQUIRE_INTEGRATION=1)"
+		exit 99
+	fi
+	vc_log "SKIP: $*"
+	exit 77
+}
+
+vc_init() {
+	local tool
+	if [[ $EUID -ne 0 ]]; then
+		_vc_skip "integration tests need root"
+	fi
+	for tool in libvirtd virtlogd virsh qemu-system-x86_64 qemu-img nbdinfo \
+		tini unshare nsenter findmnt mountpoint setsid timeout; do
+		command -v "$tool" >/dev/null 2>&1 || _vc_skip "$tool not found"
+	done
+	getent passwd libvirt-qemu >/dev/null || _vc_skip "user libvirt-qemu missing"
+	local d
+	for d in "${_VC_PRIVATE_DIRS[@]}"; do
+		[[ -d "$d" ]] || _vc_skip "$d missing (libvirt-daemon-system not installed?)"
+	done
+
+	_VC_MAIN_PID=$BASHPID
+	_VC_CLEANED=0
+	VC_HOSTS=()
+	VC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/virtckpt-test.XXXXXXXX") ||
+		_vc_error "mktemp failed"
+	chmod 0755 "$VC_TMP"
+	mkdir -p "$VC_TMP/hosts"
+	export VC_TMP
+	trap '_vc_exit_trap' EXIT
+	trap 'vc_log "interrupted"; exit 130' INT
+	trap 'vc_log "terminated"; exit 143' TERM
+	vc_log "VC_TMP=$VC_TMP"
+}
+
+_vc_exit_trap() {
+	local rc=$?
+	vc_cleanup
+	exit "$rc"
+}
+
+# Stops every host still running, then removes $VC_TMP.  Idempotent; does
+# nothing in subshells (command substitutions) of the test.
+vc_cleanup() {
+	[[ -n "$_VC_MAIN_PID" && "$BASHPID" == "$_VC_MAIN_PID" ]] || return 0
+	[[ "$_VC_CLEANED" == 0 ]] || return 0
+	local name rc=0
+	for name in "${VC_HOSTS[@]}"; do
+		( vc_host_stop "$name" ) || rc=1
+	done
+	VC_HOSTS=()
+	if [[ -n "$VC_TMP" && -d "$VC_TMP" ]]; then
+		if grep -qF -- "$VC_TMP" /proc/self/mountinfo; then
+			vc_log "ERROR: mounts under $VC_TMP remain on the real host, not removing it"
+			rc=1
+		elif [[ "${VC_KEEP_TMP:-0}" == 1 ]]; then
+			vc_log "keeping $VC_TMP (VC_KEEP_TMP=1)"
+		else
+			rm -rf --one-file-system -- "$VC_TMP" || rc=1
+		fi
+	fi
+	_VC_CLEANED=1
+	return "$rc"
+}
+
+# ----------------------------------------------------------------- hosts ---
+
+_vc_hostdir() {
+	printf '%s/hosts/%s' "$VC_TMP" "$1"
+}
+
+# Host PID of the namespace's init (tini); empty if not running.
+vc_host_pid() {
+	local f
+	f="$(_vc_hostdir "$1")/init.pid"
+	[[ -s "$f" ]] || return 1
+	local pid
+	pid=$(<"$f")
+	kill -0 "$pid" 2>/dev/null || return 1
+	printf '%s\n' "$pid"
+}
+
+# Host PIDs of all processes in host NAME's PID namespace.
+vc_host_procs() {
+	local nsf ns p
+	nsf="$(_vc_hostdir "$1")/pidns"
+	[[ -s "$nsf" ]] || return 0
+	ns=$(<"$nsf")
+	for p in /proc/[0-9]*; do
+		[[ "$(readlink "$p/ns/pid" 2>/dev/null)" == "$ns" ]] && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
+# Recreate the directory tree (directories only, same owners and modes) of
+# SRC under DST.  Files are not copied: /var/lib/libvirt may hold images.
+_vc_copy_tree() {
+	local src=$1 dst=$2 rel
+	mkdir -p "$dst"
+	chown --reference="$src" "$dst"
+	chmod --reference="$src" "$dst"
+	while IFS= read -r -d '' rel; do
+		mkdir -p "$dst/$rel"
+		chown --reference="$src/$rel" "$dst/$rel"
+		chmod --reference="$src/$rel" "$dst/$rel"
+	done < <(cd "$src" && find . -mindepth 1 -type d -printf '%P\0')
+}
+
+# Private /etc/libvirt: a full copy of the real one, minus anything that
+# would make the private libvirtd start things by itself.
+_vc_prepare_etc() {
+	local etc=$1 name=$2
+	cp -a /etc/libvirt/. "$etc/"
+	# no autostarted networks/storage pools, no persistent domains
+	find "$etc" -path '*/autostart/*' -delete
+	find "$etc/qemu" -maxdepth 1 -type f -name '*.xml' -delete 2>/dev/null || true
+	# a distinct host UUID per host (libvirt refuses migrating to itself)
+	printf '\n# added by virtckpt test harness\nhost_uuid = "%s"\n' \
+		"$(cat /proc/sys/kernel/random/uuid)" >>"$etc/libvirtd.conf"
+	# cgroups are global on the machine: all private hosts would share
+	# /sys/fs/cgroup/*/machine/qemu-ID-NAME.libvirt-qemu, and a killed host
+	# would leave its cgroups behind.  qemu user, security and ownership
+	# settings stay at their defaults.
+	if [[ "${VC_LIBVIRT_CGROUPS:-0}" != 1 ]]; then
+		printf '\n# added by virtckpt test harness\ncgroup_controllers = [ ]\n' \
+			>>"$etc/qemu.conf"
+	fi
+	: "$name"
+}
+
+# vc_host_start NAME
+vc_host_start() {
+	local name=${1:?vc_host_start NAME}
+	[[ -n "$VC_TMP" ]] || _vc_error "vc_init was not called"
+	[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9-]*$ ]] || _vc_error "bad host name '$name'"
+	local dir root d t0 t1
+	dir=$(_vc_hostdir "$name")
+	[[ ! -e "$dir" ]] || _vc_error "host $name already exists"
+	t0=$(date +%s.%N)
+	root=$dir/root
+	mkdir -p "$dir/log" "$dir/nbd" "$root"
+	chown libvirt-qemu:libvirt-qemu "$dir/nbd"
+	chmod 0755 "$dir" "$dir/nbd"
+	for d in "${_VC_PRIVATE_DIRS[@]}"; do
+		_vc_copy_tree "$d" "$root$d"
+	done
+	_vc_prepare_etc "$root/etc/libvirt" "$name"
+
+	# The namespace's first process sets up the private mounts and hostname,
+	# then becomes tini (PID 1, reaps zombies) holding the namespace open.
+	local setup
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	setup='set -e
+		root=$1 name=$2; shift 2
+		mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+		mkdir -m 1777 /run/lock
+		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+		for d in "$@"; do mount --bind "$root$d" "$d"; done
+		hostname "$name"
+		touch "$root/.ready"
+		exec tini -s -- sleep infinity'
+	VC_HOSTS+=("$name")
+	setsid unshare --mount --uts --pid --fork --kill-child=SIGKILL \
+		--propagation private --mount-proc \
+		bash -c "$setup" vc-init "$root" "$name" "${_VC_PRIVATE_DIRS[@]}" \
+		</dev/null >>"$dir/log/init.log" 2>&1 &
+	local upid=$! ipid="" i
+	echo "$upid" >"$dir/unshare.pid"
+	for ((i = 0; i < 100; i++)); do
+		[[ -n "$ipid" ]] || ipid=$(ps -o pid= --ppid "$upid" | tr -d ' ' || true)
+		[[ -n "$ipid" && -e "$root/.ready" ]] && break
+		kill -0 "$upid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ -z "$ipid" || ! -e "$root/.ready" ]]; then
+		cat "$dir/log/init.log" >&2 || true
+		_vc_error "host $name: namespace setup failed"
+	fi
+	echo "$ipid" >"$dir/init.pid"
+	readlink "/proc/$ipid/ns/pid" >"$dir/pidns"
+
+	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
+		_vc_error "host $name: virtlogd -d failed"
+	vc_on "$name" libvirtd -d </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
+		_vc_error "host $name: libvirtd -d failed"
+
+	local deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-30}))
+	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
+		>"$dir/log/version.out" 2>&1; do
+		if ((SECONDS >= deadline)); then
+			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
+			_vc_error "host $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-30}s"
+		fi
+		sleep 0.2
+	done
+	t1=$(date +%s.%N)
+	VC_HOST_START_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	vc_log "host $name up (init pid $ipid) in ${VC_HOST_START_SECS}s"
+}
+
+# Working directory to use inside a host: the caller's, unless it lies in a
+# path that is private to the host.
+_vc_wd() {
+	local p
+	for p in /run /dev/shm /proc "${_VC_PRIVATE_DIRS[@]}"; do
+		if [[ "$PWD" == "$p" || "$PWD" == "$p"/* ]]; then
+			printf '/'
+			return
+		fi
+	done
+	printf '%s' "$PWD"
+}
+
+# vc_on NAME CMD... : run CMD in host NAME (mount, PID and UTS namespace).
+vc_on() {
+	local name=${1:?vc_on NAME CMD...} pid
+	shift
+	pid=$(vc_host_pid "$name") || _vc_error "host $name is not running"
+	nsenter -t "$pid" -m -p -u --wdns="$(_vc_wd)" -- "$@"
+}
+
+vc_virsh() {
+	local name=${1:?vc_virsh NAME ARGS...}
+	shift
+	vc_on "$name" virsh -q -c qemu:///system "$@"
+}
+
+# Kill process PID (as seen inside host NAME) and wait up to SECS for it.
+_vc_kill_wait_in() {
+	local name=$1 pid=$2 secs=$3
+	# shellcheck disable=SC2016
+	vc_on "$name" sh -c 'kill -TERM "$1" 2>/dev/null || exit 0
+		i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+			sleep 0.1; i=$((i + 1)); done' sh "$pid" "$secs" || true
+}
+
+# vc_host_stop NAME
+vc_host_stop() {
+	local name=${1:?vc_host_stop NAME} dir ipid upid dom d pid i rc=0
+	dir=$(_vc_hostdir "$name")
+	[[ -d "$dir" ]] || { vc_log "host $name unknown"; return 1; }
+	if ipid=$(vc_host_pid "$name"); then
+		# Graceful first: destroyed domains write their bitmaps to the images
+		# (qemu stores persistent bitmaps on close) and get their ownership
+		# restored.  Bounded: a wedged libvirtd must not hang the test.
+		while read -r dom; do
+			[[ -n "$dom" ]] || continue
+			vc_on "$name" timeout 30 virsh -q -c qemu:///system destroy "$dom" \
+				>/dev/null 2>&1 || vc_log "host $name: destroy $dom failed"
+		done < <(vc_on "$name" timeout 15 virsh -q -c qemu:///system list --name 2>/dev/null || true)
+		for d in libvirtd virtlogd; do
+			pid=$(vc_on "$name" cat "/run/$d.pid" 2>/dev/null) || continue
+			[[ "$pid" =~ ^[0-9]+$ ]] && _vc_kill_wait_in "$name" "$pid" 10
+		done
+		# Killing PID 1 of the namespace kills everything left in it.
+		kill -KILL "$ipid" 2>/dev/null || true
+	fi
+	upid=$(cat "$dir/unshare.pid" 2>/dev/null || true)
+	# Zombies have no /proc/PID/ns: an empty list means the namespace is dead.
+	for ((i = 0; i < 100; i++)); do
+		[[ -n "$(vc_host_procs "$name")" ]] || break
+		sleep 0.1
+	done
+	# Reap unshare if it is our child (it is not in vc_cleanup's subshell).
+	if [[ -n "$upid" ]]; then
+		wait "$upid" 2>/dev/null || true
+	fi
+	if [[ -n "$(vc_host_procs "$name")" ]]; then
+		vc_log "host $name: processes left: $(vc_host_procs "$name" | tr '\n' ' ')"
+		rc=1
+	fi
+	if grep -qF -- "$dir" /proc/self/mountinfo; then
+		vc_log "host $name: mounts of $dir left on the real host"
+		rc=1
+	fi
+	rm -f "$dir/init.pid"
+	local n kept=()
+	for n in "${VC_HOSTS[@]}"; do
+		[[ "$n" == "$name" ]] || kept+=("$n")
+	done
+	VC_HOSTS=("${kept[@]}")
+	((rc == 0)) && vc_log "host $name stopped"
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- images ---
+
+# vc_make_image PATH SIZE
+vc_make_image() {
+	local path=${1:?vc_make_image PATH SIZE} size=${2:?vc_make_image PATH SIZE}
+	qemu-img create -q -f qcow2 "$path" "$size" || vc_fail "qemu-img create $path failed"
+}
+
+_vc_xml_escape() {
+	local s=$1
+	s=${s//&/&amp;}
+	s=${s//</&lt;}
+	s=${s//>/&gt;}
+	s=${s//\'/&apos;}
+	s=${s//\"/&quot;}
+	printf '%s' "$s"
+}
+
+# vc_domain_xml NAME [--uuid UUID] IMAGE...
+vc_domain_xml() {
+	local name=${1:?vc_domain_xml NAME [--uuid UUID] IMAGE...} uuid="" img i=0 letters=abcdefghijklmnopqrstuvwxyz
+	shift
+	if [[ "${1:-}" == --uuid ]]; then
+		uuid=${2:?--uuid needs a value}
+		shift 2
+	fi
+	(($# > 0)) || vc_fail "vc_domain_xml: no image given"
+	printf "<domain type='qemu'>\n  <name>%s</name>\n" "$(_vc_xml_escape "$name")"
+	[[ -n "$uuid" ]] && printf '  <uuid>%s</uuid>\n' "$uuid"
+	printf "  <memory unit='MiB'>128</memory>\n  <vcpu>1</vcpu>\n"
+	printf "  <os><type arch='x86_64'>hvm</type></os>\n"
+	printf "  <on_crash>destroy</on_crash>\n  <devices>\n"
+	for img in "$@"; do
+		[[ "$img" == /* ]] || img=$PWD/$img
+		printf "    <disk type='file' device='disk'>\n"
+		printf "      <driver name='qemu' type='qcow2' discard='unmap'/>\n"
+		printf "      <source file='%s'/>\n" "$(_vc_xml_escape "$img")"
+		printf "      <target dev='vd%s' bus='virtio'/>\n" "${letters:i:1}"
+		printf "    </disk>\n"
+		i=$((i + 1))
+	done
+	printf "    <controller type='usb' model='none'/>\n"
+	printf "    <memballoon model='none'/>\n"
+	printf "  </devices>\n</domain>\n"
+}
+
+# ---------------------------------------------------------- guest writes ---
+
+# Alias (e.g. virtio-disk0) of disk TARGET of running domain DOM.
+_vc_disk_alias() {
+	local name=$1 dom=$2 target=$3 alias
+	# virsh 9.0 --xpath prints nodes only (no string()): name="virtio-disk0"
+	alias=$(vc_virsh "$name" dumpxml "$dom" \
+		--xpath "/domain/devices/disk[target/@dev='$target']/alias/@name") ||
+		vc_fail "dumpxml $dom failed"
+	alias=$(sed -n 's/^[[:space:]]*name="\([^"]*\)".*/\1/p' <<<"$alias")
+	[[ -n "$alias" ]] || vc_fail "no alias for disk $target of $dom (not running?)"
+	printf '%s' "$alias"
+}
+
+# Run one qemu-io command on the virtio backend of DOM's disk TARGET.
+# HMP qemu-io prints its result (and its errors: "write failed: ...") on
+# qemu's stdout, i.e. in the domain log, not on the monitor; the monitor
+# only answers HMP-level errors ("Error: Device ... not found") and virsh
+# exits 0 either way.  So read both.
+_vc_qemu_io() {
+	local name=$1 dom=$2 target=$3 cmd=$4 alias out log off new i
+	alias=$(_vc_disk_alias "$name" "$dom" "$target") || exit 1
+	log="$(_vc_hostdir "$name")/root/var/log/libvirt/qemu/$dom.log"
+	off=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	out=$(vc_virsh "$name" qemu-monitor-command "$dom" --hmp \
+		"qemu-io -d /machine/peripheral/$alias/virtio-backend \"$cmd\"" 2>&1) ||
+		vc_fail "qemu-io '$cmd' on $dom/$target: $out"
+	[[ -z "${out//[[:space:]]/}" ]] ||
+		vc_fail "qemu-io '$cmd' on $dom/$target: $out"
+	for ((i = 0; i < 100; i++)); do
+		new=$(tail -c +$((off + 1)) "$log" 2>/dev/null || true)
+		if grep -qiE 'fail|error|not found|invalid|argument|denied' <<<"$new"; then
+			vc_fail "qemu-io '$cmd' on $dom/$target: $new"
+		fi
+		if grep -qE '^(wrote|discard) [0-9]+/[0-9]+ bytes at offset' <<<"$new"; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	vc_fail "qemu-io '$cmd' on $dom/$target: no result in $log: $new"
+}
+
+# vc_guest_write NAME DOM TARGET PATTERN OFFSET LENGTH
+# OFFSET and LENGTH as qemu-io takes them (bytes, or with k/M/G suffix).
+vc_guest_write() {
+	(($# == 6)) || vc_fail "usage: vc_guest_write NAME DOM TARGET PATTERN OFFSET LENGTH"
+	_vc_qemu_io "$1" "$2" "$3" "write -P $4 $5 $6"
+}
+
+# vc_guest_zero NAME DOM TARGET OFFSET LENGTH
+vc_guest_zero() {
+	(($# == 5)) || vc_fail "usage: vc_guest_zero NAME DOM TARGET OFFSET LENGTH"
+	_vc_qemu_io "$1" "$2" "$3" "write -z $4 $5"
+}
+
+# vc_guest_discard NAME DOM TARGET OFFSET LENGTH
+vc_guest_discard() {
+	(($# == 5)) || vc_fail "usage: vc_guest_discard NAME DOM TARGET OFFSET LENGTH"
+	_vc_qemu_io "$1" "$2" "$3" "discard $4 $5"
+}
+
+# ---------------------------------------------------------- dirty extents ---
+
+# Wait (bounded) until DOM on host NAME has no active job.
+_vc_wait_no_job() {
+	local name=$1 dom=$2 i
+	for ((i = 0; i < 300; i++)); do
+		if vc_virsh "$name" domjobinfo "$dom" 2>/dev/null |
+			grep -qE '^Job type:[[:space:]]+None'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# vc_dirty_extents NAME DOM TARGET CHECKPOINT
+# Prints the ranges of disk TARGET written since CHECKPOINT, one
+# "OFFSET LENGTH" (bytes, adjacent ranges merged) per line.  Uses a
+# pull-mode backup without checkpoint XML: creates no checkpoint.
+vc_dirty_extents() {
+	(($# == 4)) || vc_fail "usage: vc_dirty_extents NAME DOM TARGET CHECKPOINT"
+	local name=$1 dom=$2 target=$3 ckpt=$4 dir work sock xml t disks map rc=0
+	dir=$(_vc_hostdir "$name")
+	work=$(mktemp -d "$dir/nbd/XXXXXX")
+	chown libvirt-qemu:libvirt-qemu "$work"
+	sock=$work/sock
+	((${#sock} < 100)) || vc_fail "socket path too long: $sock (set TMPDIR shorter)"
+	disks=$(vc_virsh "$name" domblklist "$dom" | awk '{print $1}') ||
+		vc_fail "domblklist $dom failed"
+	grep -qxF -- "$target" <<<"$disks" || vc_fail "$dom has no disk $target"
+	xml=$work/backup.xml
+	{
+		printf "<domainbackup mode='pull'>\n"
+		printf '  <incremental>%s</incremental>\n' "$(_vc_xml_escape "$ckpt")"
+		printf "  <server transport='unix' socket='%s'/>\n" "$sock"
+		printf '  <disks>\n'
+		for t in $disks; do
+			if [[ "$t" == "$target" ]]; then
+				printf "    <disk name='%s' backup='yes' type='file'>\n" "$t"
+				printf "      <scratch file='%s/scratch-%s.qcow2'/>\n    </disk>\n" "$work" "$t"
+			else
+				printf "    <disk name='%s' backup='no'/>\n" "$t"
+			fi
+		done
+		printf '  </disks>\n</domainbackup>\n'
+	} >"$xml"
+	local err
+	if ! err=$(vc_virsh "$name" backup-begin "$dom" "$xml" 2>&1); then
+		rm -rf "$work"
+		vc_fail "backup-begin $dom since $ckpt: $err"
+	fi
+	map=$(nbdinfo --map="qemu:dirty-bitmap:backup-$target" \
+		"nbd+unix:///$target?socket=$sock" 2>&1) || rc=$?
+	vc_virsh "$name" domjobabort "$dom" >/dev/null 2>&1 || rc=1
+	_vc_wait_no_job "$name" "$dom" || rc=1
+	rm -rf "$work"
+	((rc == 0)) || vc_fail "dirty extents of $dom/$target since $ckpt: $map"
+	# nbdinfo --map: OFFSET LENGTH TYPE DESCRIPTION; type bit 0 = dirty
+	awk '
+		($3 % 2) == 1 {
+			if (have && $1 == start + len) { len += $2; next }
+			if (have) print start, len
+			start = $1; len = $2; have = 1
+		}
+		END { if (have) print start, len }' <<<"$map"
+}
