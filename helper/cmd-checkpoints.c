@@ -155,6 +155,10 @@ run_list (const struct vc_options *opts, struct vc_store *store, char **argv)
 static int
 run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
+  if (store->dirfd == -1) {
+    vc_error ("no checkpoints stored for '%s'", argv[0]);
+    return VC_EXIT_ERROR;
+  }
   if (vc_store_lock (store) == -1)
     return VC_EXIT_ERROR;
   switch (vc_store_remove (store, argv[0])) {
@@ -242,7 +246,7 @@ vc_cmd_checkpoints (const struct vc_options *opts, int argc, char **argv)
 
   if (vc_store_open (&store, opts->store_dir, s->writes) == -1)
     return VC_EXIT_ERROR;
-  vc_debug ("using the local store %s", store.dir);
+  vc_info ("using the local store %s (no virtckptd)", store.dir);
   ret = s->run (opts, &store, argv + 1);
   vc_store_close (&store);
   return ret;

@@ -54,6 +54,16 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
     }
     store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
+  if (store->dirfd == -1 && errno == ENOENT && !create) {
+    /* A store nobody wrote to yet reads as empty. */
+    store->dir = strdup (dir);
+    if (store->dir == NULL) {
+      vc_error ("out of memory");
+      return -1;
+    }
+    vc_debug ("checkpoint store %s does not exist yet", dir);
+    return 0;
+  }
   if (store->dirfd == -1) {
     if (errno == ENOENT)
       vc_error ("checkpoint store %s does not exist", dir);
@@ -111,6 +121,10 @@ vc_store_lock (struct vc_store *store)
 {
   if (store->lockfd >= 0)
     return 0;
+  if (store->dirfd == -1) {
+    vc_error ("checkpoint store %s does not exist", store->dir);
+    return -1;
+  }
   store->lockfd = openat (store->dirfd, LOCK_FILE,
                           O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (store->lockfd == -1) {
@@ -136,6 +150,8 @@ load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
   CLEANUP_FREE char *buf = NULL, *err = NULL;
   size_t len;
 
+  if (store->dirfd == -1)
+    return 1;
   if (vc_read_file (store->dirfd, file, VC_XML_MAX_SIZE, &buf, &len) == -1) {
     if (errno == ENOENT)
       return 1;
@@ -231,10 +247,14 @@ vc_string_vector_free (string_vector *v)
 int
 vc_store_list (struct vc_store *store, string_vector *names)
 {
-  int fd = dup (store->dirfd);
-  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  int fd;
+  DIR *d;
   struct dirent *e;
 
+  if (store->dirfd == -1)
+    return 0;
+  fd = dup (store->dirfd);
+  d = fd >= 0 ? fdopendir (fd) : NULL;
   if (d == NULL) {
     vc_error ("cannot list %s: %m", store->dir);
     if (fd >= 0)

@@ -21,7 +21,10 @@ struct vc_store {
   int lockfd;
 };
 
-/* Opens dir; with create, makes it (mode 0700) if missing. */
+/* Opens dir; with create, makes it (mode 0700) if missing.  Without
+ * create, a missing dir opens as an empty store (dirfd -1) that reads as
+ * empty and refuses writes.
+ */
 extern int vc_store_open (struct vc_store *store, const char *dir, bool create);
 extern void vc_store_close (struct vc_store *store);
 

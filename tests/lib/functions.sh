@@ -24,7 +24,15 @@
 #   VC_LIBVIRT_CGROUPS=1            keep libvirt's default cgroup handling
 #                                   (default: off in the private qemu.conf,
 #                                   see _vc_prepare_etc)
+#   VC_HIDE_KVM=auto|1|0            hide /dev/kvm inside hosts (see _vc_hide_kvm)
 #   VC_TEST_NAME                    prefix for vc_log (default: script name)
+#
+# Per host NAME, under $VC_TMP/hosts/NAME/: init.pid (host PID of the
+# namespace's PID 1), pidns, log/ (daemon start logs), root/ (the private
+# /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt, /etc/libvirt and
+# /etc/hosts; domain logs are in root/var/log/libvirt/qemu/DOM.log), nbd/
+# (owned by libvirt-qemu, for NBD sockets).  Inside a host /run, /dev
+# (copied device nodes, fresh devpts) and /dev/shm are private tmpfs.
 
 # ---------------------------------------------------------------- globals --
 
@@ -32,6 +40,7 @@ VC_TEST_NAME=${VC_TEST_NAME:-$(basename "${0%.sh}")}
 VC_TMP=${VC_TMP:-}
 VC_HOSTS=()             # names of hosts started and not yet stopped
 _VC_MAIN_PID=""         # $BASHPID of the shell that called vc_init
+_VC_WATCHDOG=""         # PID of the watchdog started by vc_init
 _VC_CLEANED=0
 
 # Paths made private in every host (bind-mounted from $VC_TMP/hosts/NAME/root).
@@ -87,7 +96,7 @@ vc_init() {
 		_vc_skip "integration tests need root"
 	fi
 	for tool in libvirtd virtlogd virsh qemu-system-x86_64 qemu-img nbdinfo \
-		tini unshare nsenter findmnt mountpoint setsid timeout; do
+		tini unshare nsenter setpriv findmnt setsid timeout awk; do
 		command -v "$tool" >/dev/null 2>&1 || _vc_skip "$tool not found"
 	done
 	getent passwd libvirt-qemu >/dev/null || _vc_skip "user libvirt-qemu missing"
@@ -107,7 +116,32 @@ vc_init() {
 	trap '_vc_exit_trap' EXIT
 	trap 'vc_log "interrupted"; exit 130' INT
 	trap 'vc_log "terminated"; exit 143' TERM
+	_vc_start_watchdog
 	vc_log "VC_TMP=$VC_TMP"
+}
+
+# If the test dies without running its EXIT trap (SIGKILL, e.g. a CI
+# timeout), a watchdog kills its hosts' namespaces and removes $VC_TMP.  It
+# reads a pipe whose only writer is the test shell (closed in every child the
+# harness starts): EOF without "done" means the test died.  No polling.
+_VC_WD_FD=""
+_vc_start_watchdog() {
+	# shellcheck disable=SC2016
+	exec {_VC_WD_FD}> >(
+		trap '' INT TERM HUP
+		exec bash -c 'tmp=$1 keep=$2
+			if read -r line && [ "$line" = done ]; then exit 0; fi
+			for f in "$tmp"/hosts/*/init.pid; do
+				[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+			done
+			for i in $(seq 50); do
+				grep -qF -- "$tmp" /proc/self/mountinfo /proc/[0-9]*/mountinfo 2>/dev/null || break
+				sleep 0.1
+			done
+			[ "$keep" = 1 ] || rm -rf --one-file-system -- "$tmp"
+			' vc-watchdog "$VC_TMP" "${VC_KEEP_TMP:-0}" >/dev/null 2>&1
+	)
+	_VC_WATCHDOG=$!
 }
 
 _vc_exit_trap() {
@@ -136,6 +170,13 @@ vc_cleanup() {
 			rm -rf --one-file-system -- "$VC_TMP" || rc=1
 		fi
 	fi
+	if [[ -n "$_VC_WD_FD" ]]; then
+		echo "done" >&"$_VC_WD_FD" || true
+		exec {_VC_WD_FD}>&-
+		_VC_WD_FD=""
+		wait "$_VC_WATCHDOG" 2>/dev/null || true
+		_VC_WATCHDOG=""
+	fi
 	_VC_CLEANED=1
 	return "$rc"
 }
@@ -146,7 +187,8 @@ _vc_hostdir() {
 	printf '%s/hosts/%s' "$VC_TMP" "$1"
 }
 
-# Host PID of the namespace's init (tini); empty if not running.
+# vc_host_pid NAME: host PID of the namespace's init (tini); returns 1 if
+# the host is not running.
 vc_host_pid() {
 	local f
 	f="$(_vc_hostdir "$1")/init.pid"
@@ -157,7 +199,7 @@ vc_host_pid() {
 	printf '%s\n' "$pid"
 }
 
-# Host PIDs of all processes in host NAME's PID namespace.
+# vc_host_procs NAME: host PIDs of all processes in NAME's PID namespace.
 vc_host_procs() {
 	local nsf ns p
 	nsf="$(_vc_hostdir "$1")/pidns"
@@ -194,10 +236,12 @@ _vc_prepare_etc() {
 	# a distinct host UUID per host (libvirt refuses migrating to itself)
 	printf '\n# added by virtckpt test harness\nhost_uuid = "%s"\n' \
 		"$(cat /proc/sys/kernel/random/uuid)" >>"$etc/libvirtd.conf"
-	# cgroups are global on the machine: all private hosts would share
-	# /sys/fs/cgroup/*/machine/qemu-ID-NAME.libvirt-qemu, and a killed host
-	# would leave its cgroups behind.  qemu user, security and ownership
-	# settings stay at their defaults.
+	# cgroups are global on the machine: with libvirt's default cgroup
+	# handling (no systemd) every private host creates and leaves
+	# /sys/fs/cgroup/*/machine on the REAL host, all hosts would share
+	# machine/qemu-ID-NAME.libvirt-qemu, and a killed host would leave its
+	# cgroups behind.  qemu user, security and ownership settings stay at
+	# their defaults.
 	if [[ "${VC_LIBVIRT_CGROUPS:-0}" != 1 ]]; then
 		printf '\n# added by virtckpt test harness\ncgroup_controllers = [ ]\n' \
 			>>"$etc/qemu.conf"
@@ -205,11 +249,41 @@ _vc_prepare_etc() {
 	: "$name"
 }
 
-# vc_host_start NAME
+# Should /dev/kvm be hidden inside the hosts?  When it exists but the qemu
+# user cannot use it, libvirt's caps probe still reports KVM enabled while
+# its validity check (access() as libvirt-qemu) says KVM is unusable: the
+# cached capabilities are thrown away and re-probed (~0.7 s, about ten times
+# per domain start, ~6 s per "virsh create").  (The probe runs with
+# CAP_DAC_OVERRIDE, domains do not.)  Each host gets a private /dev (a tmpfs
+# with copies of the real device nodes), without kvm in that case.  A bind
+# mount over /dev/kvm does not do: libvirt moves /dev submounts into qemu's
+# own /dev namespace and fails on file mounts ("Unable to move ... mount"),
+# and the real /dev must be unmounted (lazily, in the private namespace
+# only) rather than covered, or libvirt also tries to move the hidden
+# /dev/pts and fails ("Unable to move /dev/pts mount ...").
+# VC_HIDE_KVM=1/0 forces it; default: auto.
+_vc_hide_kvm() {
+	case ${VC_HIDE_KVM:-auto} in
+	1) return 0 ;;
+	0) return 1 ;;
+	esac
+	[[ -e /dev/kvm ]] || return 1
+	! setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --init-groups \
+		sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null
+}
+
+# vc_host_start NAME [--net]
+# --net: also a new network namespace (only lo, up); plumb veths into it
+# with "ip link set DEV netns $(vc_host_pid NAME)".  vc_on then enters it.
 vc_host_start() {
-	local name=${1:?vc_host_start NAME}
+	local name=${1:?vc_host_start NAME [--net]} netopt=()
 	[[ -n "$VC_TMP" ]] || _vc_error "vc_init was not called"
 	[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9-]*$ ]] || _vc_error "bad host name '$name'"
+	case ${2:-} in
+	"") ;;
+	--net) netopt=(--net) ;;
+	*) _vc_error "vc_host_start: unknown option '$2'" ;;
+	esac
 	local dir root d t0 t1
 	dir=$(_vc_hostdir "$name")
 	[[ ! -e "$dir" ]] || _vc_error "host $name already exists"
@@ -222,6 +296,14 @@ vc_host_start() {
 		_vc_copy_tree "$d" "$root$d"
 	done
 	_vc_prepare_etc "$root/etc/libvirt" "$name"
+	# Private /etc/hosts naming this host (libvirt resolves its hostname).
+	# Tests may append other hosts' names to it (edit in place: bind mount).
+	{ cat /etc/hosts; printf '127.0.1.1\t%s\n' "$name"; } >"$root/etc/hosts"
+	chmod 0644 "$root/etc/hosts"
+	mkdir -p "$root/dev"
+	if _vc_hide_kvm; then
+		touch "$root/.hide-kvm"
+	fi
 
 	# The namespace's first process sets up the private mounts and hostname,
 	# then becomes tini (PID 1, reaps zombies) holding the namespace open.
@@ -231,16 +313,26 @@ vc_host_start() {
 		root=$1 name=$2; shift 2
 		mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 		mkdir -m 1777 /run/lock
+		mount -t tmpfs -o mode=0755,nosuid tmpfs "$root/dev"
+		cp -ax /dev/. "$root/dev/"
+		if [ -e "$root/.hide-kvm" ]; then rm -f "$root/dev/kvm"; fi
+		umount -R -l /dev
+		mount --move "$root/dev" /dev
+		mkdir -p /dev/pts /dev/shm
+		mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
 		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 		for d in "$@"; do mount --bind "$root$d" "$d"; done
+		mount --bind "$root/etc/hosts" /etc/hosts
 		hostname "$name"
+		if [ -e "$root/../netns" ]; then ip link set lo up; fi
 		touch "$root/.ready"
 		exec tini -s -- sleep infinity'
 	VC_HOSTS+=("$name")
-	setsid unshare --mount --uts --pid --fork --kill-child=SIGKILL \
+	((${#netopt[@]} == 0)) || touch "$dir/netns"
+	setsid unshare --mount --uts --pid "${netopt[@]}" --fork --kill-child=SIGKILL \
 		--propagation private --mount-proc \
 		bash -c "$setup" vc-init "$root" "$name" "${_VC_PRIVATE_DIRS[@]}" \
-		</dev/null >>"$dir/log/init.log" 2>&1 &
+		</dev/null >>"$dir/log/init.log" 2>&1 {_VC_WD_FD}>&- &
 	local upid=$! ipid="" i
 	echo "$upid" >"$dir/unshare.pid"
 	for ((i = 0; i < 100; i++)); do
@@ -279,7 +371,7 @@ vc_host_start() {
 # path that is private to the host.
 _vc_wd() {
 	local p
-	for p in /run /dev/shm /proc "${_VC_PRIVATE_DIRS[@]}"; do
+	for p in /run /dev /proc "${_VC_PRIVATE_DIRS[@]}"; do
 		if [[ "$PWD" == "$p" || "$PWD" == "$p"/* ]]; then
 			printf '/'
 			return
@@ -290,10 +382,15 @@ _vc_wd() {
 
 # vc_on NAME CMD... : run CMD in host NAME (mount, PID and UTS namespace).
 vc_on() {
-	local name=${1:?vc_on NAME CMD...} pid
+	local name=${1:?vc_on NAME CMD...} pid ns=(-m -p -u)
 	shift
 	pid=$(vc_host_pid "$name") || _vc_error "host $name is not running"
-	nsenter -t "$pid" -m -p -u --wdns="$(_vc_wd)" -- "$@"
+	[[ ! -e "$(_vc_hostdir "$name")/netns" ]] || ns+=(-n)
+	if [[ -n "$_VC_WD_FD" ]]; then
+		nsenter -t "$pid" "${ns[@]}" --wdns="$(_vc_wd)" -- "$@" {_VC_WD_FD}>&-
+	else
+		nsenter -t "$pid" "${ns[@]}" --wdns="$(_vc_wd)" -- "$@"
+	fi
 }
 
 vc_virsh() {

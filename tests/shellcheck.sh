@@ -1,0 +1,18 @@
+#!/bin/bash
+# Every shell script of the project is shellcheck clean.
+set -eu -o pipefail
+cd "${abs_top_srcdir:-$(dirname "$0")/..}"
+if ! command -v shellcheck >/dev/null; then
+	echo "shellcheck not installed" >&2
+	[[ "${VIRTCKPT_REQUIRE_INTEGRATION:-0}" == 1 ]] && exit 99
+	exit 77
+fi
+mapfile -t scripts < <(
+	{ echo quickstart; echo .ci/run
+	  find tests agent heartbeat -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } |
+	while read -r f; do
+		[[ -f "$f" ]] && head -c 64 "$f" | grep -qE '^#!.*(ba)?sh|shellcheck shell=' && echo "$f"
+	done | sort -u)
+echo "checking ${#scripts[@]} scripts"
+shellcheck -x "${scripts[@]}"
+echo PASS
