@@ -10,11 +10,19 @@
 : "${VIRTCKPT:=${abs_top_builddir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/helper/virtckpt}"
 [[ -x "$VIRTCKPT" ]] || { echo "virtckpt not built: $VIRTCKPT" >&2; exit 99; }
 
+# Under VIRTCKPT_VALGRIND=1 every virtckpt run goes through memcheck; a
+# memory error or a definite leak makes it exit 99, which fails the test.
+VC_VALGRIND=()
+if [[ "${VIRTCKPT_VALGRIND:-0}" == 1 ]]; then
+	VC_VALGRIND=(valgrind -q --error-exitcode=99 --leak-check=full
+		--errors-for-leak-kinds=definite --show-leak-kinds=definite)
+fi
+
 # vck HOST ARGS... : virtckpt inside HOST, using the test's store.
 vck() {
 	local host=$1
 	shift
-	vc_on "$host" "$VIRTCKPT" --store "$VC_STORE" "$@"
+	vc_on "$host" "${VC_VALGRIND[@]}" "$VIRTCKPT" --store "$VC_STORE" "$@"
 }
 
 # expect_exit CODE CMD... : runs CMD, fails the test unless it exits CODE.

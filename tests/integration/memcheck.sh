@@ -1,0 +1,15 @@
+#!/bin/bash
+#
+# The integration scenarios again, with every virtckpt run under valgrind
+# memcheck: a memory error or a definite leak fails the test.
+set -eu -o pipefail
+here=$(dirname "$0")
+if ! command -v valgrind >/dev/null; then
+	echo "valgrind not installed" >&2
+	[[ "${VIRTCKPT_REQUIRE_INTEGRATION:-0}" == 1 ]] && exit 99
+	exit 77
+fi
+export VIRTCKPT_VALGRIND=1
+for t in redefine-after-recreate redefine-broken-chain bad-input; do
+	VC_TEST_NAME="memcheck/$t" bash "$here/$t.sh"
+done
