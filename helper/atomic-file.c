@@ -75,7 +75,8 @@ int
 vc_read_file (int dirfd, const char *name, size_t max, char **buf, size_t *len)
 {
   struct stat st;
-  int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  /* O_NONBLOCK: a FIFO planted under a document's name must not hang us. */
+  int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   char *p;
   size_t done = 0;
 

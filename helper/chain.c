@@ -109,7 +109,8 @@ vc_chain_sort (struct vc_chain *chain, char **err)
     placed[best] = true;
   }
 
-  memcpy (in, out, n * sizeof *out);
+  if (n > 0)
+    memcpy (in, out, n * sizeof *out);
   free (out);
   free (placed);
   return 0;

@@ -86,7 +86,7 @@ parse_uint64 (const char *s, uint64_t *out)
 {
   char *end;
   errno = 0;
-  if (s == NULL || *s == '\0' || *s == '-')
+  if (s == NULL || !(*s >= '0' && *s <= '9'))
     return -1;
   *out = strtoull (s, &end, 10);
   return errno || *end ? -1 : 0;
@@ -97,7 +97,7 @@ parse_int64 (const char *s, int64_t *out)
 {
   char *end;
   errno = 0;
-  if (s == NULL || *s == '\0')
+  if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '-'))
     return -1;
   *out = strtoll (s, &end, 10);
   return errno || *end ? -1 : 0;

@@ -15,8 +15,11 @@
  *     </checkpoints>
  *   </virtckpt-domain>
  *
- * The <xml> element is authoritative; the other checkpoint fields are
- * derived from it and checked against it when the document is read.
+ * The <xml> element is authoritative; the other checkpoint fields are a
+ * summary derived from it for readers of the file.  On reading, the
+ * summary's name and parent are checked against the XML (a mismatch means
+ * a hand-edited or damaged document) and everything else is taken from
+ * the XML.
  */
 #ifndef VIRTCKPT_DOCUMENT_H
 #define VIRTCKPT_DOCUMENT_H

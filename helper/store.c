@@ -28,6 +28,8 @@ mkdir_parents (const char *dir)
 
   if (copy == NULL)
     return -1;
+  for (size_t n = strlen (copy); n > 1 && copy[n - 1] == '/'; n--)
+    copy[n - 1] = '\0';
   for (char *p = copy + 1; *p; p++) {
     if (*p != '/')
       continue;
@@ -107,6 +109,7 @@ remove_stale_temps (struct vc_store *store)
       close (fd);
     return;
   }
+  rewinddir (d);                /* dup shares the position with dirfd */
   while ((e = readdir (d)) != NULL) {
     if (strncmp (e->d_name, ".tmp-", 5) == 0) {
       vc_debug ("removing stale temp file %s/%s", store->dir, e->d_name);
@@ -200,6 +203,10 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
   CLEANUP_FREE char *doc = NULL;
   size_t len;
 
+  if (store->dirfd == -1) {
+    vc_error ("checkpoint store %s does not exist", store->dir);
+    return -1;
+  }
   if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
     vc_error ("cannot format the store document of %s", chain->domain);
     return -1;
@@ -221,6 +228,8 @@ vc_store_remove (struct vc_store *store, const char *domain)
     vc_error ("invalid domain name '%s'", domain);
     return -1;
   }
+  if (store->dirfd == -1)
+    return 1;
   if (vc_durable_unlink (store->dirfd, file) == -1) {
     if (errno == ENOENT)
       return 1;
@@ -274,6 +283,14 @@ vc_store_list (struct vc_store *store, string_vector *names)
       struct vc_chain chain;
       if (load_file (store, e->d_name, &chain) != 0)
         continue;
+      /* A hashed document must be the one its name maps to. */
+      CLEANUP_FREE char *expected = vc_name_to_file (chain.domain);
+      if (expected == NULL || strcmp (expected, e->d_name) != 0) {
+        vc_warn ("store document %s/%s names domain '%s', which is stored "
+                 "elsewhere: ignored", store->dir, e->d_name, chain.domain);
+        vc_chain_clear (&chain);
+        continue;
+      }
       name = chain.domain;
       chain.domain = NULL;
       vc_chain_clear (&chain);

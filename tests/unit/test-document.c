@@ -1,0 +1,549 @@
+/* Unit tests of helper/document.c: the store document, written and read
+ * back, and refused when it is damaged or not ours.
+ */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint-xml.h"
+#include "cleanup.h"
+#include "document.h"
+#include "log.h"
+#include "vc-strings.h"
+
+#define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
+/* Over 2^32: a generation must not go through an int or a double. */
+#define GENERATION UINT64_C (0x1234567890abcdef)
+
+/* Names that need escaping in element text, in attributes and in the
+ * checkpoint XML nested in the document.
+ */
+#define DOMAIN_NAME "web <1> & \"db\" 'x' caf\xc3\xa9"
+#define CP1 "c1 <first> & \"q\""
+#define CP1_XML "c1 &lt;first&gt; &amp; \"q\""
+#define CP2 "c2 'second' \xe2\x9c\x93"
+#define CP2_XML "c2 'second' \xe2\x9c\x93"
+#define CP3 "c3 ]]> &amp;"
+#define CP3_XML "c3 ]]&gt; &amp;amp;"
+
+/* Adds a checkpoint the way capture does: parsed from libvirt's XML. */
+static void
+add_checkpoint (struct vc_chain *chain, const char *name_xml,
+                const char *parent_xml, int64_t created, const char *bitmap)
+{
+  CLEANUP_FREE char *xml = NULL;
+  CLEANUP_FREE char *parent = NULL;
+  struct vc_checkpoint c;
+  char *err = NULL;
+
+  if (parent_xml)
+    parent = vc_printf ("  <parent>\n    <name>%s</name>\n  </parent>\n",
+                        parent_xml);
+  xml = vc_printf ("<domaincheckpoint>\n"
+                   "  <name>%s</name>\n"
+                   "%s"
+                   "  <creationTime>%" PRId64 "</creationTime>\n"
+                   "  <disks>\n"
+                   "    <disk name='vda' checkpoint='bitmap' bitmap='%s'/>\n"
+                   "    <disk name='vdb' checkpoint='no'/>\n"
+                   "  </disks>\n"
+                   "  <domain type='kvm'>\n"
+                   "    <name>web &lt;1&gt; &amp; \"db\" 'x' caf\xc3\xa9</name>\n"
+                   "    <uuid>" UUID "</uuid>\n"
+                   "  </domain>\n"
+                   "</domaincheckpoint>\n",
+                   name_xml, parent ? parent : "", created, bitmap);
+  assert_non_null (xml);
+  if (vc_checkpoint_parse (xml, &c, &err) == -1)
+    fail_msg ("test checkpoint does not parse: %s", err);
+  assert_int_equal (vc_checkpoint_vector_append (&chain->checkpoints, c), 0);
+}
+
+static void
+make_chain (struct vc_chain *chain)
+{
+  memset (chain, 0, sizeof *chain);
+  chain->domain = strdup (DOMAIN_NAME);
+  chain->uuid = strdup (UUID);
+  chain->generation = GENERATION;
+  chain->node = 4000000000u;    /* over INT32_MAX */
+  chain->updated = 1764228000;
+  chain->broken = true;
+  chain->broken_reason = strdup ("bitmap <c3> missing in vda & \"vdb\" \xc3\xa9");
+  chain->broken_since = 1764227500;
+  add_checkpoint (chain, CP1_XML, NULL, 1764227000, "c1");
+  add_checkpoint (chain, CP2_XML, CP1_XML, 1764227100, "c2");
+  add_checkpoint (chain, CP3_XML, CP2_XML, 1764227200, "c3&amp;");
+}
+
+static void
+assert_same_disk (const struct vc_disk *a, const struct vc_disk *b)
+{
+  assert_string_equal (a->name, b->name);
+  assert_string_equal (a->mode, b->mode);
+  assert_true (vc_streq (a->bitmap, b->bitmap));
+}
+
+static void
+assert_same_chain (const struct vc_chain *a, const struct vc_chain *b)
+{
+  assert_string_equal (a->domain, b->domain);
+  assert_true (vc_streq (a->uuid, b->uuid));
+  assert_true (a->generation == b->generation);
+  assert_int_equal (a->node, b->node);
+  assert_int_equal (a->updated, b->updated);
+  assert_int_equal (a->broken, b->broken);
+  assert_true (vc_streq (a->broken_reason, b->broken_reason));
+  assert_int_equal (a->broken_since, b->broken_since);
+  assert_int_equal (a->checkpoints.len, b->checkpoints.len);
+  for (size_t i = 0; i < a->checkpoints.len; i++) {
+    const struct vc_checkpoint *x = &a->checkpoints.ptr[i];
+    const struct vc_checkpoint *y = &b->checkpoints.ptr[i];
+    assert_string_equal (x->name, y->name);
+    assert_true (vc_streq (x->parent, y->parent));
+    assert_int_equal (x->created, y->created);
+    assert_string_equal (x->xml, y->xml);
+    assert_int_equal (x->disks.len, y->disks.len);
+    for (size_t j = 0; j < x->disks.len; j++)
+      assert_same_disk (&x->disks.ptr[j], &y->disks.ptr[j]);
+  }
+}
+
+static char *
+format_ok (const struct vc_chain *chain, size_t *len)
+{
+  char *doc = vc_document_format (chain, len);
+
+  assert_non_null (doc);
+  assert_int_equal (strlen (doc), *len);
+  return doc;
+}
+
+static void
+parse_ok (const char *doc, size_t len, struct vc_chain *chain)
+{
+  char *err = NULL;
+
+  if (vc_document_parse (doc, len, chain, &err) == -1)
+    fail_msg ("document does not parse: %s\n%s", err, doc);
+  assert_null (err);
+}
+
+/* Parsing fails with a reason containing must_contain and leaves an empty
+ * chain (nothing to free, nothing half-filled).
+ */
+static void
+parse_fails (const char *doc, const char *must_contain)
+{
+  struct vc_chain chain;
+  char *err = NULL;
+
+  memset (&chain, 0xaa, sizeof chain);
+  assert_int_equal (vc_document_parse (doc, strlen (doc), &chain, &err), -1);
+  assert_non_null (err);
+  if (strstr (err, must_contain) == NULL)
+    fail_msg ("error '%s' does not mention '%s'", err, must_contain);
+  assert_null (chain.domain);
+  assert_null (chain.uuid);
+  assert_null (chain.broken_reason);
+  assert_int_equal (chain.checkpoints.len, 0);
+  assert_null (chain.checkpoints.ptr);
+  free (err);
+}
+
+/* A copy of the valid test document with the first "from" made "to". */
+static char *
+edited_document (const char *from, const char *to)
+{
+  struct vc_chain chain;
+  size_t len;
+  char *doc, *at, *out;
+
+  make_chain (&chain);
+  doc = format_ok (&chain, &len);
+  vc_chain_clear (&chain);
+  at = strstr (doc, from);
+  if (at == NULL)
+    fail_msg ("'%s' is not in the document:\n%s", from, doc);
+  out = vc_printf ("%.*s%s%s", (int) (at - doc), doc, to, at + strlen (from));
+  assert_non_null (out);
+  free (doc);
+  return out;
+}
+
+static void
+test_round_trip_three_checkpoints (void **state)
+{
+  struct vc_chain chain, back;
+  size_t len;
+  char *doc;
+
+  make_chain (&chain);
+  assert_string_equal (chain.checkpoints.ptr[0].name, CP1);
+  assert_string_equal (chain.checkpoints.ptr[2].name, CP3);
+  assert_string_equal (chain.checkpoints.ptr[2].parent, CP2);
+  assert_string_equal (chain.checkpoints.ptr[2].disks.ptr[0].bitmap, "c3&");
+
+  doc = format_ok (&chain, &len);
+  parse_ok (doc, len, &back);
+  assert_same_chain (&chain, &back);
+  assert_true (back.generation == GENERATION);
+  assert_int_equal (back.node, 4000000000u);
+  assert_string_equal (back.domain, DOMAIN_NAME);
+  assert_string_equal (back.checkpoints.ptr[1].name, CP2);
+  assert_string_equal (back.checkpoints.ptr[1].parent, CP1);
+  assert_null (back.checkpoints.ptr[0].parent);
+  assert_null (back.checkpoints.ptr[0].disks.ptr[1].bitmap);
+  assert_string_equal (back.checkpoints.ptr[0].disks.ptr[1].mode, "no");
+
+  /* Writing what was read gives the same bytes: no drift through
+   * repeated captures.
+   */
+  size_t len2;
+  char *doc2 = format_ok (&back, &len2);
+  assert_int_equal (len2, len);
+  assert_string_equal (doc2, doc);
+
+  free (doc2);
+  free (doc);
+  vc_chain_clear (&back);
+  vc_chain_clear (&chain);
+}
+
+static void
+test_round_trip_extreme_numbers (void **state)
+{
+  struct vc_chain chain, back;
+  size_t len;
+  char *doc;
+
+  make_chain (&chain);
+  chain.generation = UINT64_MAX;
+  chain.node = UINT32_MAX;
+  chain.updated = INT64_MIN;
+  chain.broken_since = INT64_MAX;
+  doc = format_ok (&chain, &len);
+  parse_ok (doc, len, &back);
+  assert_same_chain (&chain, &back);
+  free (doc);
+  vc_chain_clear (&back);
+  vc_chain_clear (&chain);
+}
+
+static void
+test_round_trip_healthy_chain_without_uuid (void **state)
+{
+  struct vc_chain chain, back;
+  size_t len;
+  char *doc;
+
+  make_chain (&chain);
+  free (chain.uuid);
+  chain.uuid = NULL;
+  chain.broken = false;
+  free (chain.broken_reason);
+  chain.broken_reason = NULL;
+  chain.broken_since = 0;
+  doc = format_ok (&chain, &len);
+  assert_null (strstr (doc, "<broken"));
+  assert_null (strstr (doc, "<uuid>"));
+  parse_ok (doc, len, &back);
+  assert_false (back.broken);
+  assert_null (back.broken_reason);
+  assert_null (back.uuid);
+  assert_same_chain (&chain, &back);
+  free (doc);
+  vc_chain_clear (&back);
+  vc_chain_clear (&chain);
+}
+
+static void
+test_round_trip_empty_chain (void **state)
+{
+  struct vc_chain chain = { 0 }, back;
+  size_t len;
+  char *doc;
+
+  chain.domain = strdup ("empty");
+  chain.generation = 1;
+  doc = format_ok (&chain, &len);
+  parse_ok (doc, len, &back);
+  assert_same_chain (&chain, &back);
+  assert_int_equal (back.checkpoints.len, 0);
+  free (doc);
+  vc_chain_clear (&back);
+  vc_chain_clear (&chain);
+}
+
+/* Every prefix of a valid document, in a buffer of exactly that size (so
+ * that valgrind sees any read past it), fails with a reason or - only for
+ * the complete document minus trailing blanks - parses.
+ */
+static void
+test_parse_truncated_document (void **state)
+{
+  static const char end_tag[] = "</virtckpt-domain>";
+  struct vc_chain chain;
+  size_t len, complete, failures = 0;
+  char *doc;
+
+  make_chain (&chain);
+  doc = format_ok (&chain, &len);
+  vc_chain_clear (&chain);
+  complete = strstr (doc, end_tag) - doc + strlen (end_tag);
+
+  for (size_t n = 0; n < len; n++) {
+    char *prefix = malloc (n ? n : 1);
+    char *err = NULL;
+    int r;
+
+    assert_non_null (prefix);
+    memcpy (prefix, doc, n);
+    r = vc_document_parse (prefix, n, &chain, &err);
+    if (r == -1) {
+      if (err == NULL)
+        fail_msg ("prefix of %zu bytes: no reason given", n);
+      assert_null (chain.domain);
+      assert_int_equal (chain.checkpoints.len, 0);
+      failures++;
+    }
+    else {
+      if (n < complete)
+        fail_msg ("prefix of %zu bytes out of %zu parsed", n, len);
+      assert_null (err);
+      assert_int_equal (chain.checkpoints.len, 3);
+      vc_chain_clear (&chain);
+    }
+    free (err);
+    free (prefix);
+  }
+  assert_int_equal (failures, complete);
+  assert_true (failures > 100);
+  free (doc);
+}
+
+static void
+test_parse_rejects_wrong_root (void **state)
+{
+  parse_fails ("<virtckpt-store format=\"1\"/>", "not a virtckpt store document");
+  parse_fails ("<domaincheckpoint><name>c1</name></domaincheckpoint>",
+               "not a virtckpt store document");
+}
+
+static void
+test_parse_rejects_other_format (void **state)
+{
+  char *doc = edited_document ("format=\"1\"", "format=\"2\"");
+  parse_fails (doc, "format '2'");
+  free (doc);
+
+  doc = edited_document (" format=\"1\"", "");
+  parse_fails (doc, "format");
+  free (doc);
+
+  doc = edited_document ("format=\"1\"", "format=\"01x\"");
+  parse_fails (doc, "format");
+  free (doc);
+}
+
+static void
+test_parse_rejects_missing_version (void **state)
+{
+  char *doc = edited_document ("<version", "<versio");
+  parse_fails (doc, "<version>");
+  free (doc);
+
+  doc = edited_document (" node=\"4000000000\"", "");
+  parse_fails (doc, "<version>");
+  free (doc);
+}
+
+static void
+test_parse_rejects_negative_generation (void **state)
+{
+  char *doc = edited_document ("generation=\"", "generation=\"-");
+  parse_fails (doc, "<version>");
+  free (doc);
+
+  doc = edited_document ("generation=\"", "generation=\"x");
+  parse_fails (doc, "<version>");
+  free (doc);
+
+  /* One past UINT64_MAX. */
+  doc = edited_document ("generation=\"", "generation=\"18446744073709551616\" x=\"");
+  parse_fails (doc, "<version>");
+  free (doc);
+}
+
+static void
+test_parse_rejects_node_over_32_bits (void **state)
+{
+  char *doc = edited_document ("node=\"4000000000\"", "node=\"4294967296\"");
+  parse_fails (doc, "<version>");
+  free (doc);
+}
+
+static void
+test_parse_rejects_missing_name_or_updated (void **state)
+{
+  char *doc = edited_document ("<name>", "<nom>");
+  /* Keep the document well-formed: "</name>" -> "</nom> ", same length. */
+  char *tag = strstr (doc, "</name>");
+  assert_non_null (tag);
+  memcpy (tag, "</nom> ", 7);
+  parse_fails (doc, "<name>");
+  free (doc);
+
+  doc = edited_document ("<updated>1764228000", "<updated>soon");
+  parse_fails (doc, "<updated>");
+  free (doc);
+}
+
+static void
+test_parse_rejects_bad_broken_since (void **state)
+{
+  char *doc = edited_document ("since=\"1764227500\"", "since=\"yesterday\"");
+  parse_fails (doc, "broken");
+  free (doc);
+}
+
+static void
+test_parse_rejects_missing_checkpoints (void **state)
+{
+  parse_fails ("<virtckpt-domain format=\"1\"><name>w</name>"
+               "<version generation=\"1\" node=\"0\"/><updated>1</updated>"
+               "</virtckpt-domain>", "<checkpoints>");
+}
+
+static void
+test_parse_rejects_child_before_parent (void **state)
+{
+  struct vc_chain chain;
+  struct vc_checkpoint tmp;
+  size_t len;
+  char *doc;
+
+  make_chain (&chain);
+  tmp = chain.checkpoints.ptr[0];
+  chain.checkpoints.ptr[0] = chain.checkpoints.ptr[1];
+  chain.checkpoints.ptr[1] = tmp;
+  doc = format_ok (&chain, &len);
+  parse_fails (doc, "comes before its parent");
+  free (doc);
+  vc_chain_clear (&chain);
+}
+
+static void
+test_parse_rejects_duplicate_checkpoint (void **state)
+{
+  struct vc_chain chain;
+  size_t len;
+  char *doc;
+
+  make_chain (&chain);
+  add_checkpoint (&chain, CP2_XML, CP1_XML, 1764227300, "c2");
+  doc = format_ok (&chain, &len);
+  parse_fails (doc, "appears twice");
+  free (doc);
+  vc_chain_clear (&chain);
+}
+
+/* The <xml> is authoritative; summary attributes that say otherwise mean
+ * the document was edited or damaged.
+ */
+static void
+test_parse_rejects_summary_disagreeing_with_xml (void **state)
+{
+  char *doc = edited_document ("name=\"c1 ", "name=\"c0 ");
+  parse_fails (doc, "disagree");
+  free (doc);
+
+  doc = edited_document ("parent=\"c1 ", "parent=\"c0 ");
+  parse_fails (doc, "disagree");
+  free (doc);
+
+  /* A parent dropped from the attributes, kept in the XML. */
+  doc = edited_document (" parent=\"c2 'second' \xe2\x9c\x93\"", "");
+  parse_fails (doc, "disagree");
+  free (doc);
+}
+
+static void
+test_parse_rejects_bad_checkpoint (void **state)
+{
+  char *doc = edited_document ("&lt;creationTime&gt;1764227100",
+                               "&lt;creationTime&gt;later");
+  parse_fails (doc, "creationTime");
+  free (doc);
+
+  doc = edited_document ("<xml>", "<lmx>");
+  char *tag = strstr (doc, "</xml>");
+  assert_non_null (tag);
+  memcpy (tag, "</lmx>", 6);
+  parse_fails (doc, "<xml>");
+  free (doc);
+
+  doc = edited_document ("<checkpoint ", "<snapshot ");
+  char *c = strstr (doc, "</checkpoint>");
+  assert_non_null (c);
+  /* "</checkpoint>" -> "</snapshot>  " keeps the length. */
+  memcpy (c, "</snapshot>  ", 13);
+  parse_fails (doc, "unexpected <snapshot>");
+  free (doc);
+}
+
+static void
+test_parse_rejects_doctype (void **state)
+{
+  char *doc = edited_document ("<virtckpt-domain",
+                               "<!DOCTYPE virtckpt-domain>\n<virtckpt-domain");
+  parse_fails (doc, "DOCTYPE");
+  free (doc);
+
+  doc = edited_document ("<virtckpt-domain",
+                         "<!DOCTYPE virtckpt-domain [<!ENTITY e SYSTEM "
+                         "\"file:///etc/passwd\">]>\n<virtckpt-domain");
+  parse_fails (doc, "DOCTYPE");
+  free (doc);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_round_trip_three_checkpoints),
+    cmocka_unit_test (test_round_trip_extreme_numbers),
+    cmocka_unit_test (test_round_trip_healthy_chain_without_uuid),
+    cmocka_unit_test (test_round_trip_empty_chain),
+    cmocka_unit_test (test_parse_truncated_document),
+    cmocka_unit_test (test_parse_rejects_wrong_root),
+    cmocka_unit_test (test_parse_rejects_other_format),
+    cmocka_unit_test (test_parse_rejects_missing_version),
+    cmocka_unit_test (test_parse_rejects_negative_generation),
+    cmocka_unit_test (test_parse_rejects_node_over_32_bits),
+    cmocka_unit_test (test_parse_rejects_missing_name_or_updated),
+    cmocka_unit_test (test_parse_rejects_bad_broken_since),
+    cmocka_unit_test (test_parse_rejects_missing_checkpoints),
+    cmocka_unit_test (test_parse_rejects_child_before_parent),
+    cmocka_unit_test (test_parse_rejects_duplicate_checkpoint),
+    cmocka_unit_test (test_parse_rejects_summary_disagreeing_with_xml),
+    cmocka_unit_test (test_parse_rejects_bad_checkpoint),
+    cmocka_unit_test (test_parse_rejects_doctype),
+  };
+  int r;
+
+  vc_log_init ("test-document", -1);
+  r = cmocka_run_group_tests_name ("document", tests, NULL, NULL);
+  vc_log_fini ();
+  return r;
+}
