@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,23 @@ usage_main (FILE *fp)
 "  checkpoints show DOMAIN      show the stored chain of DOMAIN\n"
 "  checkpoints list             list the domains in the store\n"
 "  checkpoints forget DOMAIN    delete the stored chain of DOMAIN\n"
+"  backup DOMAIN -o DIR         back up DOMAIN (--level full|inc|diff|copy|auto)\n"
+"  restore DIR -o OUTDIR        rebuild the disks of a backup (--until BACKUP)\n"
+"  verify DIR                   check every backup file against the manifest\n"
+"  list DIR                     show the backups in DIR\n"
 "\n"
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
 "  -s, --store=DIR     checkpoint store (default: %s, or $VIRTCKPT_STORE)\n"
 "  -f, --force         capture: replace a stored chain libvirt does not hold\n"
 "      --xml           show: print the store document as XML\n"
+"  -o, --output=DIR    backup: backup directory; restore: output directory\n"
+"  -l, --level=LEVEL   backup level (default auto)\n"
+"      --disk=NAME     only this disk (repeatable)\n"
+"      --exclude=NAME  backup: skip this disk (repeatable)\n"
+"      --until=BACKUP  restore: the backup (id or checkpoint) to restore\n"
+"      --format=FMT    restore: qcow2 (default) or raw\n"
+"      --no-verify     restore: do not verify checksums first\n"
 "  -v, --verbose       say more; twice for debugging\n"
 "  -q, --quiet         print errors only\n"
 "  -h, --help          show this help (also after a command)\n"
@@ -43,32 +55,85 @@ usage_main (FILE *fp)
 int
 main (int argc, char **argv)
 {
-  enum { OPT_XML = 256 };
+  enum { OPT_XML = 256, OPT_DISK, OPT_EXCLUDE, OPT_UNTIL, OPT_FORMAT,
+         OPT_CONNECTIONS, OPT_REQUEST_SIZE, OPT_IN_FLIGHT, OPT_NO_VERIFY,
+         OPT_NO_PROGRESS, OPT_RUNDIR };
   static const struct option long_options[] = {
     { "connect", required_argument, NULL, 'c' },
     { "store", required_argument, NULL, 's' },
     { "force", no_argument, NULL, 'f' },
     { "xml", no_argument, NULL, OPT_XML },
+    { "output", required_argument, NULL, 'o' },
+    { "level", required_argument, NULL, 'l' },
+    { "disk", required_argument, NULL, OPT_DISK },
+    { "exclude", required_argument, NULL, OPT_EXCLUDE },
+    { "until", required_argument, NULL, OPT_UNTIL },
+    { "format", required_argument, NULL, OPT_FORMAT },
+    { "connections", required_argument, NULL, OPT_CONNECTIONS },
+    { "request-size", required_argument, NULL, OPT_REQUEST_SIZE },
+    { "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
+    { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+    { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+    { "rundir", required_argument, NULL, OPT_RUNDIR },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
-  struct vc_options opts = { .store_dir = getenv ("VIRTCKPT_STORE") };
+  struct vc_options opts = { .store_dir = getenv ("VIRTCKPT_STORE"),
+                            .rundir = getenv ("VIRTCKPT_RUNDIR") };
   bool help = false, quiet = false;
   int c, ret;
 
   if (opts.store_dir == NULL || *opts.store_dir == '\0')
     opts.store_dir = STORE_DIR;
+  if (opts.rundir == NULL || *opts.rundir == '\0')
+    opts.rundir = RUN_DIR;
   opts.uri = getenv ("LIBVIRT_DEFAULT_URI");
 
-  while ((c = getopt_long (argc, argv, "c:s:fvqhV", long_options, NULL)) != -1) {
+  while ((c = getopt_long (argc, argv, "c:s:fo:l:vqhV", long_options, NULL)) != -1) {
     switch (c) {
     case 'c': opts.uri = optarg; break;
     case 's': opts.store_dir = optarg; break;
     case 'f': opts.force = true; break;
     case OPT_XML: opts.xml = true; break;
+    case 'o': opts.output = optarg; break;
+    case 'l': opts.level = optarg; break;
+    case OPT_DISK:
+    case OPT_EXCLUDE: {
+      char *d = strdup (optarg);
+      if (d == NULL ||
+          string_vector_append (c == OPT_DISK ? &opts.disks : &opts.excludes, d) == -1) {
+        perror ("virtckpt");
+        return VC_EXIT_ERROR;
+      }
+      break;
+    }
+    case OPT_UNTIL: opts.until = optarg; break;
+    case OPT_FORMAT: opts.format = optarg; break;
+    case OPT_CONNECTIONS:
+    case OPT_REQUEST_SIZE:
+    case OPT_IN_FLIGHT: {
+      char *end;
+      unsigned long v = strtoul (optarg, &end, 10);
+      if (*optarg < '0' || *optarg > '9' || *end || v == 0 || v > UINT32_MAX ||
+          (c == OPT_CONNECTIONS && v > 8) || (c == OPT_IN_FLIGHT && v > 256) ||
+          (c == OPT_REQUEST_SIZE && (v % 65536 || v > 32 * 1024 * 1024))) {
+        fprintf (stderr, "virtckpt: bad value '%s' for --%s\n", optarg,
+                 c == OPT_CONNECTIONS ? "connections (1-8)"
+                 : c == OPT_IN_FLIGHT ? "in-flight (1-256)"
+                 : "request-size (multiple of 65536, at most 32 MiB)");
+        return VC_EXIT_USAGE;
+      }
+      if (c == OPT_CONNECTIONS) opts.connections = v;
+      else if (c == OPT_IN_FLIGHT) opts.in_flight = v;
+      else opts.request_size = v;
+      break;
+    }
+    case OPT_NO_VERIFY: opts.no_verify = true; break;
+    case OPT_NO_PROGRESS: opts.no_progress = true; break;
+    case OPT_RUNDIR: opts.rundir = optarg; break;
     case 'v': opts.verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': help = true; break;
@@ -102,6 +167,30 @@ main (int argc, char **argv)
     vc_log_init ("virtckpt", opts.verbosity);
     ret = vc_cmd_checkpoints (&opts, argc - 1, argv + 1);
     vc_log_fini ();
+    return ret;
+  }
+
+  static const struct {
+    const char *name;
+    int (*run) (const struct vc_options *, int, char **);
+  } commands[] = {
+    { "backup", vc_cmd_backup },
+    { "restore", vc_cmd_restore },
+    { "verify", vc_cmd_verify },
+    { "list", vc_cmd_list },
+  };
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (strcmp (argv[0], commands[i].name) != 0)
+      continue;
+    if (help) {
+      vc_usage_backup (argv[0]);
+      return VC_EXIT_OK;
+    }
+    vc_log_init ("virtckpt", opts.verbosity);
+    ret = commands[i].run (&opts, argc - 1, argv + 1);
+    vc_log_fini ();
+    vc_string_vector_free (&opts.disks);
+    vc_string_vector_free (&opts.excludes);
     return ret;
   }
 

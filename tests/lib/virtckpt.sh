@@ -63,3 +63,48 @@ store_digest() {
 	(cd "$VC_STORE" && find . -type f ! -name .lock -print0 | sort -z |
 		xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
+
+# --- disks whose expected content the test knows -------------------------
+#
+# Every guest write goes to the running domain and to a raw reference file
+# of the same disk, so a restore can be compared with what the guest disk
+# must hold, independently of QEMU and of virtckpt.
+
+# ref_disk NAME SIZE_MIB : a qcow2 image $VC_TMP/NAME.qcow2 full of random
+# data, and its reference $VC_TMP/NAME.ref.
+ref_disk() {
+	local name=$1 mib=$2
+	head -c "$((mib * 1048576))" /dev/urandom >"$VC_TMP/$name.ref"
+	qemu-img convert -q -f raw -O qcow2 "$VC_TMP/$name.ref" "$VC_TMP/$name.qcow2"
+}
+
+# ref_write HOST DOM TARGET REFNAME PATTERN OFFSET LENGTH
+ref_write() {
+	vc_guest_write "$1" "$2" "$3" "$5" "$6" "$7"
+	qemu-io -f raw -c "write -P $5 $6 $7" "$VC_TMP/$4.ref" >/dev/null
+}
+
+# ref_zero / ref_discard HOST DOM TARGET REFNAME OFFSET LENGTH
+ref_zero() {
+	vc_guest_zero "$1" "$2" "$3" "$5" "$6"
+	qemu-io -f raw -c "write -z $5 $6" "$VC_TMP/$4.ref" >/dev/null
+}
+ref_discard() {
+	vc_guest_discard "$1" "$2" "$3" "$5" "$6"
+	qemu-io -f raw -c "write -z $5 $6" "$VC_TMP/$4.ref" >/dev/null
+}
+
+# ref_snapshot REFNAME TAG : keeps the reference as it is now.
+ref_snapshot() {
+	cp --sparse=always "$VC_TMP/$1.ref" "$VC_TMP/$1.ref@$2"
+}
+
+# assert_same_disk IMAGE REFERENCE MSG : qemu-img compare, byte for byte.
+assert_same_disk() {
+	local out
+	if ! out=$(qemu-img compare -q "$2" "$1" 2>&1); then
+		out=$(qemu-img compare "$2" "$1" 2>&1 || true)
+		vc_fail "$3: $1 differs from $2: $out"
+	fi
+	vc_log "ok: $3"
+}

@@ -1,0 +1,287 @@
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "copy.h"
+#include "log.h"
+#include "qcow2-plan.h"
+
+#define DEFAULT_REQUEST_SIZE (2 * 1024 * 1024)
+#define DEFAULT_MAX_IN_FLIGHT 16
+/* Start writeback of written data every so often, so the final fdatasync
+ * does not wait for gigabytes of dirty pages.
+ */
+#define WRITEBACK_EVERY (64 * 1024 * 1024)
+
+struct request {
+  uint64_t guest;               /* guest offset read */
+  uint64_t host;                /* file offset written */
+  uint32_t len;                 /* bytes read (the last one may be short) */
+  uint32_t padded;              /* bytes written: whole clusters */
+  unsigned char *buf;
+  int conn;
+  bool done;                    /* read back, written to the file */
+  int err;
+};
+
+/* Requests live in a ring in file order: issued at the tail, hashed and
+ * retired at the head, so at most max_in_flight buffers exist at once.
+ */
+struct pipeline {
+  struct vc_copy *c;
+  struct request *ring;
+  uint32_t cap, head, count;
+  size_t range_i;               /* next range to issue from */
+  uint64_t range_pos;           /* next guest offset within it */
+  uint64_t next_host;
+  unsigned in_flight[VC_NBD_MAX_CONNECTIONS];
+  unsigned next_conn;
+  uint64_t unsynced, synced_to;
+  int error;
+};
+
+struct completion {
+  struct pipeline *p;
+  struct request *r;
+};
+
+static int
+read_done (void *opaque, int *error)
+{
+  struct completion *x = opaque;
+  struct request *r = x->r;
+
+  x->p->in_flight[r->conn]--;
+  if (*error) {
+    r->err = *error;
+    return 1;
+  }
+  if (r->padded > r->len)
+    memset (r->buf + r->len, 0, r->padded - r->len);
+  for (uint32_t done = 0; done < r->padded; ) {
+    ssize_t n = pwrite (x->p->c->fd, r->buf + done, r->padded - done, r->host + done);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1) {
+      r->err = errno;
+      return 1;
+    }
+    done += n;
+  }
+  r->done = true;
+  x->p->c->bytes_read += r->len;
+  x->p->unsynced += r->padded;
+  return 1;                     /* retire the command in libnbd */
+}
+
+static bool
+have_more (const struct pipeline *p)
+{
+  return p->range_i < p->c->data->len;
+}
+
+static int
+issue_one (struct pipeline *p)
+{
+  struct vc_copy *c = p->c;
+  const struct vc_range *range = &c->data->ptr[p->range_i];
+  uint32_t slot = (p->head + p->count) % p->cap;
+  struct request *r = &p->ring[slot];
+  uint64_t left = range->offset + range->length - p->range_pos;
+  uint64_t want = left < c->request_size ? left : c->request_size;
+  struct completion *x;
+  unsigned conn = p->next_conn;
+
+  r->guest = p->range_pos;
+  r->host = p->next_host;
+  r->padded = want;
+  r->len = r->guest + want <= c->src->size ? want
+    : r->guest < c->src->size ? c->src->size - r->guest : 0;
+  r->done = false;
+  r->err = 0;
+  r->conn = conn;
+  x = malloc (sizeof *x);
+  if (x == NULL)
+    return -1;
+  *x = (struct completion) { p, r };
+
+  if (r->len == 0) {
+    /* Entirely past the end of the export: only padding (cannot happen with
+     * a sane plan, but costs nothing to handle).
+     */
+    int zero = 0;
+    p->in_flight[conn]++;
+    read_done (x, &zero);
+    free (x);
+  }
+  else if (nbd_aio_pread (c->src->h[conn], r->buf, r->len, r->guest,
+                          (nbd_completion_callback) { .callback = read_done,
+                                                      .user_data = x,
+                                                      .free = free }, 0) == -1) {
+    vc_error ("cannot read %s at %" PRIu64 ": %s", c->src->label, r->guest,
+              nbd_get_error ());
+    return -1;
+  }
+  else
+    p->in_flight[conn]++;
+
+  p->count++;
+  p->next_host += want;
+  p->range_pos += want;
+  if (p->range_pos == range->offset + range->length) {
+    p->range_i++;
+    if (p->range_i < c->data->len)
+      p->range_pos = c->data->ptr[p->range_i].offset;
+  }
+  p->next_conn = (conn + 1) % c->src->connections;
+  return 0;
+}
+
+/* Hashes and retires finished requests at the head, in file order. */
+static int
+retire (struct pipeline *p)
+{
+  while (p->count > 0) {
+    struct request *r = &p->ring[p->head];
+    if (r->err) {
+      errno = r->err;
+      vc_error ("copying %s at %" PRIu64 ": %m", p->c->src->label, r->guest);
+      return -1;
+    }
+    if (!r->done)
+      break;
+    sha256_update (p->c->hash, r->padded, r->buf);
+    if (p->c->progress)
+      p->c->progress (p->c->progress_opaque, r->len);
+    p->head = (p->head + 1) % p->cap;
+    p->count--;
+  }
+  if (p->unsynced >= WRITEBACK_EVERY) {
+    sync_file_range (p->c->fd, p->synced_to, 0, SYNC_FILE_RANGE_WRITE);
+    p->unsynced = 0;
+  }
+  return 0;
+}
+
+static int
+poll_once (struct pipeline *p)
+{
+  struct vc_nbd_source *s = p->c->src;
+  struct pollfd fds[VC_NBD_MAX_CONNECTIONS];
+
+  for (unsigned i = 0; i < s->connections; i++) {
+    unsigned dir = nbd_aio_get_direction (s->h[i]);
+    fds[i].fd = nbd_aio_get_fd (s->h[i]);
+    fds[i].events = 0;
+    fds[i].revents = 0;
+    if (dir & LIBNBD_AIO_DIRECTION_READ)
+      fds[i].events |= POLLIN;
+    if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+      fds[i].events |= POLLOUT;
+  }
+  if (poll (fds, s->connections, 1000) == -1) {
+    if (errno == EINTR)
+      return 0;
+    vc_error ("poll: %m");
+    return -1;
+  }
+  for (unsigned i = 0; i < s->connections; i++) {
+    int r = 0;
+    if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+      r = nbd_aio_notify_read (s->h[i]);
+    else if (fds[i].revents & POLLOUT)
+      r = nbd_aio_notify_write (s->h[i]);
+    if (r == -1) {
+      vc_error ("reading %s: %s", s->label, nbd_get_error ());
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int
+vc_copy_run (struct vc_copy *c)
+{
+  struct pipeline p = { .c = c };
+  int ret = -1;
+
+  if (c->request_size == 0)
+    c->request_size = DEFAULT_REQUEST_SIZE;
+  if (c->max_in_flight == 0)
+    c->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+  if (c->request_size % VC_QCOW2_CLUSTER_SIZE) {
+    errno = EINVAL;
+    vc_error ("request size must be a multiple of the cluster size");
+    return -1;
+  }
+  p.cap = c->max_in_flight;
+  p.ring = calloc (p.cap, sizeof *p.ring);
+  if (p.ring == NULL)
+    goto out;
+  for (uint32_t i = 0; i < p.cap; i++) {
+    if (posix_memalign ((void **) &p.ring[i].buf, 4096, c->request_size)) {
+      p.ring[i].buf = NULL;
+      vc_error ("out of memory");
+      goto out;
+    }
+  }
+  p.next_host = c->data_offset;
+  p.synced_to = c->data_offset;
+  if (c->data->len > 0)
+    p.range_pos = c->data->ptr[0].offset;
+
+  while (have_more (&p) || p.count > 0) {
+    if (c->cancel && *c->cancel) {
+      errno = ECANCELED;
+      vc_error ("copy of %s interrupted", c->src->label);
+      goto drain;
+    }
+    while (have_more (&p) && p.count < p.cap)
+      if (issue_one (&p) == -1)
+        goto drain;
+    if (retire (&p) == -1)
+      goto drain;
+    if (p.count == 0)
+      continue;
+    if (!p.ring[p.head].done && poll_once (&p) == -1)
+      goto drain;
+    if (retire (&p) == -1)
+      goto drain;
+  }
+  ret = 0;
+  goto out;
+
+ drain:
+  /* Buffers still belong to libnbd until their commands retire. */
+  for (int tries = 0; tries < 100; tries++) {
+    unsigned busy = 0;
+    for (unsigned i = 0; i < c->src->connections; i++)
+      busy += p.in_flight[i];
+    if (busy == 0)
+      break;
+    if (poll_once (&p) == -1)
+      break;
+  }
+ out:
+  if (p.ring) {
+    unsigned busy = 0;
+    for (unsigned i = 0; i < c->src->connections; i++)
+      busy += p.in_flight[i];
+    /* If libnbd still owns buffers, leak them rather than free them under
+     * it; the caller closes the handles next, which retires the commands.
+     */
+    if (busy == 0) {
+      for (uint32_t i = 0; i < p.cap; i++)
+        free (p.ring[i].buf);
+      free (p.ring);
+    }
+  }
+  return ret;
+}
