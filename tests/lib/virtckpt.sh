@@ -108,3 +108,10 @@ assert_same_disk() {
 	fi
 	vc_log "ok: $3"
 }
+
+# flip_byte FILE OFFSET : inverts the lowest bit of one byte (twice restores).
+flip_byte() {
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!";
+		binmode $f; seek($f, $ARGV[1], 0); read($f, my $c, 1) == 1 or die "short";
+		seek($f, $ARGV[1], 0); print $f chr(ord($c) ^ 1); close($f) or die' "$1" "$2"
+}
