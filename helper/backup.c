@@ -683,6 +683,17 @@ save_text (struct run *r, int partfd, const char *name, const char *text,
   return 0;
 }
 
+/* NBD connections go before the job ends: QEMU cannot tear down an
+ * export while it waits to send replies nobody reads, and libvirt then
+ * holds the domain's job lock for its 30 s timeout.
+ */
+static void
+close_sources (struct disk_job *jobs, size_t n)
+{
+  for (size_t i = 0; jobs && i < n; i++)
+    vc_nbd_close (&jobs[i].src);
+}
+
 /* --- the run ------------------------------------------------------------- */
 
 static int
@@ -996,6 +1007,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
     goto out;
   }
   close (partfd);
+  close_sources (jobs, r.disks.len);
   end_job (&r);
   if (renameat (r.outfd, r.partial, r.outfd, b.dir) == -1 || fsync (r.outfd) == -1) {
     vc_error ("cannot rename %s/%s to %s: %m", o->outdir, r.partial, b.dir);
@@ -1062,6 +1074,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
  oom:
   vc_error ("out of memory");
  out:
+  close_sources (jobs, r.disks.len);
   if (!committed) {
     vc_progress_finish (&r.progress);
     roll_back (&r);
@@ -1069,7 +1082,6 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
   }
   if (jobs) {
     for (size_t i = 0; i < r.disks.len; i++) {
-      vc_nbd_close (&jobs[i].src);
       vc_range_vector_reset (&jobs[i].data);
       vc_range_vector_reset (&jobs[i].zero);
     }

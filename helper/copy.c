@@ -44,7 +44,11 @@ struct pipeline {
   unsigned in_flight[VC_NBD_MAX_CONNECTIONS];
   unsigned next_conn;
   uint64_t unsynced, synced_to;
-  int error;
+  /* Set when vc_copy_run returns: commands libnbd still holds then (after
+   * an error) complete later, when the caller closes the handles; they must
+   * touch neither the file nor the buffers.
+   */
+  bool stopped;
 };
 
 struct completion {
@@ -59,6 +63,8 @@ read_done (void *opaque, int *error)
   struct request *r = x->r;
 
   x->p->in_flight[r->conn]--;
+  if (x->p->stopped)
+    return 1;
   if (*error) {
     r->err = *error;
     return 1;
@@ -209,8 +215,16 @@ poll_once (struct pipeline *p)
 int
 vc_copy_run (struct vc_copy *c)
 {
-  struct pipeline p = { .c = c };
+  struct pipeline *pp = calloc (1, sizeof *pp);
   int ret = -1;
+
+  if (pp == NULL) {
+    vc_error ("out of memory");
+    return -1;
+  }
+  struct pipeline p_init = { .c = c };
+  *pp = p_init;
+#define p (*pp)
 
   if (c->request_size == 0)
     c->request_size = DEFAULT_REQUEST_SIZE;
@@ -260,28 +274,31 @@ vc_copy_run (struct vc_copy *c)
 
  drain:
   /* Buffers still belong to libnbd until their commands retire. */
-  for (int tries = 0; tries < 100; tries++) {
+  for (int tries = 0; tries < 30; tries++) {
     unsigned busy = 0;
     for (unsigned i = 0; i < c->src->connections; i++)
       busy += p.in_flight[i];
-    if (busy == 0)
-      break;
-    if (poll_once (&p) == -1)
+    if (busy == 0 || poll_once (&p) == -1)
       break;
   }
- out:
-  if (p.ring) {
-    unsigned busy = 0;
-    for (unsigned i = 0; i < c->src->connections; i++)
-      busy += p.in_flight[i];
-    /* If libnbd still owns buffers, leak them rather than free them under
-     * it; the caller closes the handles next, which retires the commands.
-     */
-    if (busy == 0) {
+ out:;
+  unsigned busy = 0;
+  for (unsigned i = 0; i < c->src->connections; i++)
+    busy += p.in_flight[i];
+  p.stopped = true;
+  /* Buffers libnbd still reads into are left to it: the process is about
+   * to give up on this disk anyway, and freeing them would be worse.
+   */
+  if (busy == 0) {
+    if (p.ring)
       for (uint32_t i = 0; i < p.cap; i++)
         free (p.ring[i].buf);
-      free (p.ring);
-    }
+    free (p.ring);
+    free (pp);
   }
+  else
+    vc_debug ("%u reads of %s still in flight: their buffers are left to libnbd",
+              busy, c->src->label);
   return ret;
+#undef p
 }

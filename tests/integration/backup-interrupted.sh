@@ -1,0 +1,175 @@
+#!/bin/bash
+#
+# A backup that does not finish commits nothing and costs the chain
+# nothing: virtckpt killed with SIGKILL mid-copy, stopped with SIGTERM, its
+# libvirt job aborted from outside, its target disk full, QEMU killed.  In
+# each case the next backup is correct, and every restore is byte-exact.
+# Also: one backup per domain at a time, bad arguments, a directory that
+# belongs to another domain.
+
+set -eu -o pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
+. "$(dirname "$0")/../lib/virtckpt.sh"
+
+vc_init
+H=h1
+VC_STORE=$VC_TMP/store
+vc_host_start "$H"
+B=$VC_TMP/backups
+RUN=(--rundir "$VC_TMP/run")
+# Slow enough to be caught in the middle: one 64 KiB request at a time.
+SLOW=(--connections 1 --in-flight 1 --request-size 65536)
+
+ref_disk a 128
+vc_domain_xml vm "$VC_TMP/a.qcow2" >"$VC_TMP/vm.xml"
+vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+
+expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
+manifest0=$(sha256sum <"$B/manifest.xml")
+
+# dirty_a N : 96 MiB of new data, spread over the disk.
+dirty_a() {
+	local i
+	for i in 0 1 2 3 4 5 6 7 8 9 a b; do
+		ref_write "$H" vm vda a "0x$1$i" "$((16#$i * 10 + 2))M" 8M
+	done
+}
+
+# start_slow_backup : a backup in the background; waits until it copies.
+start_slow_backup() {
+	vck "$H" backup vm -o "$B" "${RUN[@]}" "${SLOW[@]}" >"$VC_TMP/bg.out" 2>&1 &
+	BG=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if [[ -n "$(find "$B" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	cat "$VC_TMP/bg.out" >&2
+	vc_fail "the background backup did not start copying"
+}
+
+backup_pid() {
+	# Anchored: nsenter's own command line contains the same words.
+	pgrep -f -- "^$VIRTCKPT --store $VC_STORE backup vm" | head -1
+}
+
+# after_failure WHAT : nothing of the failed backup is committed or left.
+after_failure() {
+	vc_assert_eq "$manifest0" "$(sha256sum <"$B/manifest.xml")" "$1: manifest unchanged"
+}
+
+# next_backup_is_exact WHAT : the next backup is an incremental whose
+# restore equals the disk.
+next_backup_is_exact() {
+	expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
+	grep -q "(inc) of vm done" <<<"$VC_ERR" || vc_fail "$1: next backup was not incremental: $VC_ERR"
+	BACKUP_ERR=$VC_ERR
+	[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "$1: partial directory left"
+	rm -rf "$VC_TMP/r"
+	expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/r"
+	assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "$1: next backup restores exactly"
+	expect_exit 0 vck "$H" verify "$B"
+	manifest0=$(sha256sum <"$B/manifest.xml")
+}
+
+# --- SIGKILL of virtckpt in the middle of the copy --------------------------
+dirty_a 1
+start_slow_backup
+pid=$(backup_pid)
+[[ -n "$pid" ]] || vc_fail "no virtckpt process found"
+kill -KILL "$pid"
+wait "$BG" || true
+after_failure "SIGKILL"
+vc_virsh "$H" domjobinfo vm | grep -q "Job type: *Unbounded" ||
+	vc_fail "the killed backup's libvirt job is not left behind: test is not testing"
+next_backup_is_exact "after SIGKILL"
+grep -q "ending a backup job of vm left by an interrupted virtckpt" <<<"$BACKUP_ERR" ||
+	vc_fail "stale job not reported: $BACKUP_ERR"
+grep -q "removing checkpoint virtckpt\..* left by an interrupted backup" <<<"$BACKUP_ERR" ||
+	vc_fail "orphan checkpoint not reported: $BACKUP_ERR"
+
+# --- SIGTERM ---------------------------------------------------------------
+dirty_a 2
+start_slow_backup
+kill -TERM "$(backup_pid)"
+rc=0
+wait "$BG" || rc=$?
+vc_assert_eq 1 "$rc" "SIGTERM: exit 1"
+grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out" ||
+	vc_fail "SIGTERM message: $(cat "$VC_TMP/bg.out")"
+after_failure "SIGTERM"
+[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "SIGTERM left a partial directory"
+vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "SIGTERM left the libvirt job"
+vc_assert_eq 2 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: its checkpoint was removed"
+next_backup_is_exact "after SIGTERM"
+
+# --- the libvirt job aborted from outside ----------------------------------
+dirty_a 3
+start_slow_backup
+vc_virsh "$H" domjobabort vm
+rc=0
+wait "$BG" || rc=$?
+vc_assert_eq 1 "$rc" "job aborted: exit 1"
+after_failure "job aborted"
+next_backup_is_exact "after domjobabort"
+
+# --- the target disk full --------------------------------------------------
+small=$VC_TMP/small
+mkdir "$small"
+vc_on "$H" mount -t tmpfs -o size=40M tmpfs "$small"
+expect_error 1 "No space left on device" vck "$H" -q backup vm -o "$small/b" "${RUN[@]}"
+# The tmpfs exists only in the host's mount namespace: look from there.
+vc_on "$H" test ! -e "$small/b/manifest.xml" || vc_fail "full disk: a manifest was written"
+vc_assert_eq "" "$(vc_on "$H" find "$small/b" -name '*.qcow2')" "full disk: no partial image left"
+vc_on "$H" umount "$small"
+dirty_a 4
+next_backup_is_exact "after a full target disk"
+
+# --- one backup of a domain at a time ---------------------------------------
+dirty_a 5
+start_slow_backup
+expect_error 1 "(a backup of vm is already running|another virtckpt is writing to)" \
+	vck "$H" backup vm -o "$VC_TMP/elsewhere" "${RUN[@]}"
+expect_error 1 "another virtckpt is writing to $B" vck "$H" -q backup vm -o "$B" "${RUN[@]}"
+wait "$BG" || vc_fail "the first backup failed: $(cat "$VC_TMP/bg.out")"
+manifest0=$(sha256sum <"$B/manifest.xml")
+
+# --- bad arguments -----------------------------------------------------------
+expect_exit 2 vck "$H" backup vm
+expect_exit 2 vck "$H" backup vm -o "$B" -l weekly
+expect_exit 2 vck "$H" backup -o "$B"
+expect_error 2 "domain vm has no disk 'vdz'" vck "$H" -q backup vm -o "$B" "${RUN[@]}" --disk vdz
+expect_error 2 "no disk of vm left to back up" vck "$H" -q backup vm -o "$B" "${RUN[@]}" --exclude vda
+expect_error 1 "domain 'ghost' is not defined on this host" vck "$H" -q backup ghost -o "$B" "${RUN[@]}"
+vc_make_image "$VC_TMP/o.qcow2" 16M
+vc_domain_xml other "$VC_TMP/o.qcow2" >"$VC_TMP/other.xml"
+vc_virsh "$H" create "$VC_TMP/other.xml" >/dev/null
+expect_error 1 "$B holds backups of domain 'vm', not 'other'" vck "$H" -q backup other -o "$B" "${RUN[@]}"
+vc_virsh "$H" destroy other >/dev/null
+after_failure "bad arguments"
+
+# --- QEMU killed: the chain is broken, auto makes a full backup -----------
+# Only overwrite allocated clusters before the crash: those writes reach the
+# image file without metadata changes, so the reference stays exact.
+ref_write "$H" vm vda a 0x99 5M 1M
+vc_on "$H" kill -9 "$(vc_on "$H" cat /run/libvirt/qemu/vm.pid)"
+for ((i = 0; i < 100; i++)); do
+	vc_virsh "$H" domstate vm >/dev/null 2>&1 || break
+	sleep 0.1
+done
+vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+expect_exit 3 vck "$H" backup vm -o "$B" "${RUN[@]}" -l inc
+grep -q "a full backup is needed" <<<"$VC_ERR" || vc_fail "inc after crash: $VC_ERR"
+after_failure "inc refused after the crash"
+expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
+grep -q "full backup: the checkpoint chain is broken" <<<"$VC_ERR" || vc_fail "auto after crash: $VC_ERR"
+rm -rf "$VC_TMP/r"
+expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/r"
+assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "full backup after the crash restores exactly"
+vck "$H" checkpoints show vm | grep -q "^State: *ok" || vc_fail "the full backup did not clear the broken mark"
+ref_write "$H" vm vda a 0x98 6M 1M
+manifest0=$(sha256sum <"$B/manifest.xml")
+next_backup_is_exact "after the crash and a full backup"
+vc_log PASS
