@@ -15,6 +15,10 @@
 
 #define DEFAULT_REQUEST_SIZE (2 * 1024 * 1024)
 #define DEFAULT_MAX_IN_FLIGHT 16
+/* Read buffers: in flight times request size.  Kept well under the 64 MiB
+ * the whole process may use, whatever the options say.
+ */
+#define MAX_BUFFER_BYTES (40 * 1024 * 1024)
 /* Start writeback of written data every so often, so the final fdatasync
  * does not wait for gigabytes of dirty pages.
  */
@@ -230,6 +234,13 @@ vc_copy_run (struct vc_copy *c)
     c->request_size = DEFAULT_REQUEST_SIZE;
   if (c->max_in_flight == 0)
     c->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+  if ((uint64_t) c->max_in_flight * c->request_size > MAX_BUFFER_BYTES) {
+    uint32_t fit = MAX_BUFFER_BYTES / c->request_size;
+    vc_warn ("%u requests of %u bytes in flight would use %" PRIu64 " MiB: "
+             "using %u", c->max_in_flight, c->request_size,
+             (uint64_t) c->max_in_flight * c->request_size >> 20, fit ? fit : 1);
+    c->max_in_flight = fit ? fit : 1;
+  }
   if (c->request_size % VC_QCOW2_CLUSTER_SIZE) {
     errno = EINVAL;
     vc_error ("request size must be a multiple of the cluster size");

@@ -56,10 +56,14 @@ vc_progress_finish (struct vc_progress *p)
 {
   struct timespec now;
 
-  if (!p->enabled || !p->shown)
+  /* The final state is shown even when the work was too quick for an
+   * update: the terminal then keeps a record of the rate.
+   */
+  if (!p->enabled || (!p->shown && p->done == 0))
     return;
   clock_gettime (CLOCK_MONOTONIC, &now);
   show (p, &now);
   fputc ('\n', stderr);
   p->shown = false;
+  p->enabled = false;           /* finished once */
 }
