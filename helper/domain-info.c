@@ -55,8 +55,13 @@ vc_domain_info_parse (const char *xml, struct vc_domain_info *info, char **err)
   label = vc_xml_text (doc, NULL, "/domain/seclabel[@model='dac']/label");
   if (label) {
     unsigned long uid, gid;
-    if (sscanf (label, "+%lu:+%lu", &uid, &gid) == 2 ||
-        sscanf (label, "%lu:%lu", &uid, &gid) == 2) {
+    int end = 0;
+    /* "+UID:+GID" or "UID:GID"; names, negatives and huge values give no
+     * owner (the socket directory then stays root's).
+     */
+    if (strchr (label, '-') == NULL &&
+        sscanf (label, "%lu:%lu%n", &uid, &gid, &end) == 2 && label[end] == '\0' &&
+        uid < UINT32_MAX && gid < UINT32_MAX) {
       info->have_owner = true;
       info->qemu_uid = uid;
       info->qemu_gid = gid;

@@ -27,6 +27,8 @@ vc_ranges_align (vc_range_vector *v, uint64_t align, uint64_t limit)
   for (size_t i = 0; i < v->len; i++) {
     uint64_t start = v->ptr[i].offset & ~(align - 1);
     uint64_t end = v->ptr[i].offset + v->ptr[i].length;
+    if (start >= limit)
+      continue;
     end = (end + align - 1) & ~(align - 1);
     if (end > limit)
       end = limit;

@@ -222,7 +222,7 @@ safe_component (const char *s)
 static int
 parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
 {
-  uint64_t id, parent, started, finished;
+  uint64_t id, parent, started, finished;   /* times: seconds since 1970 */
   CLEANUP_FREE char *secs = NULL;
 
   memset (b, 0, sizeof *b);

@@ -8,7 +8,7 @@
  *             dir="0001-full-20261127T070000"
  *             started="..." finished="..." seconds="4.21">
  *       <disk name="vda" file="vda.qcow2" virtual-size="..." read="..."
- *             written="..." zeroed="..." file-size="..." sha256="..."/>
+ *             zeroed="..." file-size="..." sha256="..."/>
  *       <file name="domain.xml" sha256="..."/>
  *       <file name="checkpoint.xml" sha256="..."/>
  *     </backup>

@@ -55,7 +55,7 @@ check_ranges (const vc_range_vector *v, uint64_t limit)
   for (size_t i = 0; i < v->len; i++) {
     const struct vc_range *r = &v->ptr[i];
     if (r->length == 0 || r->offset % CS || r->length % CS ||
-        r->offset < prev_end || r->offset + r->length > limit)
+        r->offset < prev_end || r->length > limit || r->offset > limit - r->length)
       return -1;
     prev_end = r->offset + r->length;
   }
@@ -76,6 +76,18 @@ vc_qcow2_plan_layout (struct vc_qcow2_plan *p)
       check_ranges (p->data, limit) == -1 || check_ranges (p->zero, limit) == -1) {
     errno = EINVAL;
     return -1;
+  }
+  {
+    vc_range_vector both = empty_vector;
+    int r = vc_ranges_intersect (p->data, p->zero, &both);
+    size_t overlap = both.len;
+    vc_range_vector_reset (&both);
+    if (r == -1)
+      return -1;
+    if (overlap) {
+      errno = EINVAL;           /* a cluster cannot be both data and zero */
+      return -1;
+    }
   }
 
   p->l1_entries = div_round_up (p->virtual_size, L2_COVERS);
