@@ -20,7 +20,9 @@ VC_STORE=$VC_TMP/store
 DOM=web1
 
 step "Starting a private libvirtd (its own mount, PID and UTS namespaces)"
-vc_host_start "$H" 2>&1 | indent
+# Not in a pipeline: the harness must remember the host to stop it.
+vc_host_start "$H" 2>"$VC_TMP/start.log"
+indent <"$VC_TMP/start.log"
 
 step "Running $DOM: a transient TCG guest with one 64 MiB qcow2 disk"
 vc_make_image "$VC_TMP/web1.qcow2" 64M
