@@ -32,6 +32,14 @@ struct vc_chain {
    */
   uint64_t generation;
   uint32_t node;
+  /* Replication (see doc/design.md): whether the writer's partition had
+   * quorum, the version this node agreed on at its last sync (base), and
+   * whether this document is a tombstone (the domain was forgotten).
+   */
+  bool without_quorum;
+  uint64_t base_generation;
+  uint32_t base_node;
+  bool deleted;
   int64_t updated;
   /* A broken chain cannot carry an incremental: the next backup is full. */
   bool broken;

@@ -48,7 +48,16 @@ vc_document_format (const struct vc_chain *chain, size_t *len)
     return NULL;
   snprintf (buf, sizeof buf, "%" PRIu64, chain->generation);
   ok = xmlNewProp (node, BAD_CAST "generation", BAD_CAST buf) &&
-    set_int (node, "node", chain->node);
+    set_int (node, "node", chain->node) &&
+    (!chain->without_quorum || xmlNewProp (node, BAD_CAST "quorate", BAD_CAST "no"));
+  if (ok && (chain->base_generation || chain->base_node)) {
+    xmlNodePtr base = xmlNewChild (root, NULL, BAD_CAST "base", NULL);
+    snprintf (buf, sizeof buf, "%" PRIu64, chain->base_generation);
+    ok = base && xmlNewProp (base, BAD_CAST "generation", BAD_CAST buf) &&
+      set_int (base, "node", chain->base_node);
+  }
+  if (ok && chain->deleted)
+    ok = xmlNewChild (root, NULL, BAD_CAST "deleted", NULL) != NULL;
   snprintf (buf, sizeof buf, "%" PRId64, chain->updated);
   ok = ok && add_text (root, "updated", buf);
   if (ok && chain->broken) {
@@ -192,6 +201,23 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
     return *err = vc_printf ("missing or bad <name>, <version> or <updated>"), -1;
   }
   chain->node = node;
+  {
+    CLEANUP_FREE char *q = prop (version, "quorate");
+    chain->without_quorum = q && strcmp (q, "no") == 0;
+  }
+  xmlNodePtr base = child (root, "base");
+  if (base) {
+    CLEANUP_FREE char *bg = prop (base, "generation");
+    CLEANUP_FREE char *bn = prop (base, "node");
+    uint64_t bnode;
+    if (parse_uint64 (bg, &chain->base_generation) == -1 ||
+        parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX) {
+      vc_chain_clear (chain);
+      return *err = vc_printf ("bad <base>"), -1;
+    }
+    chain->base_node = bnode;
+  }
+  chain->deleted = child (root, "deleted") != NULL;
 
   broken = child (root, "broken");
   if (broken) {

@@ -3,7 +3,11 @@
  *   <virtckpt-domain format="1">
  *     <name>web 1</name>
  *     <uuid>...</uuid>
- *     <version generation="7" node="0"/>
+ *     <version generation="7" node="0"/>      (quorate="no" when written
+ *                                               without quorum)
+ *     <base generation="6" node="2"/>          (virtckptd: version agreed at
+ *                                               the last sync)
+ *     <deleted/>                               (a tombstone: forgotten)
  *     <updated>1764228000</updated>
  *     <broken since="1764228000">bitmap c3 missing in vda</broken>
  *     <checkpoints>

@@ -147,8 +147,18 @@ vc_store_lock (struct vc_store *store)
   return 0;
 }
 
+static int load_file_quietly (struct vc_store *store, const char *file,
+                              struct vc_chain *chain, bool quiet);
+
 static int
 load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
+{
+  return load_file_quietly (store, file, chain, false);
+}
+
+static int
+load_file_quietly (struct vc_store *store, const char *file,
+                   struct vc_chain *chain, bool quiet)
 {
   CLEANUP_FREE char *buf = NULL, *err = NULL;
   size_t len;
@@ -158,6 +168,8 @@ load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
   if (vc_read_file (store->dirfd, file, VC_XML_MAX_SIZE, &buf, &len) == -1) {
     if (errno == ENOENT)
       return 1;
+    if (quiet)
+      return -1;
     if (errno == EFBIG)
       vc_error ("store document %s/%s is larger than %d MiB: refusing to read it",
                 store->dir, file, VC_XML_MAX_SIZE / 1024 / 1024);
@@ -166,6 +178,8 @@ load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
     return -1;
   }
   if (vc_document_parse (buf, len, chain, &err) == -1) {
+    if (quiet)
+      return -1;
     vc_error ("store document %s/%s is damaged: %s", store->dir, file,
               err ? err : "out of memory");
     return -1;
@@ -176,6 +190,18 @@ load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
 int
 vc_store_load (struct vc_store *store, const char *domain,
                struct vc_chain *chain)
+{
+  int r = vc_store_load_any (store, domain, chain);
+  if (r == 0 && chain->deleted) {
+    vc_chain_clear (chain);
+    return 1;
+  }
+  return r;
+}
+
+int
+vc_store_load_any (struct vc_store *store, const char *domain,
+                   struct vc_chain *chain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (domain);
   int r;
@@ -256,6 +282,12 @@ vc_string_vector_free (string_vector *v)
 int
 vc_store_list (struct vc_store *store, string_vector *names)
 {
+  return vc_store_list_any (store, names, false);
+}
+
+int
+vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones)
+{
   int fd;
   DIR *d;
   struct dirent *e;
@@ -278,6 +310,17 @@ vc_store_list (struct vc_store *store, string_vector *names)
       continue;
     case VC_FILE_ENCODED:
       name = vc_file_to_name (e->d_name);
+      if (name && !tombstones) {
+        struct vc_chain chain;
+        if (load_file_quietly (store, e->d_name, &chain, true) == 0) {
+          bool deleted = chain.deleted;
+          vc_chain_clear (&chain);
+          if (deleted) {
+            free (name);
+            continue;
+          }
+        }
+      }
       break;
     case VC_FILE_HASHED: {
       struct vc_chain chain;
@@ -288,6 +331,10 @@ vc_store_list (struct vc_store *store, string_vector *names)
       if (expected == NULL || strcmp (expected, e->d_name) != 0) {
         vc_warn ("store document %s/%s names domain '%s', which is stored "
                  "elsewhere: ignored", store->dir, e->d_name, chain.domain);
+        vc_chain_clear (&chain);
+        continue;
+      }
+      if (chain.deleted && !tombstones) {
         vc_chain_clear (&chain);
         continue;
       }

@@ -31,9 +31,14 @@ extern void vc_store_close (struct vc_store *store);
 /* Takes the writers' lock (fails clearly on a read-only store). */
 extern int vc_store_lock (struct vc_store *store);
 
-/* 0 loaded, 1 no document for that domain, -1 error (logged). */
+/* 0 loaded, 1 no document for that domain (or only a tombstone), -1
+ * error (logged).
+ */
 extern int vc_store_load (struct vc_store *store, const char *domain,
                           struct vc_chain *chain);
+/* The same, tombstones included (for replication). */
+extern int vc_store_load_any (struct vc_store *store, const char *domain,
+                              struct vc_chain *chain);
 
 /* Writes chain->domain's document atomically.  Caller holds the lock. */
 extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);
@@ -41,10 +46,13 @@ extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);
 /* 0 removed, 1 there was none, -1 error.  Caller holds the lock. */
 extern int vc_store_remove (struct vc_store *store, const char *domain);
 
-/* Names of all stored domains, sorted.  Unreadable documents of hashed
- * names are reported and skipped.
+/* Names of all stored domains, sorted, without tombstones (with them
+ * when tombstones is true).  Unreadable documents of hashed names are
+ * reported and skipped.
  */
 extern int vc_store_list (struct vc_store *store, string_vector *names);
+extern int vc_store_list_any (struct vc_store *store, string_vector *names,
+                              bool tombstones);
 
 extern void vc_string_vector_free (string_vector *v);
 
