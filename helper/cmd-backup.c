@@ -116,7 +116,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   sigaction (SIGHUP, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  if (vc_store_open (&store, o->store_dir, true) == -1)
+  if (vc_store_open_cli (&store, o->store_dir, o->store_explicit, true) == -1)
     return VC_EXIT_ERROR;
   conn = vc_libvirt_open (o->uri);
   if (conn == NULL) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 
 #include "atomic-file.h"
 #include "checkpoints.h"
@@ -16,6 +17,7 @@
 #include "libvirt-conn.h"
 #include "log.h"
 #include "store.h"
+#include "xml-safe.h"
 
 struct subcommand {
   const char *name;
@@ -155,7 +157,7 @@ run_list (const struct vc_options *opts, struct vc_store *store, char **argv)
 static int
 run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
-  if (store->dirfd == -1) {
+  if (store->dirfd == -1 && store->daemon == NULL) {
     vc_error ("no checkpoints stored for '%s'", argv[0]);
     return VC_EXIT_ERROR;
   }
@@ -171,6 +173,41 @@ run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
   default:
     return VC_EXIT_ERROR;
   }
+}
+
+static int
+run_import (const struct vc_options *opts, struct vc_store *store, char **argv)
+{
+  CLEANUP_FREE char *buf = NULL, *err = NULL;
+  struct vc_chain chain, old;
+  size_t len;
+  int r;
+
+  if (vc_read_file (AT_FDCWD, argv[0], VC_XML_MAX_SIZE, &buf, &len) == -1) {
+    vc_error ("cannot read %s: %m", argv[0]);
+    return VC_EXIT_ERROR;
+  }
+  if (vc_document_parse (buf, len, &chain, &err) == -1) {
+    vc_error ("%s is not a store document: %s", argv[0], err);
+    return VC_EXIT_ERROR;
+  }
+  /* The imported chain becomes the newest version here. */
+  if (vc_store_lock (store) == -1 ||
+      (r = vc_store_load (store, chain.domain, &old)) == -1) {
+    vc_chain_clear (&chain);
+    return VC_EXIT_ERROR;
+  }
+  chain.generation = (r == 0 ? old.generation : 0) + 1;
+  chain.deleted = false;
+  chain.updated = time (NULL);
+  if (r == 0)
+    vc_chain_clear (&old);
+  r = vc_store_save (store, &chain);
+  if (r == 0)
+    vc_notice ("imported %zu checkpoint%s of %s", chain.checkpoints.len,
+               chain.checkpoints.len == 1 ? "" : "s", chain.domain);
+  vc_chain_clear (&chain);
+  return r == 0 ? VC_EXIT_OK : VC_EXIT_ERROR;
 }
 
 static const struct subcommand subcommands[] = {
@@ -194,6 +231,11 @@ static const struct subcommand subcommands[] = {
   { "forget", "DOMAIN",
     "Delete the stored chain of DOMAIN.  libvirt is not touched.",
     1, run_forget, false },
+  { "import", "FILE",
+    "Store the chain in FILE, a store document (for example one shown by\n"
+    "'show --xml', or a conflict copy kept by virtckptd), as the newest\n"
+    "version of its domain.  libvirt is not touched.",
+    1, run_import, true },
 };
 
 void
@@ -244,9 +286,9 @@ vc_cmd_checkpoints (const struct vc_options *opts, int argc, char **argv)
     return VC_EXIT_USAGE;
   }
 
-  if (vc_store_open (&store, opts->store_dir, s->writes) == -1)
+  if (vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
+                         s->writes) == -1)
     return VC_EXIT_ERROR;
-  vc_info ("using the local store %s (no virtckptd)", store.dir);
   ret = s->run (opts, &store, argv + 1);
   vc_store_close (&store);
   return ret;

@@ -10,6 +10,7 @@
 struct vc_options {
   const char *uri;              /* libvirt URI, NULL for the default */
   const char *store_dir;
+  bool store_explicit;          /* --store or $VIRTCKPT_STORE given */
   const char *rundir;
   int verbosity;
   bool force;
@@ -26,6 +27,7 @@ struct vc_options {
   uint32_t in_flight;
   bool no_verify;
   bool no_progress;
+  unsigned wait_synced;         /* status --wait-synced SECONDS */
 };
 
 /* Each returns a VC_EXIT_* code; argv holds the positional arguments
@@ -40,5 +42,6 @@ extern int vc_cmd_restore (const struct vc_options *opts, int argc, char **argv)
 extern int vc_cmd_verify (const struct vc_options *opts, int argc, char **argv);
 extern int vc_cmd_list (const struct vc_options *opts, int argc, char **argv);
 extern void vc_usage_backup (const char *cmd);
+extern int vc_cmd_status (const struct vc_options *opts, int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "atomic-file.h"
+#include "daemon-client.h"
 #include "cleanup.h"
 #include "document.h"
 #include "log.h"
@@ -44,8 +45,45 @@ mkdir_parents (const char *dir)
 }
 
 int
+vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
+                   bool create)
+{
+  struct vc_daemon *daemon = NULL;
+  const char *no = getenv ("VIRTCKPT_NO_DAEMON");
+
+  if (no == NULL || *no == '\0')
+    daemon = vc_daemon_connect ();
+  if (daemon) {
+    const char *ddir = vc_daemon_store_dir (daemon);
+    char *a = realpath (dir, NULL), *b = realpath (ddir, NULL);
+    bool same = a && b && strcmp (a, b) == 0;
+    free (a);
+    free (b);
+    if (explicit_dir && !same) {
+      vc_warn ("virtckptd replicates %s, not %s: using %s alone, unreplicated",
+               ddir, dir, dir);
+      vc_daemon_close (daemon);
+      daemon = NULL;
+    }
+    else
+      dir = ddir;
+  }
+  if (vc_store_open (store, dir, create && daemon == NULL) == -1) {
+    vc_daemon_close (daemon);
+    return -1;
+  }
+  store->daemon = daemon;
+  if (daemon)
+    vc_info ("using virtckptd: replicated store %s", store->dir);
+  else
+    vc_info ("using the local store %s (no virtckptd)", store->dir);
+  return 0;
+}
+
+int
 vc_store_open (struct vc_store *store, const char *dir, bool create)
 {
+  store->daemon = NULL;
   store->dir = NULL;
   store->lockfd = -1;
   store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -85,6 +123,8 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
 void
 vc_store_close (struct vc_store *store)
 {
+  vc_daemon_close (store->daemon);
+  store->daemon = NULL;
   if (store->lockfd >= 0)
     close (store->lockfd);
   if (store->dirfd >= 0)
@@ -122,8 +162,8 @@ remove_stale_temps (struct vc_store *store)
 int
 vc_store_lock (struct vc_store *store)
 {
-  if (store->lockfd >= 0)
-    return 0;
+  if (store->lockfd >= 0 || store->daemon)
+    return 0;                   /* the daemon orders all writes */
   if (store->dirfd == -1) {
     vc_error ("checkpoint store %s does not exist", store->dir);
     return -1;
@@ -229,6 +269,13 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
   CLEANUP_FREE char *doc = NULL;
   size_t len;
 
+  if (store->daemon) {
+    if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+      vc_error ("cannot format the store document of %s", chain->domain);
+      return -1;
+    }
+    return vc_daemon_put (store->daemon, chain->domain, doc, len);
+  }
   if (store->dirfd == -1) {
     vc_error ("checkpoint store %s does not exist", store->dir);
     return -1;
@@ -246,6 +293,23 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
 }
 
 int
+vc_store_save_text (struct vc_store *store, const char *domain,
+                    const char *text, size_t len)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+
+  if (store->dirfd == -1 || file == NULL) {
+    vc_error ("cannot store the document of %s", domain);
+    return -1;
+  }
+  if (vc_atomic_write (store->dirfd, file, text, len) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  return 0;
+}
+
+int
 vc_store_remove (struct vc_store *store, const char *domain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (domain);
@@ -253,6 +317,14 @@ vc_store_remove (struct vc_store *store, const char *domain)
   if (file == NULL) {
     vc_error ("invalid domain name '%s'", domain);
     return -1;
+  }
+  if (store->daemon) {
+    struct vc_chain chain;
+    int r = vc_store_load (store, domain, &chain);
+    if (r != 0)
+      return r;
+    vc_chain_clear (&chain);
+    return vc_daemon_forget (store->daemon, domain);
   }
   if (store->dirfd == -1)
     return 1;

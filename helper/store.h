@@ -15,10 +15,16 @@
 
 DEFINE_VECTOR_TYPE (string_vector, char *);
 
+struct vc_daemon;
+
 struct vc_store {
   char *dir;
   int dirfd;
   int lockfd;
+  /* When virtckptd runs on this node: writes go through it (replicated,
+   * applied in cluster order), reads come from its local replica (dir).
+   */
+  struct vc_daemon *daemon;
 };
 
 /* Opens dir; with create, makes it (mode 0700) if missing.  Without
@@ -27,6 +33,13 @@ struct vc_store {
  */
 extern int vc_store_open (struct vc_store *store, const char *dir, bool create);
 extern void vc_store_close (struct vc_store *store);
+
+/* For the CLI: uses virtckptd's replica when a daemon runs here (unless
+ * VIRTCKPT_NO_DAEMON is set, or dir was given explicitly and differs from
+ * the daemon's), the local store dir otherwise.  Says which with -v.
+ */
+extern int vc_store_open_cli (struct vc_store *store, const char *dir,
+                              bool explicit_dir, bool create);
 
 /* Takes the writers' lock (fails clearly on a read-only store). */
 extern int vc_store_lock (struct vc_store *store);
@@ -42,6 +55,10 @@ extern int vc_store_load_any (struct vc_store *store, const char *domain,
 
 /* Writes chain->domain's document atomically.  Caller holds the lock. */
 extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);
+
+/* Writes an already serialised document of domain (replication). */
+extern int vc_store_save_text (struct vc_store *store, const char *domain,
+                               const char *text, size_t len);
 
 /* 0 removed, 1 there was none, -1 error.  Caller holds the lock. */
 extern int vc_store_remove (struct vc_store *store, const char *domain);

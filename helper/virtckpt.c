@@ -29,6 +29,7 @@ usage_main (FILE *fp)
 "  restore DIR -o OUTDIR        rebuild the disks of a backup (--until BACKUP)\n"
 "  verify DIR                   check every backup file against the manifest\n"
 "  list DIR                     show the backups in DIR\n"
+"  status [--wait-synced SECS]  virtckptd's view of the cluster\n"
 "\n"
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
@@ -57,7 +58,7 @@ main (int argc, char **argv)
 {
   enum { OPT_XML = 256, OPT_DISK, OPT_EXCLUDE, OPT_UNTIL, OPT_FORMAT,
          OPT_CONNECTIONS, OPT_REQUEST_SIZE, OPT_IN_FLIGHT, OPT_NO_VERIFY,
-         OPT_NO_PROGRESS, OPT_RUNDIR };
+         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED };
   static const struct option long_options[] = {
     { "connect", required_argument, NULL, 'c' },
     { "store", required_argument, NULL, 's' },
@@ -75,6 +76,7 @@ main (int argc, char **argv)
     { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
     { "rundir", required_argument, NULL, OPT_RUNDIR },
+    { "wait-synced", required_argument, NULL, OPT_WAIT_SYNCED },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -88,6 +90,8 @@ main (int argc, char **argv)
 
   if (opts.store_dir == NULL || *opts.store_dir == '\0')
     opts.store_dir = STORE_DIR;
+  else
+    opts.store_explicit = true;
   if (opts.rundir == NULL || *opts.rundir == '\0')
     opts.rundir = RUN_DIR;
   opts.uri = getenv ("LIBVIRT_DEFAULT_URI");
@@ -95,7 +99,7 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "c:s:fo:l:vqhV", long_options, NULL)) != -1) {
     switch (c) {
     case 'c': opts.uri = optarg; break;
-    case 's': opts.store_dir = optarg; break;
+    case 's': opts.store_dir = optarg; opts.store_explicit = true; break;
     case 'f': opts.force = true; break;
     case OPT_XML: opts.xml = true; break;
     case 'o': opts.output = optarg; break;
@@ -134,6 +138,16 @@ main (int argc, char **argv)
     case OPT_NO_VERIFY: opts.no_verify = true; break;
     case OPT_NO_PROGRESS: opts.no_progress = true; break;
     case OPT_RUNDIR: opts.rundir = optarg; break;
+    case OPT_WAIT_SYNCED: {
+      char *end;
+      unsigned long v = strtoul (optarg, &end, 10);
+      if (*optarg < '0' || *optarg > '9' || *end || v > 86400) {
+        fprintf (stderr, "virtckpt: bad value '%s' for --wait-synced (seconds)\n", optarg);
+        return VC_EXIT_USAGE;
+      }
+      opts.wait_synced = v;
+      break;
+    }
     case 'v': opts.verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': help = true; break;
@@ -178,6 +192,7 @@ main (int argc, char **argv)
     { "restore", vc_cmd_restore },
     { "verify", vc_cmd_verify },
     { "list", vc_cmd_list },
+    { "status", vc_cmd_status },
   };
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp (argv[0], commands[i].name) != 0)

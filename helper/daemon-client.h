@@ -1,0 +1,26 @@
+/* virtckpt's side of the IPC with virtckptd. */
+#ifndef VIRTCKPT_DAEMON_CLIENT_H
+#define VIRTCKPT_DAEMON_CLIENT_H
+
+#include <stddef.h>
+
+struct vc_daemon;
+
+/* Connects to the daemon of this node; NULL (quietly) when none runs. */
+extern struct vc_daemon *vc_daemon_connect (void);
+extern void vc_daemon_close (struct vc_daemon *d);
+
+/* The daemon's store directory (owned by d). */
+extern const char *vc_daemon_store_dir (struct vc_daemon *d);
+
+/* Replicates a document / a tombstone; returns once applied on this node.
+ * Logs and returns -1 on failure.
+ */
+extern int vc_daemon_put (struct vc_daemon *d, const char *domain,
+                          const char *text, size_t len);
+extern int vc_daemon_forget (struct vc_daemon *d, const char *domain);
+
+/* The status text (malloc'd), or NULL. */
+extern char *vc_daemon_status (struct vc_daemon *d);
+
+#endif

@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+#
+# tests/lib/daemon.sh - virtckptd on the nodes of a lab cluster (cluster.sh).
+
+# shellcheck source-path=SCRIPTDIR source=virtckpt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/virtckpt.sh"
+# shellcheck source-path=SCRIPTDIR source=cluster.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
+
+: "${VIRTCKPTD:=$(dirname "$VIRTCKPT")/virtckptd}"
+
+# Each node's replica lives in the node's own directory.
+node_store() { printf '%s/hosts/%s/store' "$VC_TMP" "$1"; }
+
+# vc_daemon_start NODE : virtckptd in the foreground, adopted by the node's
+# tini, logging to hosts/NODE/log/virtckptd.log.
+vc_daemon_start() {
+	local n=$1 dir
+	dir="$VC_TMP/hosts/$n"
+	# shellcheck disable=SC2016
+	vc_node_on "$n" sh -c '"$1" -f -v -s "$2" -p "$3" >>"$4" 2>&1 &' sh \
+		"$VIRTCKPTD" "$(node_store "$n")" "$dir/virtckptd.pid" "$dir/log/virtckptd.log"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ -s "$dir/virtckptd.pid" ]] && vnck "$n" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	cat "$dir/log/virtckptd.log" >&2
+	vc_fail "virtckptd did not start on $n"
+}
+
+vc_daemon_pid() { cat "$VC_TMP/hosts/$1/virtckptd.pid"; }
+
+vc_daemon_stop() {
+	local pid
+	pid=$(vc_daemon_pid "$1") || return 0
+	vc_node_on "$1" kill -TERM "$pid" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 50; i++)); do
+		vc_node_on "$1" kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	vc_fail "virtckptd on $1 did not stop"
+}
+
+vc_daemon_kill() {
+	vc_node_on "$1" kill -KILL "$(vc_daemon_pid "$1")" 2>/dev/null || true
+	rm -f "$VC_TMP/hosts/$1/virtckptd.pid"
+}
+
+# vnck NODE ARGS... : virtckpt on NODE, through its daemon (same store).
+vnck() {
+	local n=$1
+	shift
+	vc_node_on "$n" "${VC_VALGRIND[@]}" "$VIRTCKPT" --store "$(node_store "$n")" "$@"
+}
+
+# vc_wait_synced NODE MEMBERS [TIMEOUT] : the daemon is synced with MEMBERS
+# members.
+vc_wait_synced() {
+	local n=$1 want=$2 timeout=${3:-30} i out
+	for ((i = 0; i < timeout * 10; i++)); do
+		out=$(vnck "$n" status 2>/dev/null || true)
+		if grep -q '^state: synced$' <<<"$out" &&
+			[[ $(sed -n 's/^members://p' <<<"$out" | wc -w) == "$want" ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	vc_log "status of $n: $out"
+	vc_fail "virtckptd on $n not synced with $want members after ${timeout}s"
+}
+
+# store_digest_of NODE : digest of the node's replica (documents only).
+store_digest_of() {
+	(cd "$(node_store "$1")" && find . -maxdepth 1 -type f -name '*.xml' -print0 |
+		sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# make_doc DOMAIN N FILE : a store document for DOMAIN with N checkpoints.
+make_doc() {
+	local dom=$1 n=$2 file=$3 i parent=""
+	{
+		printf '<?xml version="1.0"?>\n<virtckpt-domain format="1">\n'
+		printf '  <name>%s</name>\n  <uuid>%s</uuid>\n' "$dom" "$(cat /proc/sys/kernel/random/uuid)"
+		printf '  <version generation="1" node="0"/>\n  <updated>%s</updated>\n' "$(date +%s)"
+		printf '  <checkpoints>\n'
+		for ((i = 1; i <= n; i++)); do
+			printf '    <checkpoint name="c%d"%s created="%d">\n' "$i" \
+				"${parent:+ parent=\"$parent\"}" "$((1700000000 + i))"
+			printf '      <disk name="vda" checkpoint="bitmap" bitmap="c%d"/>\n' "$i"
+			printf '      <xml>&lt;domaincheckpoint&gt;&lt;name&gt;c%d&lt;/name&gt;%s&lt;creationTime&gt;%d&lt;/creationTime&gt;&lt;disks&gt;&lt;disk name="vda" checkpoint="bitmap" bitmap="c%d"/&gt;&lt;/disks&gt;&lt;/domaincheckpoint&gt;</xml>\n' \
+				"$i" "${parent:+&lt;parent&gt;&lt;name&gt;$parent&lt;/name&gt;&lt;/parent&gt;}" "$((1700000000 + i))" "$i"
+			printf '    </checkpoint>\n'
+			parent=c$i
+		done
+		printf '  </checkpoints>\n</virtckpt-domain>\n'
+	} >"$file"
+}
