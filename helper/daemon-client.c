@@ -1,7 +1,9 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -144,6 +146,25 @@ vc_daemon_forget (struct vc_daemon *d, const char *domain)
               why && *why ? why : strerror (errno));
   free (why);
   return r;
+}
+
+int
+vc_daemon_wait_synced (struct vc_daemon *d, unsigned seconds)
+{
+  for (unsigned tenths = 0; ; tenths++) {
+    char *text = NULL;
+    if (call (d, VC_IPC_STATUS, NULL, 0, NULL, 0, &text) == -1) {
+      free (text);
+      return -1;
+    }
+    bool synced = text && strstr (text, "\nstate: synced\n") != NULL;
+    free (text);
+    if (synced)
+      return 1;
+    if (tenths >= seconds * 10)
+      return 0;
+    usleep (100 * 1000);
+  }
 }
 
 char *

@@ -20,6 +20,11 @@ extern int vc_daemon_put (struct vc_daemon *d, const char *domain,
                           const char *text, size_t len);
 extern int vc_daemon_forget (struct vc_daemon *d, const char *domain);
 
+/* Waits up to seconds for the daemon to be synced: 1 synced, 0 not (yet),
+ * -1 no answer.
+ */
+extern int vc_daemon_wait_synced (struct vc_daemon *d, unsigned seconds);
+
 /* The status text (malloc'd), or NULL. */
 extern char *vc_daemon_status (struct vc_daemon *d);
 

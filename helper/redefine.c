@@ -7,6 +7,7 @@
 
 #include "checkpoint-xml.h"
 #include "checkpoints.h"
+#include "daemon-client.h"
 #include "cleanup.h"
 #include "exit-codes.h"
 #include "libvirt-conn.h"
@@ -118,6 +119,20 @@ vc_redefine (virConnectPtr conn, struct vc_store *store, const char *domain,
     return VC_EXIT_ERROR;
   }
 
+  /* A replica that has not finished syncing may hold an old chain:
+   * redefining it would give libvirt checkpoints the bitmaps do not match.
+   */
+  if (store->daemon) {
+    const char *w = getenv ("VIRTCKPT_SYNC_WAIT");
+    int s = vc_daemon_wait_synced (store->daemon, w ? atoi (w) : 30);
+    if (s != 1) {
+      vc_error ("virtckptd on this node is %s: not redefining the checkpoints "
+                "of %s from a replica that may be stale",
+                s == 0 ? "not synced with the cluster" : "not answering", domain);
+      virDomainFree (dom);
+      return VC_EXIT_ERROR;
+    }
+  }
   r = vc_store_load (store, domain, &stored);
   if (r == -1)
     goto out_dom;
