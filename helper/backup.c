@@ -13,7 +13,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <libvirt/virterror.h>
-#include <nettle/sha2.h>
 
 #include "atomic-file.h"
 #include "backup.h"
@@ -33,6 +32,11 @@
 
 #define CHECKPOINT_PREFIX "virtckpt."
 #define PARTIAL_PREFIX ".partial-"
+/* In a backup's directory from before its job starts: the checkpoint the
+ * job creates, so that whoever cleans up after a killed run knows which
+ * checkpoint is its own (and never touches another directory's).
+ */
+#define CHECKPOINT_MARKER ".checkpoint"
 
 /* Everything one run holds, so that every exit path can undo it. */
 struct run {
@@ -95,15 +99,6 @@ remove_flat_dir (int dirfd, const char *name)
   if (unlinkat (dirfd, name, AT_REMOVEDIR) == -1)
     return -1;
   return fsync (dirfd);
-}
-
-static void
-hex_digest (struct sha256_ctx *ctx, char out[VC_SHA256_HEX])
-{
-  uint8_t d[SHA256_DIGEST_SIZE];
-  sha256_digest (ctx, sizeof d, d);
-  for (size_t i = 0; i < sizeof d; i++)
-    snprintf (out + 2 * i, 3, "%02x", d[i]);
 }
 
 static bool
@@ -350,6 +345,15 @@ remove_stale_dirs (struct run *r)
   }
   closedir (d);
   for (size_t i = 0; i < stale.len; i++) {
+    CLEANUP_FREE char *marker = vc_printf ("%s/" CHECKPOINT_MARKER, stale.ptr[i]);
+    CLEANUP_FREE char *name = NULL;
+    size_t len;
+    if (marker && vc_read_file (r->outfd, marker, 1024, &name, &len) == 0 &&
+        len > 0 && has_checkpoint (r->dom, name)) {
+      vc_warn ("removing checkpoint %s, left by an interrupted backup", name);
+      if (delete_checkpoint (r->dom, name) == 0)
+        capture (r);
+    }
     vc_warn ("removing %s/%s, left by an interrupted backup", r->o->outdir,
              stale.ptr[i]);
     if (remove_flat_dir (r->outfd, stale.ptr[i]) == -1)
@@ -382,36 +386,6 @@ abort_stale_job (struct run *r)
     return -1;
   }
   return 0;
-}
-
-/* Checkpoints of this tool that no committed backup refers to: made by a
- * run that died.  Their bitmaps only cost write overhead; all bitmaps stay
- * enabled in libvirt 9, so removing them loses nothing.
- */
-static void
-remove_orphan_checkpoints (struct run *r)
-{
-  virDomainCheckpointPtr *cps = NULL;
-  int n = virDomainListAllCheckpoints (r->dom, &cps, VIR_DOMAIN_CHECKPOINT_LIST_LEAVES);
-  bool removed = false;
-
-  for (int i = 0; i < n; i++) {
-    const char *name = virDomainCheckpointGetName (cps[i]);
-    bool known = false;
-    if (strncmp (name, CHECKPOINT_PREFIX, strlen (CHECKPOINT_PREFIX)) != 0)
-      continue;
-    for (size_t j = 0; !known && j < r->manifest.backups.len; j++)
-      known = vc_streq (r->manifest.backups.ptr[j].checkpoint, name);
-    if (!known && r->have_manifest) {
-      vc_warn ("removing checkpoint %s, left by an interrupted backup", name);
-      removed |= delete_checkpoint (r->dom, name) == 0;
-    }
-  }
-  for (int i = 0; i < n; i++)
-    virDomainCheckpointFree (cps[i]);
-  free (cps);
-  if (removed)
-    capture (r);
 }
 
 /* --- the libvirt job ----------------------------------------------------- */
@@ -532,7 +506,7 @@ end_job (struct run *r)
 struct sink {
   int fd;
   uint64_t pos;
-  struct sha256_ctx *hash;
+  struct vc_checksum *hash;
 };
 
 static int
@@ -547,7 +521,7 @@ sink_emit (void *opaque, const void *buf, size_t len)
       return -1;
     done += n;
   }
-  sha256_update (s->hash, len, buf);
+  vc_checksum_update (s->hash, buf, len);
   s->pos += len;
   return 0;
 }
@@ -610,7 +584,7 @@ write_disk (struct run *r, struct disk_job *j, int partfd, const char *backing,
     .virtual_size = j->src.size, .data = &j->data, .zero = &j->zero,
     .backing = backing, .backing_fmt = backing ? "qcow2" : NULL,
   };
-  struct sha256_ctx hash;
+  struct vc_checksum hash = { 0 };
   CLEANUP_FREE char *file = vc_printf ("%s.qcow2", j->target);
   int fd = -1;
 
@@ -623,7 +597,10 @@ write_disk (struct run *r, struct disk_job *j, int partfd, const char *backing,
     vc_error ("cannot create %s/%s/%s: %m", r->o->outdir, r->partial, file);
     return -1;
   }
-  sha256_init (&hash);
+  if (vc_checksum_init (&hash, r->o->checksum) == -1) {
+    vc_error ("out of memory");
+    goto fail;
+  }
   struct sink sink = { fd, 0, &hash };
   if (vc_qcow2_plan_emit_metadata (&plan, sink_emit, &sink) == -1) {
     vc_error ("cannot write %s/%s/%s: %m", r->o->outdir, r->partial, file);
@@ -652,10 +629,11 @@ write_disk (struct run *r, struct disk_job *j, int partfd, const char *backing,
   out->bytes_read = c.bytes_read;
   out->bytes_zeroed = vc_ranges_total (&j->zero);
   out->file_size = plan.file_size;
-  hex_digest (&hash, out->sha256);
+  vc_checksum_final (&hash, &out->sum);
   return 0;
 
  fail:
+  vc_checksum_abort (&hash);
   if (fd >= 0)
     close (fd);
   return -1;
@@ -665,7 +643,7 @@ static int
 save_text (struct run *r, int partfd, const char *name, const char *text,
            struct vc_backup *b)
 {
-  struct sha256_ctx hash;
+  struct vc_checksum hash;
   struct vc_backup_file f = { .name = strdup (name) };
 
   if (f.name == NULL || vc_atomic_write (partfd, name, text, strlen (text)) == -1) {
@@ -673,9 +651,12 @@ save_text (struct run *r, int partfd, const char *name, const char *text,
     free (f.name);
     return -1;
   }
-  sha256_init (&hash);
-  sha256_update (&hash, strlen (text), (const uint8_t *) text);
-  hex_digest (&hash, f.sha256);
+  if (vc_checksum_init (&hash, r->o->checksum) == -1) {
+    free (f.name);
+    return -1;
+  }
+  vc_checksum_update (&hash, text, strlen (text));
+  vc_checksum_final (&hash, &f.sum);
   if (vc_backup_file_vector_append (&b->files, f) == -1) {
     free (f.name);
     return -1;
@@ -815,7 +796,6 @@ prepare (struct run *r)
   if (abort_stale_job (r) == -1)
     return VC_EXIT_ERROR;
   remove_stale_dirs (r);
-  remove_orphan_checkpoints (r);
   return VC_EXIT_OK;
 }
 
@@ -948,6 +928,14 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
   if (mkdirat (r.outfd, r.partial, 0700) == -1) {
     vc_error ("cannot create %s/%s: %m", o->outdir, r.partial);
     goto out;
+  }
+  if (checkpoint) {
+    CLEANUP_FREE char *marker = vc_printf ("%s/" CHECKPOINT_MARKER, r.partial);
+    if (marker == NULL ||
+        vc_atomic_write (r.outfd, marker, checkpoint, strlen (checkpoint)) == -1) {
+      vc_error ("cannot write %s/%s: %m", o->outdir, marker ? marker : r.partial);
+      goto out;
+    }
   }
   if (start_job (&r, &plan, checkpoint, b.id, socket) == -1)
     goto out;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <libvirt/libvirt.h>
 
+#include "checksum.h"
 #include "store.h"
 
 struct vc_backup_options {
@@ -22,6 +23,7 @@ struct vc_backup_options {
   uint32_t request_size;
   uint32_t max_in_flight;
   bool progress;                /* progress line on stderr */
+  enum vc_checksum_algo checksum;
   volatile sig_atomic_t *cancel;
 };
 

@@ -52,7 +52,13 @@ vc_usage_backup (const char *cmd)
 "                        else inc\n"
 "      --disk=NAME       back up only this disk (repeatable)\n"
 "      --exclude=NAME    skip this disk (repeatable)\n"
-"      --connections=N   NBD connections per disk (default 4)\n"
+"      --checksum=ALGO   xxh128 (default; xxhsum -H2) or sha256 (sha256sum)\n"
+"      --connections=N   NBD connections per disk, used when QEMU allows\n"
+"                        multi-conn (default 1)\n"
+"      --in-flight=N     NBD reads in flight (default 16)\n"
+"      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
+"                        in-flight x request size is capped at 40 MiB\n"
+"      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
 "      --no-progress     no progress line, even on a terminal\n"
 "\n"
 "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
@@ -85,7 +91,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   struct vc_backup_options bo = {
     .level = o->level ? o->level : "auto",
     .include = o->disks, .exclude = o->excludes,
-    .rundir = o->rundir, .connections = o->connections ? o->connections : 4,
+    .rundir = o->rundir, .connections = o->connections ? o->connections : 1,
     .request_size = o->request_size, .max_in_flight = o->in_flight,
     .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
     .cancel = &cancelled,
@@ -106,6 +112,11 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   if (!known) {
     fprintf (stderr, "virtckpt: backup: unknown level '%s' "
              "(full, inc, diff, copy or auto)\n", bo.level);
+    return VC_EXIT_USAGE;
+  }
+  if (o->checksum && vc_checksum_algo_of (o->checksum, &bo.checksum) == -1) {
+    fprintf (stderr, "virtckpt: backup: unknown checksum '%s' (xxh128 or sha256)\n",
+             o->checksum);
     return VC_EXIT_USAGE;
   }
   bo.domain = argv[0];

@@ -25,6 +25,7 @@ struct vc_options {
   unsigned connections;
   uint32_t request_size;
   uint32_t in_flight;
+  const char *checksum;         /* backup: xxh128 or sha256 */
   bool no_verify;
   bool no_progress;
   unsigned wait_synced;         /* status --wait-synced SECONDS */

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "qcow2-plan.h"
 
-#define DEFAULT_REQUEST_SIZE (2 * 1024 * 1024)
+#define DEFAULT_REQUEST_SIZE (1024 * 1024)
 #define DEFAULT_MAX_IN_FLIGHT 16
 /* Read buffers: in flight times request size.  Kept well under the 64 MiB
  * the whole process may use, whatever the options say.
@@ -192,7 +192,7 @@ retire (struct pipeline *p)
     }
     if (!r->done)
       break;
-    sha256_update (p->c->hash, r->padded, r->buf);
+    vc_checksum_update (p->c->hash, r->buf, r->padded);
     if (p->c->progress)
       p->c->progress (p->c->progress_opaque, r->len);
     p->head = (p->head + 1) % p->cap;

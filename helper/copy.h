@@ -6,8 +6,8 @@
 
 #include <signal.h>
 #include <stdint.h>
-#include <nettle/sha2.h>
 
+#include "checksum.h"
 #include "extent.h"
 #include "nbd-source.h"
 
@@ -22,7 +22,7 @@ struct vc_copy {
   const vc_range_vector *data;  /* guest ranges, cluster aligned, in order */
   int fd;                       /* image file */
   uint64_t data_offset;         /* where the first data cluster goes */
-  struct sha256_ctx *hash;      /* fed with the data region in file order */
+  struct vc_checksum *hash;     /* fed with the data region in file order */
   volatile sig_atomic_t *cancel;/* set by a signal handler: stop soon */
   vc_progress_fn progress;
   void *progress_opaque;

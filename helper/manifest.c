@@ -131,13 +131,15 @@ format_backup (xmlNodePtr root, const struct vc_backup *b)
         !prop_s (dn, "backing", d->backing) ||
         !prop_u (dn, "virtual-size", d->virtual_size) ||
         !prop_u (dn, "read", d->bytes_read) || !prop_u (dn, "zeroed", d->bytes_zeroed) ||
-        !prop_u (dn, "file-size", d->file_size) || !prop_s (dn, "sha256", d->sha256))
+        !prop_u (dn, "file-size", d->file_size) ||
+        !prop_s (dn, vc_checksum_name (d->sum.algo), d->sum.hex))
       return false;
   }
   for (size_t i = 0; i < b->files.len; i++) {
     xmlNodePtr fn = xmlNewChild (n, NULL, BAD_CAST "file", NULL);
     if (fn == NULL || !prop_s (fn, "name", b->files.ptr[i].name) ||
-        !prop_s (fn, "sha256", b->files.ptr[i].sha256))
+        !prop_s (fn, vc_checksum_name (b->files.ptr[i].sum.algo),
+                 b->files.ptr[i].sum.hex))
       return false;
   }
   return true;
@@ -200,16 +202,25 @@ get_u (xmlNodePtr n, const char *name, uint64_t *out, bool required)
   return errno || *end ? -1 : 0;
 }
 
+/* Exactly one checksum attribute, of a known algorithm and length. */
 static int
-get_hex (xmlNodePtr n, char out[VC_SHA256_HEX])
+get_hex (xmlNodePtr n, struct vc_digest *out)
 {
-  CLEANUP_FREE char *s = get_s (n, "sha256");
+  static const enum vc_checksum_algo algos[] = { VC_CHECKSUM_XXH128, VC_CHECKSUM_SHA256 };
+  int found = 0;
 
-  if (s == NULL || strlen (s) != VC_SHA256_HEX - 1 ||
-      strspn (s, "0123456789abcdef") != VC_SHA256_HEX - 1)
-    return -1;
-  memcpy (out, s, VC_SHA256_HEX);
-  return 0;
+  for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
+    CLEANUP_FREE char *s = get_s (n, vc_checksum_name (algos[i]));
+    size_t want = vc_checksum_hex_len (algos[i]);
+    if (s == NULL)
+      continue;
+    if (strlen (s) != want || strspn (s, "0123456789abcdef") != want)
+      return -1;
+    out->algo = algos[i];
+    memcpy (out->hex, s, want + 1);
+    found++;
+  }
+  return found == 1 ? 0 : -1;
 }
 
 /* A name from the manifest used as a path component. */
@@ -264,7 +275,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
           get_u (c, "read", &p->bytes_read, false) == -1 ||
           get_u (c, "zeroed", &p->bytes_zeroed, false) == -1 ||
           get_u (c, "file-size", &p->file_size, true) == -1 ||
-          get_hex (c, p->sha256) == -1)
+          get_hex (c, &p->sum) == -1)
         return *err = vc_printf ("backup %u: a <disk> is incomplete", b->id), -1;
     }
     else if (xmlStrEqual (c->name, BAD_CAST "file")) {
@@ -274,7 +285,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
         return *err = vc_printf ("out of memory"), -1;
       }
       struct vc_backup_file *p = &b->files.ptr[b->files.len - 1];
-      if (!safe_component (p->name) || get_hex (c, p->sha256) == -1)
+      if (!safe_component (p->name) || get_hex (c, &p->sum) == -1)
         return *err = vc_printf ("backup %u: a <file> is incomplete", b->id), -1;
     }
   }

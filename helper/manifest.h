@@ -8,13 +8,14 @@
  *             dir="0001-full-20261127T070000"
  *             started="..." finished="..." seconds="4.21">
  *       <disk name="vda" file="vda.qcow2" virtual-size="..." read="..."
- *             zeroed="..." file-size="..." sha256="..."/>
- *       <file name="domain.xml" sha256="..."/>
- *       <file name="checkpoint.xml" sha256="..."/>
+ *             zeroed="..." file-size="..." xxh128="..."/>
+ *       <file name="domain.xml" xxh128="..."/>
+ *       <file name="checkpoint.xml" xxh128="..."/>
  *     </backup>
  *     <backup id="2" level="inc" parent="1" since="CHECKPOINT-OF-1" ...>
  *       <disk name="vda" file="vda.qcow2" backing="../0001-full-.../vda.qcow2" .../>
  *   ...
+ * Checksums are xxh128="HEX" (xxhsum -H2) or sha256="HEX" (sha256sum).
  * A backup is in the manifest only once its data is durable: the manifest
  * is the commit record.
  */
@@ -23,10 +24,10 @@
 
 #include <stdint.h>
 
+#include "checksum.h"
 #include "vector.h"
 
 #define VC_MANIFEST_FILE "manifest.xml"
-#define VC_SHA256_HEX 65
 
 struct vc_backup_disk {
   char *name;                   /* target, e.g. vda */
@@ -36,13 +37,13 @@ struct vc_backup_disk {
   uint64_t bytes_read;          /* guest bytes copied */
   uint64_t bytes_zeroed;        /* guest bytes marked zero */
   uint64_t file_size;
-  char sha256[VC_SHA256_HEX];   /* of the whole image file */
+  struct vc_digest sum;         /* of the whole image file */
 };
 DEFINE_VECTOR_TYPE (vc_backup_disk_vector, struct vc_backup_disk);
 
 struct vc_backup_file {
   char *name;
-  char sha256[VC_SHA256_HEX];
+  struct vc_digest sum;
 };
 DEFINE_VECTOR_TYPE (vc_backup_file_vector, struct vc_backup_file);
 

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <nettle/sha2.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -19,30 +18,28 @@
 #define READ_SIZE (4 * 1024 * 1024)
 
 static int
-hash_file (int fd, char out[VC_SHA256_HEX], uint64_t *size)
+hash_file (int fd, enum vc_checksum_algo algo, struct vc_digest *out,
+           uint64_t *size)
 {
   CLEANUP_FREE unsigned char *buf = malloc (READ_SIZE);
-  struct sha256_ctx ctx;
-  uint8_t d[SHA256_DIGEST_SIZE];
+  struct vc_checksum ctx;
   ssize_t n;
 
-  if (buf == NULL)
+  if (buf == NULL || vc_checksum_init (&ctx, algo) == -1)
     return -1;
-  sha256_init (&ctx);
   *size = 0;
   posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   while ((n = read (fd, buf, READ_SIZE)) != 0) {
     if (n == -1) {
       if (errno == EINTR)
         continue;
+      vc_checksum_abort (&ctx);
       return -1;
     }
-    sha256_update (&ctx, n, buf);
+    vc_checksum_update (&ctx, buf, n);
     *size += n;
   }
-  sha256_digest (&ctx, sizeof d, d);
-  for (size_t i = 0; i < sizeof d; i++)
-    snprintf (out + 2 * i, 3, "%02x", d[i]);
+  vc_checksum_final (&ctx, out);
   return 0;
 }
 
@@ -75,19 +72,19 @@ qcow2_backing (int fd)
 
 static int
 check_file (int dirfd, const char *dir, const struct vc_backup *b,
-            const char *file, const char *sha256, uint64_t want_size,
+            const char *file, const struct vc_digest *want, uint64_t want_size,
             const char *want_backing, bool verbose)
 {
   CLEANUP_FREE char *path = vc_printf ("%s/%s", b->dir, file);
   CLEANUP_CLOSE int fd = path ? openat (dirfd, path, O_RDONLY | O_CLOEXEC) : -1;
-  char got[VC_SHA256_HEX];
+  struct vc_digest got;
   uint64_t size;
 
   if (fd == -1) {
     vc_error ("%s/%s: cannot open: %m", dir, path ? path : file);
     return 1;
   }
-  if (hash_file (fd, got, &size) == -1) {
+  if (hash_file (fd, want->algo, &got, &size) == -1) {
     vc_error ("%s/%s: cannot read: %m", dir, path);
     return 1;
   }
@@ -96,7 +93,7 @@ check_file (int dirfd, const char *dir, const struct vc_backup *b,
               size, want_size);
     return 1;
   }
-  if (strcmp (got, sha256) != 0) {
+  if (strcmp (got.hex, want->hex) != 0) {
     vc_error ("%s/%s: FAILED: checksum mismatch", dir, path);
     return 1;
   }
@@ -122,12 +119,12 @@ vc_verify_backup (int dirfd, const char *dir, const struct vc_manifest *m,
   while (b) {
     for (size_t i = 0; i < b->disks.len; i++) {
       const struct vc_backup_disk *d = &b->disks.ptr[i];
-      problems += check_file (dirfd, dir, b, d->file, d->sha256, d->file_size,
+      problems += check_file (dirfd, dir, b, d->file, &d->sum, d->file_size,
                               d->backing ? d->backing : "", verbose);
     }
     for (size_t i = 0; i < b->files.len; i++)
       problems += check_file (dirfd, dir, b, b->files.ptr[i].name,
-                              b->files.ptr[i].sha256, 0, NULL, verbose);
+                              &b->files.ptr[i].sum, 0, NULL, verbose);
     if (!chain || b->parent == 0)
       break;
     const struct vc_backup *parent = vc_manifest_find (m, b->parent);

@@ -58,7 +58,7 @@ main (int argc, char **argv)
 {
   enum { OPT_XML = 256, OPT_DISK, OPT_EXCLUDE, OPT_UNTIL, OPT_FORMAT,
          OPT_CONNECTIONS, OPT_REQUEST_SIZE, OPT_IN_FLIGHT, OPT_NO_VERIFY,
-         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED };
+         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED, OPT_CHECKSUM };
   static const struct option long_options[] = {
     { "connect", required_argument, NULL, 'c' },
     { "store", required_argument, NULL, 's' },
@@ -77,6 +77,7 @@ main (int argc, char **argv)
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
     { "rundir", required_argument, NULL, OPT_RUNDIR },
     { "wait-synced", required_argument, NULL, OPT_WAIT_SYNCED },
+    { "checksum", required_argument, NULL, OPT_CHECKSUM },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -138,6 +139,7 @@ main (int argc, char **argv)
     case OPT_NO_VERIFY: opts.no_verify = true; break;
     case OPT_NO_PROGRESS: opts.no_progress = true; break;
     case OPT_RUNDIR: opts.rundir = optarg; break;
+    case OPT_CHECKSUM: opts.checksum = optarg; break;
     case OPT_WAIT_SYNCED: {
       char *end;
       unsigned long v = strtoul (optarg, &end, 10);

@@ -112,6 +112,15 @@ flip_byte "$(echo "$B"/0005-*/vda.qcow2)" 70000
 expect_exit 1 vck "$H" restore "$B" -o "$VC_TMP/bad" --until 6
 grep -q "damaged: not restoring" <<<"$VC_ERR" || vc_fail "restore of a damaged chain: $VC_ERR"
 vc_log "ok: restore refuses a damaged chain"
+flip_byte "$(echo "$B"/0005-*/vda.qcow2)" 70000
+
+# Copies into another directory leave this chain alone.
+expect_exit 0 vck "$H" backup vm -o "$VC_TMP/copies" "${RUN[@]}" -l copy
+expect_exit 0 vck "$H" backup vm -o "$VC_TMP/copies" "${RUN[@]}" -l copy
+ref_write "$H" vm vda a 0x99 5M 64k
+expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}" -l inc
+expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/after-copies"
+assert_same_disk "$VC_TMP/after-copies/vda.qcow2" "$VC_TMP/a.ref" "the chain goes on after copies elsewhere"
 
 # --- a one-disk selection of the same domain, in its own directory -------
 B2=$VC_TMP/only-vdb

@@ -38,6 +38,16 @@ vc_log "ok: progress line on a terminal"
 expect_exit 0 vck "$H" -q backup vm -o "$VC_TMP/b3" "${RUN[@]}" -l copy
 vc_assert_eq "" "$VC_ERR" "-q: silent"
 
+# The manifest's checksums are those of the stock tools.
+sum_of() { perl -0ne 'print $1 if /<disk name="vda"[^>]* '"$2"'="([0-9a-f]+)"/' "$1/manifest.xml"; }
+vc_assert_eq "$(xxhsum -H2 "$VC_TMP"/b1/0001-*/vda.qcow2 2>/dev/null | awk '{print $1}')" \
+	"$(sum_of "$VC_TMP/b1" xxh128)" "xxh128 in the manifest = xxhsum -H2 of the image"
+expect_exit 0 vck "$H" -q backup vm -o "$VC_TMP/b4" "${RUN[@]}" -l copy --checksum sha256
+vc_assert_eq "$(sha256sum "$VC_TMP"/b4/0001-*/vda.qcow2 | awk '{print $1}')" \
+	"$(sum_of "$VC_TMP/b4" sha256)" "sha256 in the manifest = sha256sum of the image"
+expect_exit 0 vck "$H" verify "$VC_TMP/b4"
+expect_exit 2 vck "$H" backup vm -o "$VC_TMP/b5" "${RUN[@]}" --checksum md5
+
 # An agent channel that nobody answers: a warning, the backup goes on.
 vc_virsh "$H" destroy vm >/dev/null
 sed "s|</devices>|<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices>|" \

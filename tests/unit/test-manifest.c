@@ -128,7 +128,8 @@ add_disk (struct vc_backup *b, const char *name, const char *backing,
     .virtual_size = size, .bytes_read = read, .bytes_zeroed = zeroed,
     .file_size = file_size,
   };
-  memcpy (d.sha256, sha, VC_SHA256_HEX);
+  d.sum.algo = VC_CHECKSUM_SHA256;
+  memcpy (d.sum.hex, sha, 65);
   assert_int_equal (vc_backup_disk_vector_append (&b->disks, d), 0);
 }
 
@@ -136,7 +137,8 @@ static void
 add_file (struct vc_backup *b, const char *name, const char *sha)
 {
   struct vc_backup_file file = { .name = strdup (name) };
-  memcpy (file.sha256, sha, VC_SHA256_HEX);
+  file.sum.algo = VC_CHECKSUM_SHA256;
+  memcpy (file.sum.hex, sha, 65);
   assert_int_equal (vc_backup_file_vector_append (&b->files, file), 0);
 }
 
@@ -220,12 +222,13 @@ assert_same_backup (const struct vc_backup *a, const struct vc_backup *b)
     assert_true (x->bytes_read == y->bytes_read);
     assert_true (x->bytes_zeroed == y->bytes_zeroed);
     assert_true (x->file_size == y->file_size);
-    assert_string_equal (x->sha256, y->sha256);
+    assert_string_equal (x->sum.hex, y->sum.hex);
+    assert_int_equal (x->sum.algo, y->sum.algo);
   }
   assert_int_equal (a->files.len, b->files.len);
   for (size_t i = 0; i < a->files.len; i++) {
     assert_same_str (a->files.ptr[i].name, b->files.ptr[i].name);
-    assert_string_equal (a->files.ptr[i].sha256, b->files.ptr[i].sha256);
+    assert_string_equal (a->files.ptr[i].sum.hex, b->files.ptr[i].sum.hex);
   }
 }
 
