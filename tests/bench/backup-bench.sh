@@ -405,7 +405,7 @@ export_row "qemu-img convert -W -m 16 -O qcow2" "" qemu-img "$OUT/qemu-img" \
 # --- virtckpt, default settings ----------------------------------------------
 D="$OUT/virtckpt"
 VCK_DEF_RSS=()
-if vck_row "virtckpt (default: c=4 if=16 rs=2M)" copy "$SIZE_MIB" "" "$D" keep; then
+if vck_row "virtckpt (default: c=1 if=16 rs=1M)" copy "$SIZE_MIB" "" "$D" keep; then
 	VCK_DEF_RSS+=("$LAST_RSS")
 	# Does the copy hold what the disk holds?  (No guest write so far: the
 	# image is consistent on disk.)
@@ -436,7 +436,7 @@ else
 fi
 
 VCK_FULL_SECS=""
-if vck_row "virtckpt (default: c=4 if=16 rs=2M)" full "$SIZE_MIB" "" "$D" no; then
+if vck_row "virtckpt (default: c=1 if=16 rs=1M)" full "$SIZE_MIB" "" "$D" no; then
 	VCK_FULL_SECS=$LAST_SECS
 	VCK_DEF_RSS+=("$LAST_RSS")
 fi
@@ -457,7 +457,7 @@ vck_row "virtckpt (default), output on tmpfs" copy "$SIZE_MIB" "no disk writes" 
 	/dev/shm/bench-out no || true
 
 # --- repeats, to show the drift over the run --------------------------------------
-if vck_row "virtckpt (default: c=4 if=16 rs=2M)" copy "$SIZE_MIB" "same row again, at the end of the full rows" "$D" no; then
+if vck_row "virtckpt (default: c=1 if=16 rs=1M)" copy "$SIZE_MIB" "same row again, at the end of the full rows" "$D" no; then
 	VCK_DEF_RSS+=("$LAST_RSS")
 fi
 row_runs "dd if=/dev/zero bs=1M count=$SIZE_MIB conv=fdatasync" write "$SIZE_MIB" \
