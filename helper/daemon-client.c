@@ -80,8 +80,12 @@ vc_daemon_connect (void)
   if (d->reply == NULL)
     goto fail;
   d->c = qb_ipcc_connect (VC_IPC_NAME, VC_IPC_MAX_MSG);
-  if (d->c == NULL)
+  if (d->c == NULL) {
+    if (errno == EACCES || errno == EPERM)
+      vc_warn ("virtckptd refused the connection (root and the haclient "
+               "group only): using the local store");
     goto fail;
+  }
   if (call (d, VC_IPC_HELLO, NULL, 0, NULL, 0, &d->store_dir) == -1 ||
       d->store_dir == NULL || d->store_dir[0] != '/') {
     vc_warn ("virtckptd answered oddly: using the local store");

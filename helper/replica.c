@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "document.h"
 #include "log.h"
+#include "name-map.h"
 #include "replica.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
@@ -247,6 +248,15 @@ escape_name (const char *name)
   return out;
 }
 
+static int
+hexval (char c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 static char *
 unescape_name (const char *s, size_t n)
 {
@@ -256,12 +266,12 @@ unescape_name (const char *s, size_t n)
     return NULL;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%' && i + 2 < n) {
-      unsigned v;
-      if (sscanf (s + i + 1, "%2X", &v) != 1 || v == 0) {
+      int hi = hexval (s[i + 1]), lo = hexval (s[i + 2]);
+      if (hi < 0 || lo < 0 || (hi | lo) == 0) {
         free (out);
         return NULL;
       }
-      *p++ = v;
+      *p++ = hi << 4 | lo;
       i += 2;
     }
     else if (s[i] == '%') {
@@ -309,6 +319,28 @@ static bool
 changed_since_base (const struct vc_sync_entry *e)
 {
   return e->gen != e->base_gen || e->node != e->base_node;
+}
+
+/* f was written on top of u's version (or a later one). */
+static bool
+descends (const struct vc_sync_entry *f, const struct vc_sync_entry *u)
+{
+  if (!changed_since_base (f))
+    return false;
+  return (u->gen == f->base_gen && u->node == f->base_node) || u->gen < f->base_gen;
+}
+
+/* Among the n entries of one domain: is e a candidate to win? */
+static bool
+is_candidate (struct vc_sync_entry *const *v, size_t n, const struct vc_sync_entry *e,
+              bool any_changed)
+{
+  if (!any_changed)
+    return true;
+  for (size_t k = 0; k < n; k++)
+    if (!same_version (v[k], e) && descends (v[k], e))
+      return false;
+  return true;
 }
 
 /* --- membership ------------------------------------------------------------------ */
@@ -372,9 +404,20 @@ vc_replica_confchg (struct vc_replica *r, const struct vc_member *members,
     view = fnv1a (view, &r->members.ptr[i], sizeof (struct vc_member));
   r->view = view;
   r->epoch = 0;
+  /* What was queued for the old view is of no use in the new one (pending
+   * updates are resent after the sync), and a SYNC_START among it could
+   * name a view that comes back.
+   */
+  for (size_t i = 0; i < r->out.len; i++)
+    free (r->out.ptr[i].buf);
+  r->out.len = 0;
 
   free_entries (r);
   free_reassembly (r);
+  /* Updates deferred in the old epoch: their senders resend them after the
+   * new sync (they are still pending there), to all of the new members.
+   */
+  free_deferred (r);
   free (r->have_summary);
   free (r->have_done);
   r->have_summary = calloc (r->members.len + 1, sizeof (bool));
@@ -563,7 +606,9 @@ record_conflict (struct vc_replica *r, const char *domain,
       CLEANUP_FREE char *text = vc_document_format (&c, &len);
       CLEANUP_FREE char *dir = vc_printf ("%s/conflicts", r->store->dir);
       CLEANUP_FREE char *path = NULL;
-      CLEANUP_FREE char *esc = escape_name (domain);
+      CLEANUP_FREE char *esc = vc_name_to_file (domain);
+      if (esc && strlen (esc) > strlen (VC_DOC_SUFFIX))
+        esc[strlen (esc) - strlen (VC_DOC_SUFFIX)] = '\0';
       if (dir && esc && text && (mkdir (dir, 0700) == 0 || errno == EEXIST) &&
           (path = vc_printf ("%s/%s@%" PRIu64 "-%" PRIu32 ".xml", dir, esc,
                              c.generation, c.node))) {
@@ -623,7 +668,7 @@ plan_sync (struct vc_replica *r)
     struct vc_sync_entry *w = NULL;
     for (size_t k = i; k < j; k++) {
       struct vc_sync_entry *e = r->entries.ptr[k];
-      if (any_changed && !changed_since_base (e))
+      if (!is_candidate (r->entries.ptr + i, j - i, e, any_changed))
         continue;
       if (w == NULL || version_cmp (e->without_quorum, e->gen, e->node,
                                     w->without_quorum, w->gen, w->node) > 0)
@@ -642,7 +687,7 @@ plan_sync (struct vc_replica *r)
       }
       else {
         all_have = false;
-        if (changed_since_base (e) && changed_since_base (w))
+        if (any_changed && is_candidate (r->entries.ptr + i, j - i, e, true))
           record_conflict (r, w->name, w, e);
       }
     }
@@ -667,9 +712,17 @@ plan_winner (const struct vc_replica *r, const char *domain)
   for (size_t k = 0; k < r->entries.len; k++)
     if (strcmp (r->entries.ptr[k]->name, domain) == 0)
       any_changed |= changed_since_base (r->entries.ptr[k]);
+  size_t first = r->entries.len, n = 0;
+  for (size_t k = 0; k < r->entries.len; k++)
+    if (strcmp (r->entries.ptr[k]->name, domain) == 0) {
+      if (first == r->entries.len)
+        first = k;
+      n++;
+    }
   for (size_t k = 0; k < r->entries.len; k++) {
     const struct vc_sync_entry *e = r->entries.ptr[k];
-    if (strcmp (e->name, domain) != 0 || (any_changed && !changed_since_base (e)))
+    if (strcmp (e->name, domain) != 0 ||
+        !is_candidate (r->entries.ptr + first, n, e, any_changed))
       continue;
     if (w == NULL || version_cmp (e->without_quorum, e->gen, e->node,
                                   w->without_quorum, w->gen, w->node) > 0)
@@ -701,7 +754,7 @@ receive_document (struct vc_replica *r, const char *payload, size_t len)
     return;
   }
   w = plan_winner (r, domain);
-  if (w && (w->gen != incoming.generation || w->node != incoming.node)) {
+  if (w == NULL || w->gen != incoming.generation || w->node != incoming.node) {
     vc_chain_clear (&incoming);
     return;                     /* not the version the plan chose */
   }
@@ -836,12 +889,27 @@ apply_update (struct vc_replica *r, struct vc_member from, uint64_t msgid,
    * compute the same new version.
    */
   have = vc_store_load_any (r->store, domain, &local);
+  if (have == -1) {
+    /* Our copy is damaged: the others' generation is unknown here, so
+     * computing one would diverge.  The next sync brings the good copy.
+     */
+    vc_chain_clear (&next);
+    r->rejected++;
+    set_error (r, "cannot apply an update of %s: the local copy is damaged", domain);
+    if (mine)
+      complete_pending (r, msgid, -1, "the local replica of this domain is damaged");
+    return;
+  }
   next.generation = (have == 0 ? local.generation : 0) + 1;
   next.node = from.nodeid;
   next.without_quorum = t2[1] == 'n';
   next.base_generation = have == 0 ? local.base_generation : 0;
   next.base_node = have == 0 ? local.base_node : 0;
-  next.updated = time (NULL);
+  /* The same on every member: the writer's time for a document, the
+   * previous one for a tombstone.
+   */
+  if (op == 'D')
+    next.updated = have == 0 ? local.updated : 0;
   if (have == 0)
     vc_chain_clear (&local);
 
@@ -975,7 +1043,8 @@ vc_replica_deliver (struct vc_replica *r, uint32_t nodeid, uint32_t pid,
   }
   get_header (buf, &h);
   if (h.magic != VC_MSG_MAGIC || h.version != VC_PROTO_VERSION ||
-      h.len != len - HEADER_SIZE || h.frags == 0 || h.frag >= h.frags ||
+      h.len != len - HEADER_SIZE || h.len > VC_FRAGMENT_SIZE ||
+      h.frags == 0 || h.frag >= h.frags ||
       h.type < VC_MSG_SUMMARY || h.type > VC_MSG_SYNC_START ||
       (uint64_t) h.frags * VC_FRAGMENT_SIZE > VC_MESSAGE_MAX + VC_FRAGMENT_SIZE) {
     r->rejected++;

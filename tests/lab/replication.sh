@@ -146,6 +146,18 @@ for n in "${nodes[@]}"; do vc_wait_synced "$n" 3 60; done
 vc_assert_eq "c1 c2 c3 c4 c5 c6 c7" "$(checkpoints_of n2 vm1)" "n2's damaged vm1 replaced by the good one"
 same_everywhere "after the damaged document"
 
+# --- IPC: root and haclient only; oversized documents refused ------------------
+out=$(vc_node_on n1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$VIRTCKPT" status 2>&1) && vc_fail "status as nobody succeeded: $out"
+grep -q "refused the connection" <<<"$out" || vc_fail "status as nobody: $out"
+vc_log "ok: a client that is neither root nor haclient is refused"
+before=$(store_digest_of n1)
+make_doc huge 12000 "$VC_TMP/huge.xml"
+expect_exit 1 vnck n1 -q checkpoints import "$VC_TMP/huge.xml"
+grep -q "could not replicate the checkpoints of huge: File too large" <<<"$VC_ERR" ||
+	vc_fail "oversized import: $VC_ERR"
+vc_assert_eq "$before" "$(store_digest_of n1)" "an oversized document changes nothing"
+
 # --- without a daemon, the CLI says it works alone ------------------------------
 vc_daemon_stop n3
 vnck n3 -v checkpoints list 2>&1 >/dev/null | grep -q "using the local store .* (no virtckptd)" ||
