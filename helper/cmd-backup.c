@@ -78,6 +78,14 @@ vc_usage_backup (const char *cmd)
 "\n"
 "Check every file of every backup in DIR against the manifest (size,\n"
 "SHA-256, backing links).  Exits 1 on any mismatch.\n");
+  else if (strcmp (cmd, "status") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... status [--wait-synced SECONDS]\n"
+"\n"
+"Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
+"is synced, domains, checkpoints, conflicts, the last error.  With\n"
+"--wait-synced, wait up to SECONDS for it to be synced, and fail if it is\n"
+"not.  Exits 1 when no virtckptd runs on this node.\n");
   else
     printf (
 "Usage: virtckpt [OPTION]... list DIR\n"

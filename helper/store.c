@@ -177,11 +177,21 @@ vc_store_lock (struct vc_store *store)
       vc_error ("cannot create %s/%s: %m", store->dir, LOCK_FILE);
     return -1;
   }
-  if (flock (store->lockfd, LOCK_EX) == -1) {
-    vc_error ("cannot lock checkpoint store %s: %m", store->dir);
-    close (store->lockfd);
-    store->lockfd = -1;
-    return -1;
+  /* Bounded: a virtckptd that holds its replica's lock must not hang a
+   * CLI that could not reach it.
+   */
+  for (int tries = 0; flock (store->lockfd, LOCK_EX | LOCK_NB) == -1; tries++) {
+    if (errno != EWOULDBLOCK || tries >= 600) {
+      if (errno == EWOULDBLOCK)
+        vc_error ("checkpoint store %s is locked by another process "
+                  "(a virtckptd this command cannot reach?)", store->dir);
+      else
+        vc_error ("cannot lock checkpoint store %s: %m", store->dir);
+      close (store->lockfd);
+      store->lockfd = -1;
+      return -1;
+    }
+    usleep (50 * 1000);
   }
   remove_stale_temps (store);
   return 0;

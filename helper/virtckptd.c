@@ -520,6 +520,11 @@ main (int argc, char **argv)
   d.loop = qb_loop_create ();
   if (d.loop == NULL || vc_store_open (&d.store, store_dir, true) == -1)
     return 1;
+  /* The daemon is its replica's only writer: it holds the store lock for
+   * its whole life (which also removes temp files a killed daemon left).
+   */
+  if (vc_store_lock (&d.store) == -1)
+    return 1;
   if (pidfile && write_pidfile (pidfile) == -1)
     return 1;
   vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
