@@ -152,7 +152,7 @@ out=$(vc_node_on n1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 grep -q "refused the connection" <<<"$out" || vc_fail "status as nobody: $out"
 vc_log "ok: a client that is neither root nor haclient is refused"
 before=$(store_digest_of n1)
-make_doc huge 12000 "$VC_TMP/huge.xml"
+make_doc huge 26000 "$VC_TMP/huge.xml"   # over the 8 MiB IPC limit
 expect_exit 1 vnck n1 -q checkpoints import "$VC_TMP/huge.xml"
 grep -q "could not replicate the checkpoints of huge: File too large" <<<"$VC_ERR" ||
 	vc_fail "oversized import: $VC_ERR"
