@@ -431,16 +431,20 @@ vc_host_stop() {
 	fi
 	upid=$(cat "$dir/unshare.pid" 2>/dev/null || true)
 	# Zombies have no /proc/PID/ns: an empty list means the namespace is dead.
-	for ((i = 0; i < 100; i++)); do
-		[[ -n "$(vc_host_procs "$name")" ]] || break
+	# Once it is, never look again: the kernel may give its inode number to
+	# a new namespace (another test's), whose processes are not ours.
+	local left
+	for ((i = 0; i < 150; i++)); do
+		left=$(vc_host_procs "$name")
+		[[ -n "$left" ]] || break
 		sleep 0.1
 	done
 	# Reap unshare if it is our child (it is not in vc_cleanup's subshell).
 	if [[ -n "$upid" ]]; then
 		wait "$upid" 2>/dev/null || true
 	fi
-	if [[ -n "$(vc_host_procs "$name")" ]]; then
-		vc_log "host $name: processes left: $(vc_host_procs "$name" | tr '\n' ' ')"
+	if [[ -n "$left" ]]; then
+		vc_log "host $name: processes left: $(ps -o pid=,stat=,comm= -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" 2>/dev/null | tr '\n' ';')"
 		rc=1
 	fi
 	if grep -qF -- "$dir" /proc/self/mountinfo; then
