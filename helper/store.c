@@ -159,8 +159,22 @@ remove_stale_temps (struct vc_store *store)
   closedir (d);
 }
 
+static int lock_store (struct vc_store *store, int max_tries);
+
 int
 vc_store_lock (struct vc_store *store)
+{
+  return lock_store (store, 600);
+}
+
+int
+vc_store_lock_now (struct vc_store *store)
+{
+  return lock_store (store, 0);
+}
+
+static int
+lock_store (struct vc_store *store, int max_tries)
 {
   if (store->lockfd >= 0 || store->daemon)
     return 0;                   /* the daemon orders all writes */
@@ -181,7 +195,7 @@ vc_store_lock (struct vc_store *store)
    * CLI that could not reach it.
    */
   for (int tries = 0; flock (store->lockfd, LOCK_EX | LOCK_NB) == -1; tries++) {
-    if (errno != EWOULDBLOCK || tries >= 600) {
+    if (errno != EWOULDBLOCK || tries >= max_tries) {
       if (errno == EWOULDBLOCK)
         vc_error ("checkpoint store %s is locked by another process "
                   "(a virtckptd this command cannot reach?)", store->dir);

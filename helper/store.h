@@ -41,8 +41,11 @@ extern void vc_store_close (struct vc_store *store);
 extern int vc_store_open_cli (struct vc_store *store, const char *dir,
                               bool explicit_dir, bool create);
 
-/* Takes the writers' lock (fails clearly on a read-only store). */
+/* Takes the writers' lock (fails clearly on a read-only store), waiting
+ * up to 30 s for another writer; vc_store_lock_now does not wait.
+ */
 extern int vc_store_lock (struct vc_store *store);
+extern int vc_store_lock_now (struct vc_store *store);
 
 /* 0 loaded, 1 no document for that domain (or only a tombstone), -1
  * error (logged).

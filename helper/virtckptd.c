@@ -523,14 +523,14 @@ main (int argc, char **argv)
   /* The daemon is its replica's only writer: it holds the store lock for
    * its whole life (which also removes temp files a killed daemon left).
    */
-  if (vc_store_lock (&d.store) == -1)
-    return 1;
-  if (pidfile && write_pidfile (pidfile) == -1)
+  if (vc_store_lock_now (&d.store) == -1)
     return 1;
   vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
   if (start_ipc () == -1)
+    return 1;
+  if (pidfile && write_pidfile (pidfile) == -1)
     return 1;
   vc_notice ("virtckptd %s starting, store %s", PACKAGE_VERSION, d.store.dir);
   connect_cluster ();

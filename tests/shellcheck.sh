@@ -9,7 +9,7 @@ if ! command -v shellcheck >/dev/null; then
 fi
 mapfile -t scripts < <(
 	{ echo quickstart; echo .ci/run
-	  find tests agent heartbeat -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } |
+	  find tests agent heartbeat tools -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } |
 	while read -r f; do
 		[[ -f "$f" ]] && head -c 64 "$f" | grep -qE '^#!.*(ba)?sh|shellcheck shell=' && echo "$f"
 	done | sort -u)
