@@ -1,0 +1,584 @@
+# shellcheck shell=bash
+#
+# tests/lib/pacemaker.sh - virtual machines under Pacemaker in the lab
+# cluster of cluster.sh, with virtckptd (daemon.sh) on every node and the
+# agent ocf:virtckpt:checkpoints beside ocf:heartbeat:VirtualDomain.
+#
+#     #!/bin/bash
+#     set -eu -o pipefail
+#     . "$(dirname "$0")/../lib/pacemaker.sh"
+#     vc_init
+#     vc_pcmk_cluster 3
+#     ref_disk vm1 64 && mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/"
+#     vc_vm_create vm1 vm1.qcow2 --node n1
+#     vc_vm_move vm1 n2
+#
+# Every node (n1..nN) runs, in its own namespaces (cluster.sh):
+#   - virtlogd and libvirtd --listen (TCP, no auth, no TLS: lab only), for
+#     live migration between nodes (migration_transport=tcp);
+#   - corosync, virtckptd (replica in hosts/NODE/store, pid file
+#     hosts/NODE/virtckptd.pid, so daemon.sh's functions work on it), then
+#     pacemakerd.  virtckptd is started by vc_daemon_start (daemon.sh), or
+#     with VC_PCMK_DAEMON=agent by Pacemaker: a clone virtckptd-clone of
+#     ocf:virtckpt:virtckptd (heartbeat/virtckptd; store and pidfile per
+#     node by #uname rules), ordered before every NAME-ckpt;
+#   - a private copy of /usr/lib/ocf/resource.d with the provider
+#     "virtckpt" added (checkpoints -> agent/checkpoints, and virtckptd ->
+#     heartbeat/virtckptd when it exists), bind-mounted over
+#     /usr/lib/ocf/resource.d in the node's mount namespace only.  Nothing
+#     is written to the real /usr.
+# Images and domain XML live in $VC_SHARED ($VC_TMP/shared), which every
+# node sees (the nodes share the real filesystem but for their private
+# directories).
+#
+# Cluster options: stonith-enabled=false (no fencing in the lab),
+# no-quorum-policy=stop (the default, set explicitly: the tests never lose
+# quorum, and a node that did should not run VMs), resource-stickiness=100
+# (no reshuffling of running VMs when resources are added).
+#
+# Functions:
+#   vc_pcmk_cluster N            the whole cluster above; sets
+#                                VC_PCMK_START_SECS
+#   vc_vm_create NAME IMAGE [OPTION]...
+#                                domain NAME (TCG, transient, XML in
+#                                $VC_SHARED/NAME.xml, IMAGE relative to
+#                                $VC_SHARED) as resource NAME
+#                                (ocf:heartbeat:VirtualDomain, force_stop,
+#                                migration_transport=tcp,
+#                                migrate_options=--unsafe) and NAME-ckpt
+#                                (ocf:virtckpt:checkpoints), ordered after
+#                                and colocated with NAME.  Waits until both
+#                                run; sets VC_VM_NODE.  Options:
+#       --no-migrate             allow-migrate=false (moves stop and start
+#                                the VM); default: true (live migration)
+#       --ckpt-migrate           allow-migrate=true on NAME-ckpt too, as in
+#                                agent/README.md: Pacemaker runs its
+#                                migrate_to/migrate_from.  Default: false,
+#                                NAME-ckpt is stopped (capture) before the
+#                                VM migrates and started (redefine) after
+#                                (see "live migration" below)
+#       --ckpt-monitor SECS      interval of NAME-ckpt's monitor (default 10)
+#       --node NODE              location preference (score 50) for NODE
+#       --disk IMAGE             a further disk (vdb, vdc, ...)
+#   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
+#   vc_vm_node NAME              the node where crm_mon says NAME runs
+#                                (empty if none)
+#   vc_rsc_node RSC              the same for any resource
+#   vc_vm_move NAME NODE         crm_resource --move, waits until NAME and
+#                                NAME-ckpt run on NODE and the cluster is
+#                                idle; sets VC_MOVE_SECS
+#   vc_vm_ops RSC NODE           the operations Pacemaker ran for RSC on
+#                                NODE (task names, in call order; the CIB
+#                                keeps the last one of each kind)
+#   vc_wait_idle [TIMEOUT]       until no action is pending (crm_resource
+#                                --wait), then checks no action failed
+#   vc_pcmk_failures             failed actions (crm_mon), one per line
+#   vc_crm NODE CMD...           a Pacemaker command on a node (same as
+#                                vc_node_on; just for readability)
+# Knobs: VC_PCMK_TIMEOUT (default 150 s) bounds each wait;
+# VC_PCMK_DAEMON=manual|agent (default manual) see above;
+# VC_PACEMAKER_DC_DEADTIME (cluster.sh) defaults to 2s here: all nodes
+# online about 4 s after pacemakerd starts instead of about 23 s.
+#
+# Live migration and the checkpoints resource.  With allow-migrate=true on
+# both resources (--ckpt-migrate), the transition for "ckpt after VM" is:
+# VM migrate_to (source), VM migrate_from (target), ckpt migrate_to
+# (source), ckpt migrate_from (target).  So ckpt's migrate_to runs when the
+# domain has already left the source (it captures nothing), and its
+# recurring monitor on the source, which is only cancelled when ckpt's own
+# migrate_to runs, can fire in between, see the domain gone, return "not
+# running" and make Pacemaker record a failure and recover (seen 3 times
+# in 4 migrations with a 1 s interval; about window/interval with longer
+# ones).  Without --ckpt-migrate, ckpt is stopped (captures with the domain
+# still there) before the VM's migrate_to and started (redefines) after its
+# migrate_from: no window.  Tests using --ckpt-migrate avoid the window
+# with a --ckpt-monitor interval longer than the test.
+#
+# Cleanup: the EXIT trap first sets maintenance-mode=true (so that no node
+# recovers a VM while the nodes are torn down), then stops the cluster as
+# cluster.sh does.  On failure it prints crm_mon and the failed actions;
+# the logs are in hosts/NODE/root/var/log/pacemaker/pacemaker.log,
+# hosts/NODE/log/{corosync.log,libvirtd.log,virtckptd.log} and
+# hosts/NODE/root/var/log/libvirt/qemu/DOM.log (VC_KEEP_TMP=1 keeps them).
+
+# shellcheck source-path=SCRIPTDIR source=daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
+
+: "${VC_PACEMAKER_DC_DEADTIME:=2s}"
+VC_SHARED=""
+VC_PCMK_TIMEOUT=${VC_PCMK_TIMEOUT:-150}
+VC_PCMK_DAEMON=${VC_PCMK_DAEMON:-manual}
+_VC_SRCDIR=${abs_top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+_VC_OCF_RD=/usr/lib/ocf/resource.d
+
+vc_crm() {
+	vc_node_on "$@"
+}
+
+# The first node still running: where Pacemaker commands are run.
+_vc_pcmk_node() {
+	local n
+	for n in "${VC_NODES[@]}"; do
+		if vc_host_pid "$n" >/dev/null; then
+			printf '%s\n' "$n"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- cleanup --
+
+# On failure: crm_mon (with failed actions and fail counts) and, per node,
+# the last messages of the agents and Pacemaker's errors.
+_vc_pcmk_diagnose() {
+	local n=$1 node log
+	vc_log "cluster state at failure (crm_mon on $n):"
+	vc_on "$n" timeout 10 crm_mon -1 -r -f >&2 2>&1 || true
+	for node in "${VC_NODES[@]}"; do
+		log=$(_vc_hostdir "$node")/root/var/log/pacemaker/pacemaker.log
+		[[ -r "$log" ]] || continue
+		vc_log "last agent messages and errors in $node's pacemaker.log:"
+		grep -E '(VirtualDomain|checkpoints|virtckptd)\(|error:|warning:' "$log" |
+			awk '{ k = $0; sub(/^[A-Za-z]+ +[0-9]+ [0-9:.]+ /, "", k)
+				gsub(/[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/, "", k) }
+				!seen[k]++' |
+			tail -n 20 | sed "s/^/    $node: /" >&2 || true
+	done
+}
+
+_vc_pcmk_exit_trap() {
+	local rc=$? n
+	if [[ -n "$_VC_MAIN_PID" && "$BASHPID" == "$_VC_MAIN_PID" ]] &&
+		n=$(_vc_pcmk_node 2>/dev/null); then
+		if ((rc != 0)); then
+			_vc_pcmk_diagnose "$n"
+		fi
+		# No recovery while the nodes go away one by one.
+		vc_on "$n" timeout 10 crm_attribute --type crm_config \
+			--name maintenance-mode --update true >/dev/null 2>&1 || true
+	fi
+	vc_cluster_stop || true
+	vc_cleanup || true
+	exit "$rc"
+}
+
+# ------------------------------------------------------------- the cluster --
+
+# The private OCF resource directory: a copy of the real one (2.5 MB of
+# scripts; relative symlinks such as heartbeat/.ocf-shellfuncs ->
+# ../../lib/heartbeat/... still resolve once it is mounted in place) plus
+# the provider virtckpt, made of symlinks to the project's agents.
+_vc_pcmk_ocf_dir() {
+	local d=$VC_TMP/ocf/resource.d
+	mkdir -p "$d"
+	cp -a "$_VC_OCF_RD/." "$d/" || _vc_error "cannot copy $_VC_OCF_RD"
+	rm -rf "${d:?}/virtckpt"
+	mkdir -m 0755 "$d/virtckpt"
+	ln -s "$_VC_SRCDIR/agent/checkpoints" "$d/virtckpt/checkpoints"
+	if [[ -f "$_VC_SRCDIR/heartbeat/virtckptd" ]]; then
+		ln -s "$_VC_SRCDIR/heartbeat/virtckptd" "$d/virtckpt/virtckptd"
+	fi
+	printf '%s\n' "$d"
+}
+
+# libvirtd of node NAME listens on TCP (port 16509, no auth): for
+# "virsh migrate qemu+tcp://TARGET/system".
+_vc_pcmk_libvirt_conf() {
+	local conf
+	conf="$(_vc_hostdir "$1")/root/etc/libvirt/libvirtd.conf"
+	printf '\n# lab: migration over TCP without authentication\n%s\n%s\n%s\n' \
+		'listen_tls = 0' 'listen_tcp = 1' 'auth_tcp = "none"' >>"$conf"
+}
+
+_vc_pcmk_libvirtd_spawn() {
+	local name=$1 dir
+	dir=$(_vc_hostdir "$name")
+	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
+		_vc_error "node $name: virtlogd -d failed"
+	vc_on "$name" libvirtd -d --listen </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
+		_vc_error "node $name: libvirtd -d --listen failed"
+}
+
+_vc_pcmk_libvirtd_wait() {
+	local name=$1 dir deadline
+	dir=$(_vc_hostdir "$name")
+	deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-60}))
+	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
+		>"$dir/log/version.out" 2>&1; do
+		if ((SECONDS >= deadline)); then
+			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
+			_vc_error "node $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-60}s"
+		fi
+		sleep 0.2
+	done
+}
+
+# virtckptd as Pacemaker runs it: an anonymous clone of
+# ocf:virtckpt:virtckptd, with each node's store and pid file chosen by a
+# rule on #uname.  Waits until every instance runs and is synced.
+_vc_pcmk_daemon_clone() {
+	local count=$1 n node xml t0
+	n=${VC_NODES[0]}
+	t0=$EPOCHREALTIME
+	xml=$(
+		printf '<clone id="virtckptd-clone">'
+		printf '<primitive id="virtckptd" class="ocf" provider="virtckpt" type="virtckptd">'
+		printf '<instance_attributes id="virtckptd-ia">'
+		_vc_nv virtckptd-binary binary "$VIRTCKPTD"
+		_vc_nv virtckptd-cli cli "$VIRTCKPT"
+		_vc_nv virtckptd-sync sync_timeout 60
+		printf '</instance_attributes>'
+		for node in "${VC_NODES[@]}"; do
+			printf '<instance_attributes id="virtckptd-ia-%s" score="10">' "$node"
+			printf '<rule id="virtckptd-rule-%s" score="INFINITY">' "$node"
+			printf '<expression id="virtckptd-expr-%s" attribute="#uname" operation="eq" value="%s"/>' \
+				"$node" "$node"
+			printf '</rule>'
+			_vc_nv "virtckptd-store-$node" store "$(node_store "$node")"
+			_vc_nv "virtckptd-pidfile-$node" pidfile "$VC_TMP/hosts/$node/virtckptd.pid"
+			printf '</instance_attributes>'
+		done
+		printf '<operations>'
+		printf '<op id="virtckptd-start" name="start" interval="0s" timeout="90s"/>'
+		printf '<op id="virtckptd-stop" name="stop" interval="0s" timeout="30s"/>'
+		printf '<op id="virtckptd-monitor" name="monitor" interval="10s" timeout="20s"/>'
+		printf '</operations></primitive>'
+		printf '<meta_attributes id="virtckptd-clone-meta">'
+		_vc_nv virtckptd-clone-interleave interleave true
+		printf '</meta_attributes></clone>'
+	)
+	vc_on "$n" cibadmin --create -o resources --xml-text "$xml" ||
+		vc_fail "cannot create virtckptd-clone"
+	_vc_wait_clone virtckptd "$count" "$VC_PCMK_TIMEOUT"
+	for node in "${VC_NODES[@]}"; do
+		vc_wait_synced "$node" "$count"
+	done
+	vc_log "virtckptd-clone (ocf:virtckpt:virtckptd) started and synced on ${VC_NODES[*]} in $(vc_elapsed "$t0")s"
+}
+
+# _vc_wait_clone PRIMITIVE COUNT TIMEOUT : COUNT instances started.
+_vc_wait_clone() {
+	local rsc=$1 count=$2 timeout=$3 t0=$SECONDS got
+	while :; do
+		got=$(_vc_crm_xml | grep -c "<resource id=\"$rsc\" .*role=\"Started\".*failed=\"false\"" || true)
+		((got == count)) && return 0
+		if ((SECONDS - t0 >= timeout)); then
+			vc_log "failed actions: $(vc_pcmk_failures)"
+			vc_fail "$rsc: $got of $count instances started after ${timeout}s"
+		fi
+		sleep 0.5
+	done
+}
+
+# vc_pcmk_cluster N
+vc_pcmk_cluster() {
+	local n=${1:?vc_pcmk_cluster N} t0 node ocf tool
+	for tool in pacemakerd crm_mon crm_resource crm_attribute cibadmin; do
+		command -v "$tool" >/dev/null 2>&1 || _vc_skip "$tool not found"
+	done
+	[[ -x "$_VC_OCF_RD/heartbeat/VirtualDomain" ]] ||
+		_vc_skip "ocf:heartbeat:VirtualDomain not installed (resource-agents)"
+	[[ -r /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ]] ||
+		_vc_skip "ocf-shellfuncs not installed (resource-agents)"
+	[[ -x "$VIRTCKPTD" ]] || _vc_error "virtckptd not built: $VIRTCKPTD"
+	case $VC_PCMK_DAEMON in
+	manual) ;;
+	agent)
+		[[ -x "$_VC_SRCDIR/heartbeat/virtckptd" ]] ||
+			_vc_error "VC_PCMK_DAEMON=agent: no $_VC_SRCDIR/heartbeat/virtckptd"
+		;;
+	*) _vc_error "VC_PCMK_DAEMON must be manual or agent, not '$VC_PCMK_DAEMON'" ;;
+	esac
+	t0=$EPOCHREALTIME
+	vc_cluster_init "$n"
+	trap '_vc_pcmk_exit_trap' EXIT
+	VC_SHARED=$VC_TMP/shared
+	mkdir -m 0755 "$VC_SHARED"
+	ocf=$(_vc_pcmk_ocf_dir)
+	for node in "${VC_NODES[@]}"; do
+		vc_on "$node" mount --bind "$ocf" "$_VC_OCF_RD" ||
+			_vc_error "node $node: cannot mount $ocf on $_VC_OCF_RD"
+		_vc_pcmk_libvirt_conf "$node"
+		_vc_pcmk_libvirtd_spawn "$node"
+	done
+	for node in "${VC_NODES[@]}"; do
+		vc_corosync_start "$node"
+	done
+	for node in "${VC_NODES[@]}"; do
+		_vc_pcmk_libvirtd_wait "$node"
+	done
+	vc_log "libvirtd (--listen) up on ${VC_NODES[*]}"
+	vc_wait_members "${VC_NODES[0]}" "$n"
+	if [[ "$VC_PCMK_DAEMON" == manual ]]; then
+		for node in "${VC_NODES[@]}"; do
+			vc_daemon_start "$node"
+		done
+		for node in "${VC_NODES[@]}"; do
+			vc_wait_synced "$node" "$n"
+		done
+		vc_log "virtckptd synced on ${VC_NODES[*]}"
+	fi
+	for node in "${VC_NODES[@]}"; do
+		vc_pacemaker_start "$node"
+	done
+	vc_wait_online "${VC_NODES[0]}" "$n" "$VC_PCMK_TIMEOUT"
+	if [[ "$VC_PCMK_DAEMON" == agent ]]; then
+		_vc_pcmk_daemon_clone "$n"
+	fi
+	node=${VC_NODES[0]}
+	vc_on "$node" crm_attribute --type crm_config --name no-quorum-policy \
+		--update stop >/dev/null || vc_fail "cannot set no-quorum-policy"
+	vc_on "$node" crm_attribute --type rsc_defaults --name resource-stickiness \
+		--update 100 >/dev/null || vc_fail "cannot set resource-stickiness"
+	# Every node sees the agent (in its own mount namespace).
+	for node in "${VC_NODES[@]}"; do
+		vc_on "$node" crm_resource --show-metadata ocf:virtckpt:checkpoints \
+			>/dev/null 2>&1 || vc_fail "node $node: Pacemaker does not find ocf:virtckpt:checkpoints"
+	done
+	VC_PCMK_START_SECS=$(vc_elapsed "$t0")
+	vc_log "TIMING cluster (corosync, libvirtd, virtckptd, Pacemaker) ready in ${VC_PCMK_START_SECS}s"
+}
+
+# ------------------------------------------------------------------- state --
+
+# crm_mon's XML, from the first running node.
+_vc_crm_xml() {
+	local n
+	n=$(_vc_pcmk_node) || return 1
+	vc_on "$n" timeout 20 crm_mon -1 --output-as=xml 2>/dev/null
+}
+
+# vc_rsc_node RSC : node where RSC is started (role Started), or nothing.
+vc_rsc_node() {
+	local rsc=${1:?vc_rsc_node RSC}
+	_vc_crm_xml | awk -v r="$rsc" '
+		/<resource / {
+			inr = (index($0, " id=\"" r "\"") > 0 && $0 ~ /role="Started"/ &&
+				$0 ~ /failed="false"/ && $0 ~ /nodes_running_on="1"/)
+			if ($0 ~ /\/>[[:space:]]*$/) inr = 0
+			next
+		}
+		inr && /<node name=/ {
+			s = $0; sub(/.*<node name="/, "", s); sub(/".*/, "", s); print s; exit
+		}
+		/<\/resource>/ { inr = 0 }'
+	return 0
+}
+
+vc_vm_node() {
+	vc_rsc_node "${1:?vc_vm_node NAME}"
+}
+
+# vc_pcmk_failures : failed actions, "RSC TASK NODE RC_TEXT" per line.
+vc_pcmk_failures() {
+	_vc_crm_xml | awk '
+		/<failure / {
+			line = ""
+			n = split("op_key node exitreason status", k, " ")
+			for (i = 1; i <= n; i++) {
+				v = $0
+				if (match(v, " " k[i] "=\"[^\"]*\"")) {
+					v = substr(v, RSTART + length(k[i]) + 3, RLENGTH - length(k[i]) - 4)
+					line = line (line == "" ? "" : " ") k[i] "=" v
+				}
+			}
+			print line
+		}'
+	return 0
+}
+
+# vc_vm_ops NAME NODE : tasks run for resource NAME on NODE, in call order
+# (from the CIB status section: lrm_rsc_op entries, one per operation key).
+vc_vm_ops() {
+	local rsc=${1:?vc_vm_ops RSC NODE} node=${2:?vc_vm_ops RSC NODE} n
+	n=$(_vc_pcmk_node) || return 1
+	vc_on "$n" timeout 20 cibadmin -Q -o status 2>/dev/null | awk -v r="$rsc" -v node="$node" '
+		/<node_state / { s = $0; inn = (s ~ (" uname=\"" node "\"")) }
+		inn && /<lrm_resource / { inr = ($0 ~ (" id=\"" r "\"")) }
+		inn && inr && /<lrm_rsc_op / {
+			t = $0; sub(/.* operation="/, "", t); sub(/".*/, "", t)
+			c = $0; sub(/.* call-id="/, "", c); sub(/".*/, "", c)
+			print c, t
+		}
+		/<\/lrm_resource>/ { inr = 0 }' | sort -n | awk '{ print $2 }'
+}
+
+# vc_wait_idle [TIMEOUT] : until Pacemaker has nothing left to do.  Fails
+# at once when an action failed (a failure makes Pacemaker recover, which
+# may never settle).  Sets VC_WAIT_SECS.
+vc_wait_idle() {
+	local timeout=${1:-$VC_PCMK_TIMEOUT} n t0 out fails
+	t0=$SECONDS
+	while :; do
+		n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+		fails=$(vc_pcmk_failures)
+		[[ -z "$fails" ]] || vc_fail "failed actions: $fails"
+		if out=$(vc_on "$n" crm_resource --wait --timeout=5s 2>&1); then
+			fails=$(vc_pcmk_failures)
+			[[ -z "$fails" ]] || vc_fail "failed actions: $fails"
+			break
+		fi
+		((SECONDS - t0 < timeout)) || vc_fail "cluster not idle after ${timeout}s: $out"
+	done
+	VC_WAIT_SECS=$((SECONDS - t0))
+}
+
+# ------------------------------------------------------------------- VMs ---
+
+_vc_nv() { # ID NAME VALUE
+	printf '<nvpair id="%s" name="%s" value="%s"/>' "$1" "$2" "$(_vc_xml_escape "$3")"
+}
+
+# Waits until RSC1 (and RSC2...) run on NODE (or, NODE "", anywhere and on
+# the same node).  Sets VC_VM_NODE.
+_vc_wait_running() {
+	local node=$1 timeout=$2 t0 r where all fails
+	shift 2
+	t0=$SECONDS
+	while :; do
+		all=1
+		VC_VM_NODE=""
+		for r in "$@"; do
+			where=$(vc_rsc_node "$r")
+			if [[ -z "$where" || (-n "$node" && "$where" != "$node") ||
+				(-n "$VC_VM_NODE" && "$where" != "$VC_VM_NODE") ]]; then
+				all=0
+				break
+			fi
+			VC_VM_NODE=$where
+		done
+		((all)) && return 0
+		fails=$(vc_pcmk_failures)
+		[[ -z "$fails" ]] || vc_fail "waiting for $* to run${node:+ on $node}: failed actions: $fails"
+		if ((SECONDS - t0 >= timeout)); then
+			vc_log "failed actions: $(vc_pcmk_failures)"
+			vc_fail "$* not running${node:+ on $node} after ${timeout}s"
+		fi
+		sleep 0.5
+	done
+}
+
+# vc_vm_create NAME IMAGE [--no-migrate] [--ckpt-migrate]
+#              [--ckpt-monitor SECS] [--node NODE] [--disk IMAGE]...
+vc_vm_create() {
+	local name=${1:?vc_vm_create NAME IMAGE [OPTION]...} img=${2:?vc_vm_create NAME IMAGE [OPTION]...}
+	shift 2
+	local migrate=true ckmigrate=false ckmon=10 node="" imgs=() n xml ck t0 vm
+	imgs=("$img")
+	while (($#)); do
+		case $1 in
+		--no-migrate) migrate=false ;;
+		--ckpt-migrate) ckmigrate=true ;;
+		--ckpt-monitor) ckmon=${2:?--ckpt-monitor SECS}; shift ;;
+		--node) node=${2:?--node NODE}; shift ;;
+		--disk) imgs+=("${2:?--disk IMAGE}"); shift ;;
+		*) _vc_error "vc_vm_create: unknown option '$1'" ;;
+		esac
+		shift
+	done
+	[[ "$migrate" == true ]] || ckmigrate=false
+	[[ -z "$node" ]] || _vc_need_node "$node"
+	for n in "${!imgs[@]}"; do
+		[[ "${imgs[n]}" == /* ]] || imgs[n]=$VC_SHARED/${imgs[n]}
+		[[ -f "${imgs[n]}" ]] || vc_fail "vc_vm_create: no image ${imgs[n]}"
+	done
+	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+	xml=$VC_SHARED/$name.xml
+	vc_domain_xml "$name" "${imgs[@]}" >"$xml"
+	chmod 0644 "$xml"
+	ck=$name-ckpt
+	# Both created stopped, then the constraints, then started: Pacemaker
+	# never runs one without the others.
+	vm=$(
+		printf '<primitive id="%s" class="ocf" provider="heartbeat" type="VirtualDomain">' "$name"
+		printf '<instance_attributes id="%s-ia">' "$name"
+		_vc_nv "$name-config" config "$xml"
+		_vc_nv "$name-hv" hypervisor qemu:///system
+		_vc_nv "$name-mt" migration_transport tcp
+		_vc_nv "$name-mo" migrate_options --unsafe
+		# no guest OS: an ACPI shutdown would wait for the stop timeout
+		_vc_nv "$name-fs" force_stop true
+		printf '</instance_attributes><meta_attributes id="%s-meta">' "$name"
+		_vc_nv "$name-am" allow-migrate "$migrate"
+		_vc_nv "$name-tr" target-role Stopped
+		printf '</meta_attributes><operations>'
+		printf '<op id="%s-%s" name="%s" interval="0s" timeout="%s"/>' \
+			"$name" start start 90s "$name" stop stop 90s \
+			"$name" migrate_to migrate_to 120s "$name" migrate_from migrate_from 120s
+		printf '<op id="%s-monitor" name="monitor" interval="10s" timeout="30s"/>' "$name"
+		printf '</operations></primitive>'
+	)
+	vc_on "$n" cibadmin --create -o resources --xml-text "$vm" ||
+		vc_fail "cannot create resource $name"
+	vm=$(
+		printf '<primitive id="%s" class="ocf" provider="virtckpt" type="checkpoints">' "$ck"
+		printf '<instance_attributes id="%s-ia">' "$ck"
+		_vc_nv "$ck-config" config "$xml"
+		_vc_nv "$ck-virtckpt" virtckpt "$VIRTCKPT"
+		_vc_nv "$ck-sync" sync_timeout 60
+		_vc_nv "$ck-dw" domain_wait 30
+		printf '</instance_attributes><meta_attributes id="%s-meta">' "$ck"
+		_vc_nv "$ck-am" allow-migrate "$ckmigrate"
+		_vc_nv "$ck-tr" target-role Stopped
+		printf '</meta_attributes><operations>'
+		printf '<op id="%s-%s" name="%s" interval="0s" timeout="%s"/>' \
+			"$ck" start start 120s "$ck" stop stop 60s \
+			"$ck" migrate_to migrate_to 60s "$ck" migrate_from migrate_from 120s
+		printf '<op id="%s-monitor" name="monitor" interval="%ss" timeout="60s"/>' "$ck" "$ckmon"
+		printf '</operations></primitive>'
+	)
+	vc_on "$n" cibadmin --create -o resources --xml-text "$vm" ||
+		vc_fail "cannot create resource $ck"
+	vc_on "$n" cibadmin --create -o constraints --xml-text \
+		"<rsc_colocation id=\"$ck-with-$name\" rsc=\"$ck\" with-rsc=\"$name\" score=\"INFINITY\"/>" ||
+		vc_fail "cannot colocate $ck with $name"
+	vc_on "$n" cibadmin --create -o constraints --xml-text \
+		"<rsc_order id=\"$ck-after-$name\" first=\"$name\" then=\"$ck\" kind=\"Mandatory\"/>" ||
+		vc_fail "cannot order $ck after $name"
+	if [[ "$VC_PCMK_DAEMON" == agent ]]; then
+		vc_on "$n" cibadmin --create -o constraints --xml-text \
+			"<rsc_order id=\"$ck-after-virtckptd\" first=\"virtckptd-clone\" then=\"$ck\" kind=\"Mandatory\"/>" ||
+			vc_fail "cannot order $ck after virtckptd-clone"
+		vc_on "$n" cibadmin --create -o constraints --xml-text \
+			"<rsc_colocation id=\"$ck-with-virtckptd\" rsc=\"$ck\" with-rsc=\"virtckptd-clone\" score=\"INFINITY\"/>" ||
+			vc_fail "cannot colocate $ck with virtckptd-clone"
+	fi
+	if [[ -n "$node" ]]; then
+		vc_on "$n" cibadmin --create -o constraints --xml-text \
+			"<rsc_location id=\"$name-home\" rsc=\"$name\" node=\"$node\" score=\"50\"/>" ||
+			vc_fail "cannot prefer $node for $name"
+	fi
+	t0=$EPOCHREALTIME
+	vc_on "$n" crm_resource --resource "$ck" --meta --delete-parameter target-role \
+		>/dev/null || vc_fail "cannot enable $ck"
+	vc_on "$n" crm_resource --resource "$name" --meta --delete-parameter target-role \
+		>/dev/null || vc_fail "cannot enable $name"
+	_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name" "$ck"
+	vc_wait_idle "$VC_PCMK_TIMEOUT"
+	vc_log "vm $name (allow-migrate=$migrate, $ck allow-migrate=$ckmigrate) started on $VC_VM_NODE in $(vc_elapsed "$t0")s"
+}
+
+# vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.
+vc_rsc_meta() {
+	local rsc=${1:?vc_rsc_meta RSC NAME VALUE} attr=${2:?vc_rsc_meta RSC NAME VALUE} v=${3?vc_rsc_meta RSC NAME VALUE} n
+	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+	vc_on "$n" crm_resource --resource "$rsc" --meta --set-parameter "$attr" \
+		--parameter-value "$v" >/dev/null || vc_fail "cannot set $attr=$v on $rsc"
+	vc_log "$rsc: $attr=$v"
+}
+
+# vc_vm_move NAME NODE : sets VC_MOVE_SECS.
+vc_vm_move() {
+	local name=${1:?vc_vm_move NAME NODE} node=${2:?vc_vm_move NAME NODE} n t0 from out
+	_vc_need_node "$node"
+	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+	from=$(vc_vm_node "$name")
+	t0=$EPOCHREALTIME
+	out=$(vc_on "$n" crm_resource --move --resource "$name" --node "$node" 2>&1) ||
+		vc_fail "crm_resource --move $name to $node: $out"
+	_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name" "$name-ckpt"
+	vc_wait_idle "$VC_PCMK_TIMEOUT"
+	VC_MOVE_SECS=$(vc_elapsed "$t0")
+	vc_log "TIMING vm $name moved ${from:-?} -> $node in ${VC_MOVE_SECS}s"
+}
