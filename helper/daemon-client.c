@@ -132,7 +132,11 @@ vc_daemon_put (struct vc_daemon *d, const char *domain, const char *text,
   memcpy (head + sizeof n, domain, n);
   r = call (d, VC_IPC_PUT, head, hlen, text, len, &why);
   free (head);
-  if (r == -1)
+  if (r == -1 && (errno == EFBIG || errno == EMSGSIZE || errno == ENOBUFS))
+    vc_error ("virtckptd could not replicate the checkpoints of %s: the "
+              "document is %zu bytes, more than the %d MiB the daemon takes",
+              domain, len, VC_IPC_MAX_MSG >> 20);
+  else if (r == -1)
     vc_error ("virtckptd could not replicate the checkpoints of %s: %s",
               domain, why && *why ? why : strerror (errno));
   free (why);

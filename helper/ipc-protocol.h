@@ -14,8 +14,10 @@
 #define VC_IPC_NAME "virtckptd"
 /* Largest request or reply: documents bigger than this cannot be
  * replicated (the CLI says so); a chain of hundreds of checkpoints fits.
+ * Every client connection costs the daemon three buffers of this size,
+ * zeroed at connect (about 2.5 ms per MiB here).
  */
-#define VC_IPC_MAX_MSG (8 * 1024 * 1024)
+#define VC_IPC_MAX_MSG (2 * 1024 * 1024)
 
 enum vc_ipc_request {
   VC_IPC_HELLO = 1,

@@ -279,6 +279,10 @@ start_ipc (void)
     .dispatch_del = loop_poll_del,
   };
 
+  /* Shared memory: libqb's socket transport is bounded by
+   * net.core.wmem_max (208 KiB on a stock system).  Each connection costs
+   * three VC_IPC_MAX_MSG buffers, zeroed at connect: keep it small.
+   */
   d.ipcs = qb_ipcs_create (VC_IPC_NAME, 0, QB_IPC_SHM, &handlers);
   if (d.ipcs == NULL) {
     vc_error ("cannot create the IPC service: %m");
