@@ -127,3 +127,29 @@ vc_durable_unlink (int dirfd, const char *name)
     return -1;
   return fsync (dirfd);
 }
+
+int
+vc_mkdir_parents (const char *path, mode_t mode)
+{
+  char *copy = strdup (path);
+  int ret = -1;
+
+  if (copy == NULL)
+    return -1;
+  for (size_t n = strlen (copy); n > 1 && copy[n - 1] == '/'; n--)
+    copy[n - 1] = '\0';
+  for (char *p = copy + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir (copy, 0755) == -1 && errno != EEXIST)
+      goto out;
+    *p = '/';
+  }
+  if (mkdir (copy, mode) == -1 && errno != EEXIST)
+    goto out;
+  ret = 0;
+ out:
+  free (copy);
+  return ret;
+}

@@ -3,6 +3,7 @@
 #define VIRTCKPT_ATOMIC_FILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Replaces dir/name with buf: a temp file in the same directory is
  * written, fsync'd and renamed over name, then the directory is fsync'd.
@@ -17,6 +18,9 @@ extern int vc_atomic_write (int dirfd, const char *name,
  */
 extern int vc_read_file (int dirfd, const char *name, size_t max,
                          char **buf, size_t *len);
+
+/* mkdir -p: parents 0755, the last component mode (existing ones kept). */
+extern int vc_mkdir_parents (const char *path, mode_t mode);
 
 /* Removes dir/name and makes the removal durable. */
 extern int vc_durable_unlink (int dirfd, const char *name);

@@ -58,25 +58,6 @@ struct run {
 
 /* --- small helpers ------------------------------------------------------ */
 
-static int
-mkdir_p (const char *path, mode_t mode)
-{
-  CLEANUP_FREE char *copy = strdup (path);
-  if (copy == NULL)
-    return -1;
-  for (char *p = copy + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir (copy, 0755) == -1 && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  }
-  if (mkdir (copy, mode) == -1 && errno != EEXIST)
-    return -1;
-  return 0;
-}
-
 /* Removes dir/name and the plain files in it. */
 static int
 remove_flat_dir (int dirfd, const char *name)
@@ -164,36 +145,6 @@ capture (struct run *r)
 {
   struct vc_capture_result res;
   return vc_capture (r->conn, r->store, r->o->domain, true, 0, &res);
-}
-
-static int
-set_store_broken (struct run *r, bool broken, const char *reason)
-{
-  struct vc_chain chain;
-  int ret;
-
-  if (vc_store_lock (r->store) == -1)
-    return -1;
-  ret = vc_store_load (r->store, r->o->domain, &chain);
-  if (ret != 0)
-    return ret == 1 ? 0 : -1;
-  if (chain.broken == broken) {
-    vc_chain_clear (&chain);
-    return 0;
-  }
-  if (broken)
-    vc_chain_mark_broken (&chain, reason, time (NULL));
-  else {
-    chain.broken = false;
-    free (chain.broken_reason);
-    chain.broken_reason = NULL;
-    chain.broken_since = 0;
-  }
-  chain.generation++;
-  chain.updated = time (NULL);
-  ret = vc_store_save (r->store, &chain);
-  vc_chain_clear (&chain);
-  return ret;
 }
 
 /* --- choosing the level --------------------------------------------------- */
@@ -542,7 +493,7 @@ static int
 map_disk (struct run *r, struct disk_job *j, const char *socket, const char *since)
 {
   CLEANUP_FREE char *context = since ? vc_printf ("qemu:dirty-bitmap:backup-%s", j->target) : NULL;
-  vc_range_vector nonzero = empty_vector, dirty = empty_vector, wanted = empty_vector;
+  vc_range_vector nonzero = empty_vector, dirty = empty_vector;
   int ret = -1;
 
   if (vc_nbd_open (&j->src, socket, j->target, context, r->o->connections) == -1 ||
@@ -572,7 +523,6 @@ map_disk (struct run *r, struct disk_job *j, const char *socket, const char *sin
  out:
   vc_range_vector_reset (&nonzero);
   vc_range_vector_reset (&dirty);
-  vc_range_vector_reset (&wanted);
   return ret;
 }
 
@@ -739,7 +689,7 @@ prepare (struct run *r)
     return VC_EXIT_ERROR;
   }
 
-  if (mkdir_p (r->o->outdir, 0700) == -1 ||
+  if (vc_mkdir_parents (r->o->outdir, 0700) == -1 ||
       (r->outfd = open (r->o->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
     vc_error ("cannot open backup directory %s: %m", r->o->outdir);
     return VC_EXIT_ERROR;
@@ -751,7 +701,7 @@ prepare (struct run *r)
 
   /* One backup per domain at a time, whatever the directory. */
   enc = vc_name_to_file (r->o->domain);
-  if (enc == NULL || mkdir_p (r->o->rundir, 0755) == -1 ||
+  if (enc == NULL || vc_mkdir_parents (r->o->rundir, 0755) == -1 ||
       (rundirfd = open (r->o->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
     vc_error ("cannot use runtime directory %s: %m", r->o->rundir);
     return VC_EXIT_ERROR;
@@ -852,7 +802,8 @@ roll_back (struct run *r)
       vc_warn ("checkpoint %s of the failed backup could not be removed: "
                "the chain is marked broken, the next automatic backup is full",
                r->new_checkpoint);
-      set_store_broken (r, true, "a backup failed and its checkpoint could not be removed");
+      vc_store_set_broken (r->store, r->o->domain, true,
+                           "a backup failed and its checkpoint could not be removed");
     }
   }
 }
@@ -1040,7 +991,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
       vc_warn ("backup %u is complete, but its checkpoint is not in the store yet",
                done->id);
     if (strcmp (done->level, "full") == 0)
-      set_store_broken (&r, false, NULL);
+      vc_store_set_broken (r.store, o->domain, false, NULL);
   }
 
   uint64_t read = 0, written = 0, size = 0;

@@ -243,16 +243,14 @@ poll_once (struct pipeline *p)
 int
 vc_copy_run (struct vc_copy *c)
 {
-  struct pipeline *pp = calloc (1, sizeof *pp);
+  struct pipeline *p = calloc (1, sizeof *p);
   int ret = -1;
 
-  if (pp == NULL) {
+  if (p == NULL) {
     vc_error ("out of memory");
     return -1;
   }
-  struct pipeline p_init = { .c = c };
-  *pp = p_init;
-#define p (*pp)
+  p->c = c;
 
   if (c->request_size == 0)
     c->request_size = DEFAULT_REQUEST_SIZE;
@@ -270,38 +268,38 @@ vc_copy_run (struct vc_copy *c)
     vc_error ("request size must be a multiple of the cluster size");
     return -1;
   }
-  p.cap = c->max_in_flight;
-  p.ring = calloc (p.cap, sizeof *p.ring);
-  if (p.ring == NULL)
+  p->cap = c->max_in_flight;
+  p->ring = calloc (p->cap, sizeof *p->ring);
+  if (p->ring == NULL)
     goto out;
-  for (uint32_t i = 0; i < p.cap; i++) {
-    if (posix_memalign ((void **) &p.ring[i].buf, 4096, c->request_size)) {
-      p.ring[i].buf = NULL;
+  for (uint32_t i = 0; i < p->cap; i++) {
+    if (posix_memalign ((void **) &p->ring[i].buf, 4096, c->request_size)) {
+      p->ring[i].buf = NULL;
       vc_error ("out of memory");
       goto out;
     }
   }
-  p.next_host = c->data_offset;
-  p.retired_to = p.chunk_start = c->data_offset;
+  p->next_host = c->data_offset;
+  p->retired_to = p->chunk_start = c->data_offset;
   if (c->data->len > 0)
-    p.range_pos = c->data->ptr[0].offset;
+    p->range_pos = c->data->ptr[0].offset;
 
-  while (have_more (&p) || p.count > 0) {
+  while (have_more (p) || p->count > 0) {
     if (c->cancel && *c->cancel) {
       errno = ECANCELED;
       vc_error ("copy of %s interrupted", c->src->label);
       goto drain;
     }
-    while (have_more (&p) && p.count < p.cap)
-      if (issue_one (&p) == -1)
+    while (have_more (p) && p->count < p->cap)
+      if (issue_one (p) == -1)
         goto drain;
-    if (retire (&p) == -1)
+    if (retire (p) == -1)
       goto drain;
-    if (p.count == 0)
+    if (p->count == 0)
       continue;
-    if (!p.ring[p.head].done && poll_once (&p) == -1)
+    if (!p->ring[p->head].done && poll_once (p) == -1)
       goto drain;
-    if (retire (&p) == -1)
+    if (retire (p) == -1)
       goto drain;
   }
   ret = 0;
@@ -312,28 +310,27 @@ vc_copy_run (struct vc_copy *c)
   for (int tries = 0; tries < 30; tries++) {
     unsigned busy = 0;
     for (unsigned i = 0; i < c->src->connections; i++)
-      busy += p.in_flight[i];
-    if (busy == 0 || poll_once (&p) == -1)
+      busy += p->in_flight[i];
+    if (busy == 0 || poll_once (p) == -1)
       break;
   }
  out:;
   unsigned busy = 0;
   for (unsigned i = 0; i < c->src->connections; i++)
-    busy += p.in_flight[i];
-  p.stopped = true;
+    busy += p->in_flight[i];
+  p->stopped = true;
   /* Buffers libnbd still reads into are left to it: the process is about
    * to give up on this disk anyway, and freeing them would be worse.
    */
   if (busy == 0) {
-    if (p.ring)
-      for (uint32_t i = 0; i < p.cap; i++)
-        free (p.ring[i].buf);
-    free (p.ring);
-    free (pp);
+    if (p->ring)
+      for (uint32_t i = 0; i < p->cap; i++)
+        free (p->ring[i].buf);
+    free (p->ring);
+    free (p);
   }
   else
     vc_debug ("%u reads of %s still in flight: their buffers are left to libnbd",
               busy, c->src->label);
   return ret;
-#undef p
 }

@@ -35,28 +35,6 @@ roll_back (virDomainPtr dom, const struct vc_chain *stored,
   }
 }
 
-static int
-mark_broken (struct vc_store *store, const char *domain, const char *reason)
-{
-  struct vc_chain chain;
-  int r;
-
-  if (vc_store_lock (store) == -1)
-    return -1;
-  r = vc_store_load (store, domain, &chain);
-  if (r != 0)
-    return -1;
-  if (vc_chain_mark_broken (&chain, reason, time (NULL)) == -1) {
-    vc_chain_clear (&chain);
-    return -1;
-  }
-  chain.generation++;
-  chain.updated = time (NULL);
-  r = vc_store_save (store, &chain);
-  vc_chain_clear (&chain);
-  return r;
-}
-
 /* Redefines stored checkpoint i; returns 0, or -1 with *inconsistent set
  * when libvirt found its bitmap missing or broken.
  */
@@ -188,7 +166,7 @@ vc_redefine (virConnectPtr conn, struct vc_store *store, const char *domain,
       vc_error ("cannot redefine the checkpoints of %s: %s; the chain is "
                 "marked broken and the next backup must be full",
                 domain, why ? why : "bitmap missing or inconsistent");
-      if (mark_broken (store, domain, why ? why : "bitmap missing") == -1)
+      if (vc_store_set_broken (store, domain, true, why ? why : "bitmap missing") == -1)
         vc_error ("could not record the broken chain of %s in the store",
                   domain);
       ret = VC_EXIT_CHAIN_BROKEN;

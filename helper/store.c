@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,28 +22,6 @@
 #include "xml-safe.h"
 
 #define LOCK_FILE ".lock"
-
-static int
-mkdir_parents (const char *dir)
-{
-  CLEANUP_FREE char *copy = strdup (dir);
-
-  if (copy == NULL)
-    return -1;
-  for (size_t n = strlen (copy); n > 1 && copy[n - 1] == '/'; n--)
-    copy[n - 1] = '\0';
-  for (char *p = copy + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir (copy, 0755) == -1 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  if (mkdir (copy, 0700) == -1 && errno != EEXIST)
-    return -1;
-  return 0;
-}
 
 int
 vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
@@ -88,7 +67,7 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->lockfd = -1;
   store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (store->dirfd == -1 && errno == ENOENT && create) {
-    if (mkdir_parents (dir) == -1) {
+    if (vc_mkdir_parents (dir, 0700) == -1) {
       vc_error ("cannot create checkpoint store %s: %m", dir);
       return -1;
     }
@@ -450,4 +429,35 @@ vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones
   closedir (d);
   qsort (names->ptr, names->len, sizeof (char *), compare_strings);
   return 0;
+}
+
+int
+vc_store_set_broken (struct vc_store *store, const char *domain, bool broken,
+                     const char *reason)
+{
+  struct vc_chain chain;
+  int ret;
+
+  if (vc_store_lock (store) == -1)
+    return -1;
+  ret = vc_store_load (store, domain, &chain);
+  if (ret != 0)
+    return ret == 1 ? 0 : -1;
+  if (chain.broken == broken) {
+    vc_chain_clear (&chain);
+    return 0;
+  }
+  if (broken)
+    vc_chain_mark_broken (&chain, reason, time (NULL));
+  else {
+    chain.broken = false;
+    free (chain.broken_reason);
+    chain.broken_reason = NULL;
+    chain.broken_since = 0;
+  }
+  chain.generation++;
+  chain.updated = time (NULL);
+  ret = vc_store_save (store, &chain);
+  vc_chain_clear (&chain);
+  return ret;
 }

@@ -59,6 +59,13 @@ extern int vc_store_load_any (struct vc_store *store, const char *domain,
 /* Writes chain->domain's document atomically.  Caller holds the lock. */
 extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);
 
+/* Marks the stored chain of domain broken (the next automatic backup is
+ * full; the first reason is kept) or clears the mark.  A new version when
+ * it changes; 0 when there is no chain.
+ */
+extern int vc_store_set_broken (struct vc_store *store, const char *domain,
+                                bool broken, const char *reason);
+
 /* Writes an already serialised document of domain (replication). */
 extern int vc_store_save_text (struct vc_store *store, const char *domain,
                                const char *text, size_t len);

@@ -117,8 +117,7 @@ applied (void *opaque, uint64_t cookie, int status, const char *message)
     if (w->cookie != cookie)
       continue;
     if (w->c) {
-      reply (w->c, status == 0 ? VC_IPC_PUT : VC_IPC_PUT,
-             status == 0 ? 0 : -EIO, message);
+      reply (w->c, VC_IPC_PUT, status == 0 ? 0 : -EIO, message);
       qb_ipcs_connection_unref (w->c);
     }
     waiter_vector_remove (&d.waiters, i);
