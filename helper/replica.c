@@ -588,7 +588,7 @@ record_conflict (struct vc_replica *r, const char *domain,
                           winner->without_quorum ? " (no quorum)" : "");
   if (line == NULL)
     return;
-  vc_warn ("conflict after a partition: %s", line);
+  vc_warn ("conflicting changes made apart (partition or daemon down): %s", line);
   for (size_t i = 0; i < r->conflicts.len; i++)
     if (strcmp (r->conflicts.ptr[i], line) == 0) {
       free (line);

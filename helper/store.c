@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #include "xml-safe.h"
 
 #define LOCK_FILE ".lock"
+
+static void read_replica_marker (struct vc_store *store);
 
 int
 vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
@@ -54,9 +57,83 @@ vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
   store->daemon = daemon;
   if (daemon)
     vc_info ("using virtckptd: replicated store %s", store->dir);
-  else
-    vc_info ("using the local store %s (no virtckptd)", store->dir);
+  else {
+    read_replica_marker (store);
+    vc_info ("using the local store %s (no virtckptd%s)", store->dir,
+             store->unreplicated ? "; it is a virtckptd replica" : "");
+  }
   return 0;
+}
+
+/* A replica written while its daemon is down: see vc_store.unreplicated. */
+static void
+read_replica_marker (struct vc_store *store)
+{
+  CLEANUP_FREE char *buf = NULL;
+  size_t len;
+  unsigned node;
+
+  if (store->dirfd == -1 ||
+      vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &buf, &len) == -1)
+    return;
+  if (sscanf (buf, "node %u", &node) != 1) {
+    vc_warn ("%s/%s is damaged: treating the store as a replica of node 0",
+             store->dir, VC_REPLICA_MARKER);
+    node = 0;
+  }
+  store->unreplicated = true;
+  store->replica_node = node;
+}
+
+int
+vc_store_mark_replica (struct vc_store *store, uint32_t nodeid)
+{
+  char want[32];
+  CLEANUP_FREE char *have = NULL;
+  size_t len;
+
+  snprintf (want, sizeof want, "node %" PRIu32 "\n", nodeid);
+  if (vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &have, &len) == 0 &&
+      len == strlen (want) && memcmp (have, want, len) == 0)
+    return 0;
+  if (vc_atomic_write (store->dirfd, VC_REPLICA_MARKER, want, strlen (want)) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, VC_REPLICA_MARKER);
+    return -1;
+  }
+  return 0;
+}
+
+/* Flags a write into a replica whose daemon is down (see store.h).  Its
+ * base becomes the version it replaces when that one came from the
+ * cluster: base is otherwise only moved by a sync, and the daemon's sync
+ * must see this write as made on top of what the cluster holds (it wins)
+ * unless the cluster changed the domain since (a conflict, and the
+ * cluster's quorate version wins).
+ */
+static void
+flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
+{
+  struct vc_chain current;
+
+  if (vc_store_load_any (store, chain->domain, &current) == 0) {
+    if (!current.without_quorum) {
+      chain->base_generation = current.generation;
+      chain->base_node = current.node;
+    }
+    else {
+      chain->base_generation = current.base_generation;
+      chain->base_node = current.base_node;
+    }
+    vc_chain_clear (&current);
+  }
+  chain->without_quorum = true;
+  chain->node = store->replica_node;
+  if (!store->warned_unreplicated)
+    vc_warn ("virtckptd is not running: writing its replica %s alone; the "
+             "change is replicated when virtckptd starts, and yields to the "
+             "cluster's if %s was changed elsewhere meanwhile",
+             store->dir, chain->domain);
+  store->warned_unreplicated = true;
 }
 
 int
@@ -65,6 +142,8 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->daemon = NULL;
   store->dir = NULL;
   store->lockfd = -1;
+  store->unreplicated = store->warned_unreplicated = false;
+  store->replica_node = 0;
   store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (store->dirfd == -1 && errno == ENOENT && create) {
     if (vc_mkdir_parents (dir, 0700) == -1) {
@@ -283,7 +362,14 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
     vc_error ("checkpoint store %s does not exist", store->dir);
     return -1;
   }
-  if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+  if (store->unreplicated) {
+    struct vc_chain flagged = *chain;   /* shallow: only read below */
+    flag_unreplicated (store, &flagged);
+    doc = file ? vc_document_format (&flagged, &len) : NULL;
+  }
+  else if (file)
+    doc = vc_document_format (chain, &len);
+  if (doc == NULL) {
     vc_error ("cannot format the store document of %s", chain->domain);
     return -1;
   }
@@ -331,6 +417,23 @@ vc_store_remove (struct vc_store *store, const char *domain)
   }
   if (store->dirfd == -1)
     return 1;
+  if (store->unreplicated) {
+    /* Unlinked, the document would come back from the other replicas. */
+    struct vc_chain chain, tomb = { 0 };
+    int r = vc_store_load (store, domain, &chain);
+    if (r != 0)
+      return r;
+    tomb.domain = chain.domain;
+    tomb.uuid = chain.uuid;
+    tomb.generation = chain.generation + 1;
+    tomb.base_generation = chain.base_generation;
+    tomb.base_node = chain.base_node;
+    tomb.deleted = true;
+    tomb.updated = time (NULL);
+    r = vc_store_save (store, &tomb);
+    vc_chain_clear (&chain);
+    return r;
+  }
   if (vc_durable_unlink (store->dirfd, file) == -1) {
     if (errno == ENOENT)
       return 1;

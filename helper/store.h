@@ -25,7 +25,23 @@ struct vc_store {
    * applied in cluster order), reads come from its local replica (dir).
    */
   struct vc_daemon *daemon;
+  /* dir is virtckptd's replica but no virtckptd answers: writes are
+   * flagged as made without quorum by node replica_node, so that at the
+   * daemon's next sync they win only if nobody else changed the domain
+   * (see VC_REPLICA_MARKER).
+   */
+  bool unreplicated;
+  bool warned_unreplicated;
+  uint32_t replica_node;
 };
+
+/* A file virtckptd keeps in its replica ("node N\n", its corosync node
+ * id): tells the CLI that the directory is replicated.
+ */
+#define VC_REPLICA_MARKER ".virtckptd-replica"
+
+/* Called by virtckptd once it knows its node id. */
+extern int vc_store_mark_replica (struct vc_store *store, uint32_t nodeid);
 
 /* Opens dir; with create, makes it (mode 0700) if missing.  Without
  * create, a missing dir opens as an empty store (dirfd -1) that reads as

@@ -414,6 +414,8 @@ connect_cluster (void)
   }
   d.replica.self.nodeid = nodeid;
   d.cpg_up = true;
+  /* Tells a CLI that finds no daemon here whose replica this is. */
+  vc_store_mark_replica (&d.store, nodeid);
   qb_loop_poll_add (d.loop, QB_LOOP_HIGH, d.cpg_fd, POLLIN, NULL, cpg_ready);
 
   if (votequorum_initialize (&d.vq, &vq_callbacks) == CS_OK) {

@@ -6,7 +6,9 @@
 # and restarted catches up; corosync restarted on a node; a partition
 # {n1} | {n2,n3} with updates on both sides heals to identical stores with
 # the conflict reported; a daemon restarted with a damaged document on disk
-# gets the good one back.
+# gets the good one back; writes made with the CLI while a node's daemon
+# is down are replicated when it is back, or lose to the cluster's as a
+# conflict.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/daemon.sh
@@ -158,8 +160,39 @@ grep -q "could not replicate the checkpoints of huge: the document is [0-9]* byt
 	vc_fail "oversized import: $VC_ERR"
 vc_assert_eq "$before" "$(store_digest_of n1)" "an oversized document changes nothing"
 
+# --- writes into a replica while its daemon is down -------------------------------
+# The CLI writes n3's replica alone, flagged; at the next sync a change
+# only n3 made wins, a domain changed on both sides keeps the cluster's
+# version (conflict, n3's copy kept), a forget on n3 stays.
+vc_assert_eq "node 3" "$(cat "$(node_store n3)/.virtckptd-replica")" "n3's replica marker names its node id"
+vc_daemon_stop n3
+vnck n3 -v checkpoints list 2>&1 >/dev/null | grep -q "using the local store .* (no virtckptd; it is a virtckptd replica)" ||
+	vc_fail "the CLI does not say it uses the replica alone"
+make_doc vm15 9 "$VC_TMP/doc.xml"
+expect_exit 0 vnck n3 checkpoints import "$VC_TMP/doc.xml"
+grep -q "virtckptd is not running: writing its replica .* alone" <<<"$VC_ERR" ||
+	vc_fail "no warning for a write into the replica without its daemon: $VC_ERR"
+make_doc vm16 8 "$VC_TMP/doc.xml"
+vnck n3 -q checkpoints import "$VC_TMP/doc.xml"
+vnck n3 -q checkpoints forget vm17
+make_doc vm16 2 "$VC_TMP/doc.xml"
+vnck n1 -q checkpoints import "$VC_TMP/doc.xml"
+grep -q 'quorate="no"' "$(node_store n3)/vm15.xml" || vc_fail "n3's local write is not flagged"
+vc_daemon_start n3
+for n in "${nodes[@]}"; do vc_wait_synced "$n" 3 60; done
+for n in "${nodes[@]}"; do
+	vc_assert_eq "c1 c2 c3 c4 c5 c6 c7 c8 c9" "$(checkpoints_of "$n" vm15)" "vm15 changed only on n3 (daemon down): n3's version on $n"
+	vc_assert_eq "c1 c2" "$(checkpoints_of "$n" vm16)" "vm16 changed on both sides: the cluster's version on $n"
+	expect_exit 1 vnck "$n" checkpoints show vm17
+done
+vnck n1 status | grep -q "^conflict: vm16: version .* (no quorum) of node 3 lost" ||
+	vc_fail "the vm16 conflict is not reported: $(vnck n1 status)"
+compgen -G "$(node_store n3)/conflicts/vm16@*" >/dev/null || vc_fail "n3 did not keep its losing vm16"
+same_everywhere "after writes while n3's daemon was down"
+
 # --- without a daemon, the CLI says it works alone ------------------------------
 vc_daemon_stop n3
-vnck n3 -v checkpoints list 2>&1 >/dev/null | grep -q "using the local store .* (no virtckptd)" ||
+vnck n3 -v --store "$VC_TMP/plain-store" checkpoints list 2>&1 >/dev/null |
+	grep -q "using the local store .*plain-store (no virtckptd)" ||
 	vc_fail "the CLI does not say it uses the local store"
 vc_log PASS

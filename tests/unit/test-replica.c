@@ -1064,6 +1064,109 @@ test_partition_tombstone (void **state)
   assert_stores_identical (s);
 }
 
+/* --- 5b. writes into a replica while its daemon is down ------------------------- */
+
+/* What the CLI does on node i while node i's daemon is stopped: opens
+ * the replica as a local store and replaces domain's chain (as capture
+ * does: the next generation, on top of the stored one), or forgets it.
+ */
+static void
+local_write (struct sim *s, size_t i, const char *domain, const char *tag)
+{
+  struct vc_store st;
+  struct vc_chain stored, live;
+  size_t len;
+  char *err = NULL;
+  CLEANUP_FREE char *text = tag ? make_doc (domain, tag, 1, 0, &len) : NULL;
+
+  assert_false (s->node[i].up);
+  setenv ("VIRTCKPT_NO_DAEMON", "1", 1);
+  assert_int_equal (vc_store_open_cli (&st, s->node[i].dir, true, false), 0);
+  assert_true (st.unreplicated);
+  assert_int_equal (st.replica_node, s->node[i].nodeid);
+  assert_int_equal (vc_store_lock (&st), 0);
+  if (tag == NULL)
+    assert_int_equal (vc_store_remove (&st, domain), 0);
+  else {
+    assert_int_equal (vc_store_load (&st, domain, &stored), 0);
+    if (vc_document_parse (text, len, &live, &err) == -1)
+      fail_msg ("%s", err);
+    live.generation = stored.generation + 1;
+    live.node = stored.node;
+    live.base_generation = stored.base_generation;
+    live.base_node = stored.base_node;
+    assert_int_equal (vc_store_save (&st, &live), 0);
+    vc_chain_clear (&live);
+    vc_chain_clear (&stored);
+  }
+  vc_store_close (&st);
+  unsetenv ("VIRTCKPT_NO_DAEMON");
+}
+
+static void
+test_write_while_daemon_down (void **state)
+{
+  struct sim *s = *state;
+  struct version v;
+  CLEANUP_FREE char *conflicts = NULL;
+
+  start_all (s);
+  submit (s, 0, 1, DOM_A, "a0", 1);
+  submit (s, 0, 2, DOM_B, "b0", 1);
+  submit (s, 0, 3, DOM_C, "c0", 1);
+  run (s);
+  for (size_t i = 0; i < s->n; i++)
+    assert_int_equal (vc_store_mark_replica (&s->node[i].store, s->node[i].nodeid), 0);
+
+  /* n3's daemon stops; there, the CLI changes A and B and forgets C. */
+  node_stop (&s->node[2]);
+  confchg (s, 0);
+  run (s);
+  local_write (s, 2, DOM_A, "a-n3");
+  local_write (s, 2, DOM_B, "b-n3");
+  local_write (s, 2, DOM_C, NULL);
+  /* Flagged: no quorum, node 3 (the copied version said node 1). */
+  {
+    struct vc_store st;
+    struct vc_chain c;
+    assert_int_equal (vc_store_open (&st, s->node[2].dir, false), 0);
+    assert_int_equal (vc_store_load (&st, DOM_A, &c), 0);
+    assert_true (c.without_quorum);
+    assert_int_equal (c.node, 3);
+    assert_int_equal (c.generation, 2);
+    vc_chain_clear (&c);
+    assert_int_equal (vc_store_load (&st, DOM_C, &c), 1);
+    assert_int_equal (vc_store_load_any (&st, DOM_C, &c), 0);
+    assert_true (c.deleted);
+    vc_chain_clear (&c);
+    vc_store_close (&st);
+  }
+  /* Meanwhile the cluster changes B. */
+  submit (s, 0, 10, DOM_B, "b-n1", 1);
+  run (s);
+
+  /* n3's daemon comes back. */
+  node_start (&s->node[2], 3000);
+  confchg (s, 0);
+  run (s);
+  assert_all_synced (s);
+  assert_stores_identical (s);
+  for (size_t i = 0; i < s->n; i++) {
+    /* A changed only on n3: its change is replicated. */
+    assert_version (s, i, DOM_A, 2, 3, "a-n3-c1");
+    /* B changed on both sides: the cluster's (quorate) version wins. */
+    assert_version (s, i, DOM_B, 2, 1, "b-n1-c1");
+    assert_true (version_of (s, i, DOM_B, &v));
+    assert_false (v.noq);
+    /* C forgotten on n3 stays forgotten. */
+    assert_true (version_of (s, i, DOM_C, &v));
+    assert_true (v.deleted);
+    assert_true (status_has (s, i, "conflicts: 1\n"));
+  }
+  conflicts = vc_printf ("%s/conflicts", s->node[2].dir);
+  assert_int_equal (count_dir (conflicts), 1);
+}
+
 /* --- 6. a damaged document, repaired by the sync --------------------------------- */
 
 static void
@@ -1479,6 +1582,7 @@ main (void)
     T (test_partition_conflict_after_resync),
     T (test_conflict_copy_of_odd_names),
     T (test_partition_tombstone),
+    T (test_write_while_daemon_down),
     T (test_damaged_document_repaired),
     T (test_malformed_input),
     T (test_submit_rejected_document),
