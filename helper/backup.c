@@ -16,6 +16,7 @@
 
 #include "atomic-file.h"
 #include "backup.h"
+#include "backup-guard.h"
 #include "checkpoints.h"
 #include "cleanup.h"
 #include "copy.h"
@@ -313,30 +314,18 @@ remove_stale_dirs (struct run *r)
   vc_string_vector_free (&stale);
 }
 
-/* A pull-mode job outlives a virtckpt killed with SIGKILL.  If the
- * domain's backup job serves a socket under our runtime directory and no
- * virtckpt holds the run lock (we do now), it is ours: end it.
+/* A pull-mode job outlives a virtckpt killed with SIGKILL: the next run,
+ * holding the run lock, ends it if it is ours.
  */
 static int
 abort_stale_job (struct run *r)
 {
-  CLEANUP_FREE char *xml = virDomainBackupGetXMLDesc (r->dom, 0);
+  int s = vc_backup_end_stale_job (r->dom, r->o->rundir, r->o->domain);
 
-  if (xml == NULL)
-    return 0;                   /* no backup job */
-  if (strstr (xml, r->o->rundir) == NULL) {
+  if (s == 1)
     vc_error ("domain %s has a backup job that virtckpt did not start: "
               "wait for it or end it (virsh domjobabort)", r->o->domain);
-    return -1;
-  }
-  vc_warn ("ending a backup job of %s left by an interrupted virtckpt",
-           r->o->domain);
-  if (virDomainAbortJob (r->dom) == -1) {
-    vc_error ("cannot end the stale backup job of %s: %s", r->o->domain,
-              vc_libvirt_error ());
-    return -1;
-  }
-  return 0;
+  return s == 0 ? 0 : -1;
 }
 
 /* --- the libvirt job ----------------------------------------------------- */
@@ -676,9 +665,8 @@ new_chain_id (void)
 static int
 prepare (struct run *r)
 {
-  CLEANUP_FREE char *xml = NULL, *err = NULL, *lockname = NULL, *enc = NULL;
+  CLEANUP_FREE char *xml = NULL, *err = NULL;
   CLEANUP_FREE char *busy = NULL;
-  int rundirfd;
 
   r->dom = vc_libvirt_domain (r->conn, r->o->domain);
   if (r->dom == NULL)
@@ -700,17 +688,7 @@ prepare (struct run *r)
     return VC_EXIT_ERROR;
 
   /* One backup per domain at a time, whatever the directory. */
-  enc = vc_name_to_file (r->o->domain);
-  if (enc == NULL || vc_mkdir_parents (r->o->rundir, 0755) == -1 ||
-      (rundirfd = open (r->o->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-    vc_error ("cannot use runtime directory %s: %m", r->o->rundir);
-    return VC_EXIT_ERROR;
-  }
-  lockname = vc_printf ("%s.lock", enc);
-  free (busy);
-  busy = vc_printf ("a backup of %s is already running", r->o->domain);
-  r->runlockfd = lockname ? take_lock (rundirfd, lockname, busy ? busy : "busy") : -1;
-  close (rundirfd);
+  r->runlockfd = vc_backup_guard_take (r->o->rundir, r->o->domain);
   if (r->runlockfd == -1)
     return VC_EXIT_ERROR;
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "backup.h"
+#include "backup-guard.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "exit-codes.h"
@@ -86,6 +87,26 @@ vc_usage_backup (const char *cmd)
 "is synced, domains, checkpoints, conflicts, the last error.  With\n"
 "--wait-synced, wait up to SECONDS for it to be synced, and fail if it is\n"
 "not.  Exits 1 when no virtckptd runs on this node.\n");
+  else if (strcmp (cmd, "cancel") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... cancel DOMAIN [--grace SECS] [--wait SECS]\n"
+"                [--hold SECS | --release]\n"
+"\n"
+"End the virtckpt backup of DOMAIN running on this host: it gets SIGTERM\n"
+"(and SIGCONT), ends its libvirt job, removes its partial files and its\n"
+"checkpoint, and commits nothing.  A backup job left by a killed virtckpt\n"
+"is ended too; a job another tool started is reported, not touched.  The\n"
+"OCF agent runs this before Pacemaker migrates or stops the domain: a\n"
+"running backup job blocks a live migration.\n"
+"\n"
+"      --grace=SECS  first let a running backup finish for up to SECS\n"
+"      --wait=SECS   wait up to SECS for the cancelled backup to end\n"
+"                    (default 60)\n"
+"      --hold=SECS   refuse new backups of DOMAIN on this host for SECS\n"
+"      --release     end such a hold\n"
+"\n"
+"Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
+"none, it finished, or it was cancelled); 1 when it did not end in time.\n");
   else
     printf (
 "Usage: virtckpt [OPTION]... list DIR\n"
@@ -358,5 +379,35 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
  out:
   close (fd);
   vc_manifest_clear (&m);
+  return ret;
+}
+
+int
+vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_cancel_options co = {
+    .rundir = o->rundir, .grace = o->grace, .wait = o->wait,
+    .hold = o->release ? 0 : o->hold,
+  };
+  virConnectPtr conn;
+  int ret;
+
+  if (argc != 1) {
+    fprintf (stderr, "virtckpt: cancel: expected DOMAIN\n"
+             "Try 'virtckpt cancel --help'.\n");
+    return VC_EXIT_USAGE;
+  }
+  if (o->release && o->hold >= 0) {
+    fprintf (stderr, "virtckpt: cancel: --hold and --release exclude each other\n");
+    return VC_EXIT_USAGE;
+  }
+  co.domain = argv[0];
+  /* libvirt is only needed to end a job left by a killed virtckpt: the
+   * cancel itself works without it.
+   */
+  conn = vc_libvirt_open (o->uri);
+  ret = vc_backup_cancel (conn, &co);
+  if (conn)
+    virConnectClose (conn);
   return ret;
 }

@@ -29,6 +29,11 @@ struct vc_options {
   bool no_verify;
   bool no_progress;
   unsigned wait_synced;         /* status --wait-synced SECONDS */
+  /* cancel */
+  unsigned grace;
+  unsigned wait;
+  int hold;                     /* -1: not given */
+  bool release;
 };
 
 /* Each returns a VC_EXIT_* code; argv holds the positional arguments
@@ -42,6 +47,7 @@ extern int vc_cmd_backup (const struct vc_options *opts, int argc, char **argv);
 extern int vc_cmd_restore (const struct vc_options *opts, int argc, char **argv);
 extern int vc_cmd_verify (const struct vc_options *opts, int argc, char **argv);
 extern int vc_cmd_list (const struct vc_options *opts, int argc, char **argv);
+extern int vc_cmd_cancel (const struct vc_options *opts, int argc, char **argv);
 extern void vc_usage_backup (const char *cmd);
 extern int vc_cmd_status (const struct vc_options *opts, int argc, char **argv);
 

@@ -30,6 +30,7 @@ usage_main (FILE *fp)
 "  verify DIR                   check every backup file against the manifest\n"
 "  list DIR                     show the backups in DIR\n"
 "  status [--wait-synced SECS]  virtckptd's view of the cluster\n"
+"  cancel DOMAIN                end a running backup of DOMAIN on this host\n"
 "\n"
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
@@ -58,7 +59,8 @@ main (int argc, char **argv)
 {
   enum { OPT_XML = 256, OPT_DISK, OPT_EXCLUDE, OPT_UNTIL, OPT_FORMAT,
          OPT_CONNECTIONS, OPT_REQUEST_SIZE, OPT_IN_FLIGHT, OPT_NO_VERIFY,
-         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED, OPT_CHECKSUM };
+         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED, OPT_CHECKSUM,
+         OPT_GRACE, OPT_WAIT, OPT_HOLD, OPT_RELEASE };
   static const struct option long_options[] = {
     { "connect", required_argument, NULL, 'c' },
     { "store", required_argument, NULL, 's' },
@@ -78,6 +80,10 @@ main (int argc, char **argv)
     { "rundir", required_argument, NULL, OPT_RUNDIR },
     { "wait-synced", required_argument, NULL, OPT_WAIT_SYNCED },
     { "checksum", required_argument, NULL, OPT_CHECKSUM },
+    { "grace", required_argument, NULL, OPT_GRACE },
+    { "wait", required_argument, NULL, OPT_WAIT },
+    { "hold", required_argument, NULL, OPT_HOLD },
+    { "release", no_argument, NULL, OPT_RELEASE },
     { "verbose", no_argument, NULL, 'v' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -85,7 +91,8 @@ main (int argc, char **argv)
     { NULL, 0, NULL, 0 },
   };
   struct vc_options opts = { .store_dir = getenv ("VIRTCKPT_STORE"),
-                            .rundir = getenv ("VIRTCKPT_RUNDIR") };
+                            .rundir = getenv ("VIRTCKPT_RUNDIR"),
+                            .wait = 60, .hold = -1 };
   bool help = false, quiet = false;
   int c, ret;
 
@@ -140,16 +147,29 @@ main (int argc, char **argv)
     case OPT_NO_PROGRESS: opts.no_progress = true; break;
     case OPT_RUNDIR: opts.rundir = optarg; break;
     case OPT_CHECKSUM: opts.checksum = optarg; break;
-    case OPT_WAIT_SYNCED: {
+    case OPT_WAIT_SYNCED:
+    case OPT_GRACE:
+    case OPT_WAIT:
+    case OPT_HOLD: {
       char *end;
       unsigned long v = strtoul (optarg, &end, 10);
       if (*optarg < '0' || *optarg > '9' || *end || v > 86400) {
-        fprintf (stderr, "virtckpt: bad value '%s' for --wait-synced (seconds)\n", optarg);
+        fprintf (stderr, "virtckpt: bad value '%s' for --%s (seconds, at most 86400)\n",
+                 optarg, c == OPT_WAIT_SYNCED ? "wait-synced" : c == OPT_GRACE ? "grace"
+                 : c == OPT_WAIT ? "wait" : "hold");
         return VC_EXIT_USAGE;
       }
-      opts.wait_synced = v;
+      if (c == OPT_WAIT_SYNCED)
+        opts.wait_synced = v;
+      else if (c == OPT_GRACE)
+        opts.grace = v;
+      else if (c == OPT_WAIT)
+        opts.wait = v;
+      else
+        opts.hold = v;
       break;
     }
+    case OPT_RELEASE: opts.release = true; break;
     case 'v': opts.verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': help = true; break;
@@ -195,6 +215,7 @@ main (int argc, char **argv)
     { "verify", vc_cmd_verify },
     { "list", vc_cmd_list },
     { "status", vc_cmd_status },
+    { "cancel", vc_cmd_cancel },
   };
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp (argv[0], commands[i].name) != 0)

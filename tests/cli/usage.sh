@@ -35,6 +35,21 @@ done
 expect 0 "$VIRTCKPT" checkpoints --help
 grep -q "redefine" <<<"$out" || fail "checkpoints --help: $out"
 
+expect 0 "$VIRTCKPT" cancel --help
+grep -q "^Usage: virtckpt \[OPTION\]... cancel DOMAIN" <<<"$out" || fail "cancel --help: $out"
+expect 2 "$VIRTCKPT" cancel
+expect 2 "$VIRTCKPT" cancel vm --hold 5 --release
+expect 2 "$VIRTCKPT" cancel vm --grace soon
+grep -q "bad value 'soon' for --grace" <<<"$err" || fail "cancel --grace soon: $err"
+# A hold, seen by a backup, then released; no libvirt needed for that.
+# (libvirt's test driver runs a domain named "test")
+expect 0 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" cancel test --hold 60
+grep -q "backups of test are held on this host for 60 s" <<<"$err" || fail "hold: $err"
+expect 1 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" --store "$tmp/held-store" backup test -o "$tmp/held-backups"
+grep -q "backups of test are held on this host for [0-9]* more s" <<<"$err" || fail "held backup: $err"
+expect 0 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" cancel test --release
+[[ ! -e "$tmp/run/test.xml.hold" ]] || fail "--release left the hold"
+
 expect 2 "$VIRTCKPT"
 expect 2 "$VIRTCKPT" frobnicate
 grep -q "unknown command 'frobnicate'" <<<"$err" || fail "$err"

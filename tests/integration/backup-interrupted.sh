@@ -2,10 +2,11 @@
 #
 # A backup that does not finish commits nothing and costs the chain
 # nothing: virtckpt killed with SIGKILL mid-copy, stopped with SIGTERM, its
-# libvirt job aborted from outside, its target disk full, QEMU killed.  In
+# libvirt job aborted from outside, cancelled by "virtckpt cancel" while
+# suspended (^Z), its target disk full, QEMU killed.  In
 # each case the next backup is correct, and every restore is byte-exact.
-# Also: one backup per domain at a time, bad arguments, a directory that
-# belongs to another domain.
+# Also: one backup per domain at a time, a hold refuses new backups, bad
+# arguments, a directory that belongs to another domain.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -53,6 +54,15 @@ start_slow_backup() {
 backup_pid() {
 	# Anchored: nsenter's own command line contains the same words.
 	pgrep -f -- "^$VIRTCKPT --store $VC_STORE backup vm" | head -1
+}
+
+# resume_nsenter PID : nsenter (running the backup PID in the host) stops
+# itself when its child is stopped, and nothing resumes it when the
+# child is continued.
+resume_nsenter() {
+	local parent
+	parent=$(ps -o ppid= -p "$1" | tr -d ' ')
+	[[ -z "$parent" ]] || kill -CONT "$parent" 2>/dev/null || true
 }
 
 # after_failure WHAT : nothing of the failed backup is committed or left.
@@ -104,6 +114,50 @@ after_failure "SIGTERM"
 vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "SIGTERM left the libvirt job"
 vc_assert_eq 2 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: its checkpoint was removed"
 next_backup_is_exact "after SIGTERM"
+
+# --- virtckpt cancel: a backup suspended with ^Z, then a hold ---------------
+expect_exit 0 vck "$H" -v cancel vm "${RUN[@]}"
+grep -q "no backup of vm is running on this host" <<<"$VC_ERR" || vc_fail "cancel, nothing running: $VC_ERR"
+dirty_a 6
+start_slow_backup
+pid=$(backup_pid)
+kill -STOP "$pid"
+expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --grace 1 --wait 30 --hold 300
+resume_nsenter "$pid"
+# (pids as the host's PID namespace sees them)
+for msg in "backups of vm are held on this host for 300 s" \
+	"waiting up to 1 s for the backup of vm \(pid [0-9]+\) to finish" \
+	"cancelling the backup of vm \(pid [0-9]+\)" \
+	"the backup of vm \(pid [0-9]+\) was cancelled"; do
+	grep -qE "$msg" <<<"$VC_ERR" || vc_fail "cancel: no '$msg' in: $VC_ERR"
+done
+rc=0
+wait "$BG" || rc=$?
+vc_assert_eq 1 "$rc" "cancelled backup: exit 1"
+grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out" ||
+	vc_fail "cancelled backup's message: $(cat "$VC_TMP/bg.out")"
+after_failure "cancel"
+[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "cancel left a partial directory"
+vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "cancel left the libvirt job"
+vc_assert_eq 3 "$(checkpoint_names "$H" vm | grep -c .)" "cancel: its checkpoint was removed"
+vc_assert_eq 3 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain without it"
+expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the cluster is moving it" \
+	vck "$H" -q backup vm -o "$B" "${RUN[@]}"
+after_failure "held"
+expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --release
+next_backup_is_exact "after cancel and release"
+# A cancel that cannot end the backup in time says so.
+dirty_a 7
+start_slow_backup
+pid=$(backup_pid)
+kill -STOP "$pid"
+# With --wait 0 cancel looks once, right after SIGTERM: too early.
+expect_error 1 "the backup of vm \(pid [0-9]+\) did not end within 0 s of SIGTERM" \
+	vck "$H" -q cancel vm "${RUN[@]}" --wait 0
+resume_nsenter "$pid"
+wait "$BG" || true
+after_failure "cancel with --wait 0"
+next_backup_is_exact "after cancel --wait 0"
 
 # --- the libvirt job aborted from outside ----------------------------------
 dirty_a 3
