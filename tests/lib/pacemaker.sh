@@ -75,6 +75,19 @@
 #   vc_pcmk_failures             failed actions (crm_mon), one per line
 #   vc_crm NODE CMD...           a Pacemaker command on a node (same as
 #                                vc_node_on; just for readability)
+#   vc_node_crash NODE [DOM]...  NODE "crashes": one SIGKILL to all its
+#                                Pacemaker daemons (and the agents they
+#                                run), its corosync and the QEMU of each
+#                                DOM; libvirtd, virtlogd and virtckptd stay.
+#                                Waits until they are gone; sets
+#                                VC_CRASH_T0 (EPOCHREALTIME of the kill)
+#   vc_wait_running_off NODE RSC...
+#                                until every RSC runs, all on one node
+#                                other than NODE (crm_mon still shows them
+#                                on a crashed node until the cluster
+#                                notices); sets VC_VM_NODE.  Unlike
+#                                vc_vm_move it does not fail on failed
+#                                actions: the caller looks at them
 # Knobs: VC_PCMK_TIMEOUT (default 150 s) bounds each wait;
 # VC_PCMK_DAEMON=manual|agent (default manual) see above;
 # VC_PACEMAKER_DC_DEADTIME (cluster.sh) defaults to 2s here: all nodes
@@ -581,4 +594,81 @@ vc_vm_move() {
 	vc_wait_idle "$VC_PCMK_TIMEOUT"
 	VC_MOVE_SECS=$(vc_elapsed "$t0")
 	vc_log "TIMING vm $name moved ${from:-?} -> $node in ${VC_MOVE_SECS}s"
+}
+
+# ---------------------------------------------------------------- crashes --
+
+# _vc_node_tree NODE PID... : each PID and all its descendants (PIDs
+# inside NODE), one a line.
+_vc_node_tree() {
+	local name=$1
+	shift
+	vc_on "$name" ps -e -o pid=,ppid= | awk -v roots="$*" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) { keep[r[i]] = 1; print r[i] } }
+		{ parent[$1] = $2 }
+		END {
+			do {
+				grew = 0
+				for (p in parent)
+					if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1; print p }
+			} while (grew)
+		}'
+}
+
+# vc_node_crash NODE [DOM]...
+vc_node_crash() {
+	local name=${1:?vc_node_crash NODE [DOM]...} dir p dom pcmk=() pids=() left i
+	shift
+	_vc_need_node "$name"
+	dir=$(_vc_hostdir "$name")
+	mapfile -t pcmk < <(vc_on "$name" pgrep '^pacemaker' || true)
+	((${#pcmk[@]} > 0)) || vc_fail "node $name: no Pacemaker daemon runs"
+	mapfile -t pids < <(_vc_node_tree "$name" "${pcmk[@]}")
+	p=$(cat "$dir/corosync.pid" 2>/dev/null) || vc_fail "node $name: corosync is not running"
+	pids+=("$p")
+	for dom in "$@"; do
+		p=$(vc_on "$name" cat "/run/libvirt/qemu/$dom.pid" 2>/dev/null) ||
+			vc_fail "node $name: no QEMU runs $dom"
+		pids+=("$p")
+	done
+	# shellcheck disable=SC2034  # for the caller
+	VC_CRASH_T0=$EPOCHREALTIME
+	vc_on "$name" kill -KILL "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		left=""
+		for p in "${pids[@]}"; do
+			_vc_node_alive "$name" "$p" && left+=" $p"
+		done
+		[[ -n "$left" ]] || break
+		sleep 0.1
+	done
+	[[ -z "$left" ]] || vc_fail "node $name: processes survived SIGKILL:$left"
+	rm -f "$dir/corosync.pid" "$dir/pacemakerd.pid"
+	vc_log "node $name crashed: SIGKILL to ${#pcmk[@]} Pacemaker daemons (and $((${#pids[@]} - ${#pcmk[@]} - 1 - $#)) agent processes), corosync${*:+ and the QEMU of $*}"
+}
+
+# vc_wait_running_off NODE RSC...
+vc_wait_running_off() {
+	local off=${1:?vc_wait_running_off NODE RSC...} t0 r where all
+	shift
+	t0=$SECONDS
+	while :; do
+		all=1
+		VC_VM_NODE=""
+		for r in "$@"; do
+			where=$(vc_rsc_node "$r")
+			if [[ -z "$where" || "$where" == "$off" ||
+				(-n "$VC_VM_NODE" && "$where" != "$VC_VM_NODE") ]]; then
+				all=0
+				break
+			fi
+			VC_VM_NODE=$where
+		done
+		((all)) && return 0
+		if ((SECONDS - t0 >= VC_PCMK_TIMEOUT)); then
+			vc_log "failed actions: $(vc_pcmk_failures)"
+			vc_fail "$* not running on a node other than $off after ${VC_PCMK_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
 }
