@@ -157,11 +157,12 @@ set_hold (struct guard *g, const struct vc_cancel_options *o)
   char buf[32];
 
   if (o->hold == 0) {
-    if (unlinkat (g->dirfd, g->hold, 0) == -1 && errno != ENOENT) {
+    if (unlinkat (g->dirfd, g->hold, 0) == 0)
+      vc_notice ("backups of %s are no longer held", o->domain);
+    else if (errno != ENOENT) {
       vc_error ("cannot remove %s/%s: %m", o->rundir, g->hold);
       return -1;
     }
-    vc_notice ("backups of %s are no longer held", o->domain);
     return 0;
   }
   snprintf (buf, sizeof buf, "%lld\n", (long long) time (NULL) + o->hold);

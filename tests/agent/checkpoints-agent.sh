@@ -17,6 +17,8 @@
 #  - a broken chain (a bitmap removed from the stopped image): start
 #    succeeds with a warning, libvirt holds no partial chain, the store
 #    says broken;
+#  - stop gives a running backup backup_wait seconds, cancels it and holds
+#    new backups; start releases the hold;
 #  - ocf-tester passes but for the DTD check of the OCF 1.1 metadata.
 
 set -eu -o pipefail
@@ -88,7 +90,7 @@ printf '%s\n' "$VC_OUT" >"$VC_TMP/meta.xml"
 xmllint --noout "$VC_TMP/meta.xml" || vc_fail "meta-data is not well-formed XML"
 params=$(xmllint --xpath '//parameters/parameter/@name' "$VC_TMP/meta.xml" |
 	sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)
-vc_assert_eq "domain config hypervisor sync_timeout domain_wait virtckpt store require_daemon" \
+vc_assert_eq "domain config hypervisor sync_timeout domain_wait virtckpt store backup_wait require_daemon" \
 	"$params" "meta-data lists the parameters"
 actions=$(xmllint --xpath '//actions/action/@name' "$VC_TMP/meta.xml" |
 	sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)
@@ -96,7 +98,7 @@ vc_assert_eq "start stop monitor migrate_to migrate_from reload-agent validate-a
 	"$actions" "meta-data lists the actions"
 vc_assert_eq "1.1" "$(xmllint --xpath 'string(/resource-agent/version)' "$VC_TMP/meta.xml")" \
 	"OCF version 1.1"
-vc_assert_eq "sync_timeout domain_wait virtckpt require_daemon" \
+vc_assert_eq "sync_timeout domain_wait virtckpt backup_wait require_daemon" \
 	"$(xmllint --xpath '//parameter[@reloadable="1"]/@name' "$VC_TMP/meta.xml" |
 		sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)" "reloadable parameters"
 # ra-api-1.dtd (OCF 1.0) knows neither reloadable, unique-group nor
@@ -111,7 +113,7 @@ fi
 expect_ra 3 no-such-action
 
 # --- validate-all ----------------------------------------------------------
-vc_make_image "$VC_TMP/$DOM.qcow2" 32M
+vc_make_image "$VC_TMP/$DOM.qcow2" 128M
 vc_domain_xml "$DOM" "$VC_TMP/$DOM.qcow2" >"$VC_TMP/$DOM.xml"
 expect_ra 0 validate-all
 expect_ra 6 validate-all OCF_RESKEY_domain=
@@ -186,7 +188,7 @@ expect_log "^ocf-exit-reason:cannot ask libvirt about vm1: failed to connect to 
 # With require_daemon (the default), monitor warns that captures are not
 # replicated when no virtckptd runs.
 expect_ra 0 monitor OCF_RESKEY_require_daemon=true
-expect_log "WARNING: virtckptd is not running on this node: .* not replicated" "monitor without virtckptd"
+expect_log "WARNING: virtckptd is not running on this node: .* flagged unreplicated" "monitor without virtckptd"
 
 # A start killed by its timeout while redefining (here: after the redefine,
 # which then hangs) may leave part of the chain: the stop that follows must
@@ -290,4 +292,36 @@ expect_ra 0 monitor
 expect_ra 0 stop
 vc_assert_eq "c1 c2 c4" "$(stored_names)" "the broken chain is kept until a full backup"
 stored_state | grep -q "^broken" || vc_fail "broken mark lost: $(stored_state)"
+
+# --- stop ends a running backup and holds new ones; start releases them -----------
+expect_ra 0 start
+for i in 0 1 2 3 4 5 6 7 8 9 a b; do
+	vc_guest_write "$H" "$DOM" vda "0x4$i" "$((16#$i * 10 + 2))M" 8M
+done
+vck "$H" backup "$DOM" -o "$VC_TMP/b" --connections 1 --in-flight 1 --request-size 65536 \
+	>"$VC_TMP/bg.out" 2>&1 &
+bg=$!
+for ((i = 0; i < 200; i++)); do
+	[[ -z "$(find "$VC_TMP/b" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]] || break
+	sleep 0.05
+done
+pid=$(pgrep -f -- "^$VIRTCKPT --store $VC_STORE backup $DOM" | head -1)
+[[ -n "$pid" ]] || vc_fail "the background backup is not running: $(cat "$VC_TMP/bg.out")"
+kill -STOP "$pid"
+expect_ra 0 stop OCF_RESKEY_backup_wait=1
+expect_log "waiting up to 1 s for the backup of vm1" "stop gave the running backup backup_wait seconds"
+expect_log "the backup of vm1 \(pid [0-9]+\) was cancelled" "stop cancelled the running backup"
+expect_log "backups of vm1 are held on this host for 120 s" "stop holds new backups"
+# nsenter stopped itself with the backup; nothing else resumes it.
+kill -CONT "$(ps -o ppid= -p "$pid" | tr -d ' ')" 2>/dev/null || true
+rc=0
+wait "$bg" || rc=$?
+vc_assert_eq 1 "$rc" "the cancelled backup exited 1"
+vc_assert_eq "" "$(find "$VC_TMP/b" -name '.partial-*')" "the cancelled backup left no partial directory"
+expect_error 1 "backups of vm1 are held on this host" vck "$H" -q backup "$DOM" -o "$VC_TMP/b"
+expect_ra 0 start
+expect_log "backups of vm1 are no longer held" "start released the hold"
+expect_exit 0 vck "$H" backup "$DOM" -o "$VC_TMP/b"
+vc_log "ok: a backup after start: $(grep -o 'backup 1 (full) of vm1 done.*' <<<"$VC_ERR")"
+expect_ra 0 stop
 vc_log PASS

@@ -146,6 +146,18 @@ expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the clust
 after_failure "held"
 expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --release
 next_backup_is_exact "after cancel and release"
+# A backup that finishes within the grace period is not cancelled.
+dirty_a 8
+start_slow_backup
+expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --grace 120
+grep -qE "the backup of vm \(pid [0-9]+\) finished" <<<"$VC_ERR" || vc_fail "cancel --grace: $VC_ERR"
+grep -q "cancelling" <<<"$VC_ERR" && vc_fail "cancel --grace cancelled a backup that finished: $VC_ERR"
+wait "$BG" || vc_fail "the backup given a grace period failed: $(cat "$VC_TMP/bg.out")"
+grep -q "(inc) of vm done" "$VC_TMP/bg.out" || vc_fail "backup in the grace period: $(cat "$VC_TMP/bg.out")"
+rm -rf "$VC_TMP/r"
+expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/r"
+assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "the backup that finished in the grace period restores exactly"
+manifest0=$(sha256sum <"$B/manifest.xml")
 # A cancel that cannot end the backup in time says so.
 dirty_a 7
 start_slow_backup

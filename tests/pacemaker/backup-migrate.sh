@@ -1,0 +1,145 @@
+#!/bin/bash
+#
+# Scenario f: a backup is running when Pacemaker live-migrates the VM.
+#
+# While a pull-mode backup job runs, libvirt cannot migrate the domain (the
+# migration waits 30 s for the job's state lock and fails; Pacemaker then
+# recovers the VM by a restart).  The policy (agent/checkpoints, "stop and
+# migrate_to" in its metadata): the checkpoints resource, ordered after
+# the VM with allow-migrate=false, is stopped before the VM migrates; its
+# stop gives a running virtckpt backup of the domain backup_wait seconds
+# to finish, then cancels it (virtckpt cancel: SIGTERM, the backup ends its
+# job, removes its partial files and its checkpoint, commits nothing) and
+# holds new backups on that node; then it captures the chain.  The VM then
+# live-migrates without a restart, and the next backup, on the new node,
+# is an incremental on the last committed backup.
+#
+# Here: vm5 runs on n1 (VirtualDomain allow-migrate=true, vm5-ckpt
+# backup_wait=3).  A full backup, guest writes, then a slow incremental
+# started in the background and suspended (SIGSTOP, as ^Z would) once it
+# copies, so that it is certainly still running when Pacemaker acts.
+# crm_resource --move to n2: vm5-ckpt's stop on n1 waits 3 s, cancels the
+# backup (SIGTERM and SIGCONT), captures; vm5 live-migrates n1 -> n2
+# (migrate_to/migrate_from, "running (migrated)", no failed action);
+# vm5-ckpt starts on n2 and redefines the chain, which lacks the cancelled
+# backup's checkpoint.  The cancelled backup exited 1 and left nothing
+# (manifest unchanged, no partial directory).  After more writes, the next
+# automatic backup on n2 is incremental since backup 1 and reads exactly
+# everything written since backup 1 on both nodes; both backups restore
+# byte for byte.
+
+set -eu -o pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
+. "$(dirname "$0")/../lib/pacemaker.sh"
+
+vc_init
+t_start=$EPOCHREALTIME
+vc_pcmk_cluster 3
+
+ref_disk vm5 256
+mv "$VC_TMP/vm5.qcow2" "$VC_SHARED/vm5.qcow2"
+vc_vm_create vm5 vm5.qcow2 --node n1
+[[ "$VC_VM_NODE" == n1 ]] || vc_fail "vm5 started on $VC_VM_NODE, not on n1"
+n=$(_vc_pcmk_node)
+vc_on "$n" crm_resource --resource vm5-ckpt --set-parameter backup_wait \
+	--parameter-value 3 >/dev/null || vc_fail "cannot set backup_wait on vm5-ckpt"
+vc_wait_idle
+B=$VC_SHARED/backups/vm5
+PCMK_LOG=$VC_TMP/hosts/n1/root/var/log/pacemaker/pacemaker.log
+
+# read_of ID : bytes the backup ID read from vda (manifest).
+read_of() {
+	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
+}
+
+# --- full backup, writes ---------------------------------------------------
+expect_exit 0 vnck n1 backup vm5 -o "$B"
+grep -q "backup 1 (full) of vm5 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
+ref_snapshot vm5 1
+manifest1=$(sha256sum <"$B/manifest.xml")
+written=0
+for i in 0 1 2 3 4 5 6 7; do
+	ref_write n1 vm5 vda vm5 "0x7$i" "$((i * 30 + 3))M" 8M
+	written=$((written + 8 * 1048576))
+done
+
+# --- a slow incremental, suspended while it copies ---------------------------
+vnck n1 backup vm5 -o "$B" --connections 1 --in-flight 1 --request-size 65536 \
+	>"$VC_TMP/bg.out" 2>&1 &
+bg=$!
+for ((i = 0; i < 200; i++)); do
+	[[ -z "$(find "$B" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]] || break
+	sleep 0.05
+done
+pid=$(pgrep -f -- "^$VIRTCKPT --store $(node_store n1) backup vm5" | head -1)
+[[ -n "$pid" ]] || vc_fail "the background backup is not running: $(cat "$VC_TMP/bg.out")"
+kill -STOP "$pid"
+# On failure, nothing would resume it: the cleanup would wait for it.
+resume_backup() {
+	kill -CONT "$pid" 2>/dev/null || true
+	kill -CONT "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" 2>/dev/null || true
+}
+trap 'rc=$?; resume_backup; (exit "$rc"); _vc_pcmk_exit_trap' EXIT
+vc_virsh n1 domjobinfo vm5 | grep -q "Job type: *Unbounded" ||
+	vc_fail "no backup job runs on vm5: the test is not testing"
+vc_assert_eq 2 "$(checkpoint_names n1 vm5 | wc -l)" "the running backup made its checkpoint"
+vc_log "ok: incremental backup of vm5 running on n1 (suspended, pid $pid)"
+
+# --- Pacemaker moves the VM ------------------------------------------------
+chain=$(checkpoint_names n1 vm5 | head -1)
+log_off=$(stat -c %s "$PCMK_LOG")
+vc_vm_move vm5 n2
+t_move=$VC_MOVE_SECS
+# nsenter, which runs the backup in n1, stopped itself with its child and
+# is not resumed by the SIGCONT the agent sent to the backup.
+resume_backup
+rc=0
+wait "$bg" || rc=$?
+vc_assert_eq 1 "$rc" "the running backup was cancelled (exit 1)"
+grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out" ||
+	vc_fail "cancelled backup: $(cat "$VC_TMP/bg.out")"
+
+ops_n1=$(vc_vm_ops vm5 n1 | xargs)
+ops_n2=$(vc_vm_ops vm5 n2 | xargs)
+ck_n1=$(vc_vm_ops vm5-ckpt n1 | xargs)
+vc_log "operations: n1: vm5: $ops_n1; vm5-ckpt: $ck_n1; n2: vm5: $ops_n2"
+# (after a migration Pacemaker also runs stop on the source: "already stopped")
+[[ " $ops_n1 " == *" migrate_to "* ]] || vc_fail "vm5 was not live-migrated from n1 ($ops_n1)"
+[[ " $ops_n2 " == *" migrate_from "* && " $ops_n2 " != *" start "* ]] ||
+	vc_fail "vm5 was not migrated into n2 ($ops_n2)"
+vc_assert_eq "running (migrated)" "$(vc_virsh n2 domstate --reason vm5)" \
+	"vm5 runs on n2 since its live migration, not restarted"
+[[ -z "$(vc_pcmk_failures)" ]] || vc_fail "failed actions: $(vc_pcmk_failures)"
+agent_log=$(tail -c +$((log_off + 1)) "$PCMK_LOG" | grep 'checkpoints(vm5-ckpt)')
+for msg in "waiting up to 3 s for the backup of vm5" "cancelling the backup of vm5" \
+	"the backup of vm5 (pid [0-9]*) was cancelled" "backups of vm5 are held on this host"; do
+	grep -q "$msg" <<<"$agent_log" || vc_fail "vm5-ckpt's stop on n1 did not log '$msg': $agent_log"
+done
+grep -E 'cancel|held' <<<"$agent_log" | sed 's/^/    n1: /' >&2
+vc_log "ok: vm5-ckpt's stop on n1 cancelled the backup; vm5 live-migrated n1 -> n2 in ${t_move}s"
+
+# --- nothing of the cancelled backup is left --------------------------------
+vc_assert_eq "$manifest1" "$(sha256sum <"$B/manifest.xml")" "the cancelled backup committed nothing"
+[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "the cancelled backup left a partial directory"
+vc_assert_eq "$chain" "$(checkpoint_names n2 vm5)" \
+	"libvirt on n2 holds the chain of backup 1, without the cancelled backup's checkpoint"
+for node in "${VC_NODES[@]}"; do
+	vc_assert_eq 1 "$(vnck "$node" checkpoints show vm5 | sed -n 's/^Checkpoints: *//p')" \
+		"one checkpoint stored on $node"
+done
+
+# --- the next backup, on n2 --------------------------------------------------
+ref_write n2 vm5 vda vm5 0x55 250M 1M
+written=$((written + 1048576))
+expect_exit 0 vnck n2 backup vm5 -o "$B"
+grep -q "backup 2 (inc) of vm5 done" <<<"$VC_ERR" || vc_fail "backup 2 on n2 was not incremental: $VC_ERR"
+ref_snapshot vm5 2
+vc_assert_eq "$written" "$(read_of 2)" \
+	"backup 2 read exactly what the guest wrote since backup 1, on n1 and n2"
+expect_exit 0 vnck n2 verify "$B"
+for id in 1 2; do
+	expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r$id" --until "$id"
+	assert_same_disk "$VC_TMP/r$id/vda.qcow2" "$VC_TMP/vm5.ref@$id" "restore of backup $id"
+done
+vc_wait_idle
+vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, move with a cancelled backup ${t_move}s, total $(vc_elapsed "$t_start")s"
