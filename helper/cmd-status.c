@@ -1,6 +1,7 @@
 /* virtckpt status: what virtckptd on this node knows. */
 #include <config.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,13 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
     fprintf (stderr, "virtckpt: status: no argument expected\n");
     return VC_EXIT_USAGE;
   }
+  int why = ENOENT;
+
   for (;;) {
     d = vc_daemon_connect ();
-    if (d) {
+    if (d == NULL)
+      why = errno;
+    else {
       text = vc_daemon_status (d);
       vc_daemon_close (d);
     }
@@ -37,7 +42,7 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
     usleep (200 * 1000);
   }
   if (text == NULL) {
-    vc_error ("virtckptd is not running on this node%s",
+    vc_error ("%s%s", vc_daemon_unreachable (why),
               o->wait_synced ? " (waited for it)" : "");
     return VC_EXIT_ERROR;
   }

@@ -81,21 +81,39 @@ vc_daemon_connect (void)
     goto fail;
   d->c = qb_ipcc_connect (VC_IPC_NAME, VC_IPC_MAX_MSG);
   if (d->c == NULL) {
-    if (errno == EACCES || errno == EPERM)
-      vc_warn ("virtckptd refused the connection (root and the haclient "
-               "group only): using the local store");
+    if (errno == EPERM)
+      errno = EACCES;
+    else if (errno != EACCES)
+      errno = ENOENT;
     goto fail;
   }
   if (call (d, VC_IPC_HELLO, NULL, 0, NULL, 0, &d->store_dir) == -1 ||
       d->store_dir == NULL || d->store_dir[0] != '/') {
-    vc_warn ("virtckptd answered oddly: using the local store");
+    errno = EPROTO;
     goto fail;
   }
   return d;
 
  fail:
-  vc_daemon_close (d);
+  {
+    int e = errno;
+    vc_daemon_close (d);
+    errno = e;
+  }
   return NULL;
+}
+
+const char *
+vc_daemon_unreachable (int err)
+{
+  switch (err) {
+  case EACCES:
+    return "virtckptd refused the connection (root and the haclient group only)";
+  case EPROTO:
+    return "virtckptd answered oddly";
+  default:
+    return "virtckptd is not running on this node";
+  }
 }
 
 void

@@ -6,8 +6,12 @@
 
 struct vc_daemon;
 
-/* Connects to the daemon of this node; NULL (quietly) when none runs. */
+/* Connects to the daemon of this node.  NULL (quietly) when it cannot,
+ * errno saying why: ENOENT none runs, EACCES it refused this user,
+ * EPROTO it answered oddly; vc_daemon_unreachable (errno) says it in words.
+ */
 extern struct vc_daemon *vc_daemon_connect (void);
+extern const char *vc_daemon_unreachable (int err);
 extern void vc_daemon_close (struct vc_daemon *d);
 
 /* The daemon's store directory (owned by d). */

@@ -33,8 +33,11 @@ vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
   struct vc_daemon *daemon = NULL;
   const char *no = getenv ("VIRTCKPT_NO_DAEMON");
 
-  if (no == NULL || *no == '\0')
+  if (no == NULL || *no == '\0') {
     daemon = vc_daemon_connect ();
+    if (daemon == NULL && errno != ENOENT)
+      vc_warn ("%s: using the local store", vc_daemon_unreachable (errno));
+  }
   if (daemon) {
     const char *ddir = vc_daemon_store_dir (daemon);
     char *a = realpath (dir, NULL), *b = realpath (ddir, NULL);
