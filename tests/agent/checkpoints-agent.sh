@@ -298,24 +298,16 @@ expect_ra 0 start
 for i in 0 1 2 3 4 5 6 7 8 9 a b; do
 	vc_guest_write "$H" "$DOM" vda "0x4$i" "$((16#$i * 10 + 2))M" 8M
 done
-vck "$H" backup "$DOM" -o "$VC_TMP/b" --connections 1 --in-flight 1 --request-size 65536 \
-	>"$VC_TMP/bg.out" 2>&1 &
-bg=$!
-for ((i = 0; i < 200; i++)); do
-	[[ -z "$(find "$VC_TMP/b" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]] || break
-	sleep 0.05
-done
-pid=$(pgrep -f -- "^$VIRTCKPT --store $VC_STORE backup $DOM" | head -1)
-[[ -n "$pid" ]] || vc_fail "the background backup is not running: $(cat "$VC_TMP/bg.out")"
-kill -STOP "$pid"
+backup_in_background "$VC_TMP/b" vck "$H" backup "$DOM" -o "$VC_TMP/b" --connections 1 \
+	--in-flight 1 --request-size 65536
+suspend_backup
 expect_ra 0 stop OCF_RESKEY_backup_wait=1
 expect_log "waiting up to 1 s for the backup of vm1" "stop gave the running backup backup_wait seconds"
 expect_log "the backup of vm1 \(pid [0-9]+\) was cancelled" "stop cancelled the running backup"
 expect_log "backups of vm1 are held on this host for 120 s" "stop holds new backups"
-# nsenter stopped itself with the backup; nothing else resumes it.
-kill -CONT "$(ps -o ppid= -p "$pid" | tr -d ' ')" 2>/dev/null || true
+resume_backup
 rc=0
-wait "$bg" || rc=$?
+wait "$BG" || rc=$?
 vc_assert_eq 1 "$rc" "the cancelled backup exited 1"
 vc_assert_eq "" "$(find "$VC_TMP/b" -name '.partial-*')" "the cancelled backup left no partial directory"
 expect_error 1 "backups of vm1 are held on this host" vck "$H" -q backup "$DOM" -o "$VC_TMP/b"

@@ -36,33 +36,10 @@ dirty_a() {
 	done
 }
 
-# start_slow_backup : a backup in the background; waits until it copies.
+# start_slow_backup : a backup in the background, caught while it copies
+# (BG, BACKUP_PID: see backup_in_background).
 start_slow_backup() {
-	vck "$H" backup vm -o "$B" "${RUN[@]}" "${SLOW[@]}" >"$VC_TMP/bg.out" 2>&1 &
-	BG=$!
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if [[ -n "$(find "$B" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]]; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	cat "$VC_TMP/bg.out" >&2
-	vc_fail "the background backup did not start copying"
-}
-
-backup_pid() {
-	# Anchored: nsenter's own command line contains the same words.
-	pgrep -f -- "^$VIRTCKPT --store $VC_STORE backup vm" | head -1
-}
-
-# resume_nsenter PID : nsenter (running the backup PID in the host) stops
-# itself when its child is stopped, and nothing resumes it when the
-# child is continued.
-resume_nsenter() {
-	local parent
-	parent=$(ps -o ppid= -p "$1" | tr -d ' ')
-	[[ -z "$parent" ]] || kill -CONT "$parent" 2>/dev/null || true
+	backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" "${SLOW[@]}"
 }
 
 # after_failure WHAT : nothing of the failed backup is committed or left.
@@ -87,9 +64,7 @@ next_backup_is_exact() {
 # --- SIGKILL of virtckpt in the middle of the copy --------------------------
 dirty_a 1
 start_slow_backup
-pid=$(backup_pid)
-[[ -n "$pid" ]] || vc_fail "no virtckpt process found"
-kill -KILL "$pid"
+kill -KILL "$BACKUP_PID"
 wait "$BG" || true
 after_failure "SIGKILL"
 vc_virsh "$H" domjobinfo vm | grep -q "Job type: *Unbounded" ||
@@ -103,7 +78,7 @@ grep -q "removing checkpoint virtckpt\..* left by an interrupted backup" <<<"$BA
 # --- SIGTERM ---------------------------------------------------------------
 dirty_a 2
 start_slow_backup
-kill -TERM "$(backup_pid)"
+kill -TERM "$BACKUP_PID"
 rc=0
 wait "$BG" || rc=$?
 vc_assert_eq 1 "$rc" "SIGTERM: exit 1"
@@ -120,10 +95,9 @@ expect_exit 0 vck "$H" -v cancel vm "${RUN[@]}"
 grep -q "no backup of vm is running on this host" <<<"$VC_ERR" || vc_fail "cancel, nothing running: $VC_ERR"
 dirty_a 6
 start_slow_backup
-pid=$(backup_pid)
-kill -STOP "$pid"
+suspend_backup
 expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --grace 1 --wait 30 --hold 300
-resume_nsenter "$pid"
+resume_backup
 # (pids as the host's PID namespace sees them)
 for msg in "backups of vm are held on this host for 300 s" \
 	"waiting up to 1 s for the backup of vm \(pid [0-9]+\) to finish" \
@@ -161,12 +135,11 @@ manifest0=$(sha256sum <"$B/manifest.xml")
 # A cancel that cannot end the backup in time says so.
 dirty_a 7
 start_slow_backup
-pid=$(backup_pid)
-kill -STOP "$pid"
+suspend_backup
 # With --wait 0 cancel looks once, right after SIGTERM: too early.
 expect_error 1 "the backup of vm \(pid [0-9]+\) did not end within 0 s of SIGTERM" \
 	vck "$H" -q cancel vm "${RUN[@]}" --wait 0
-resume_nsenter "$pid"
+resume_backup
 wait "$BG" || true
 after_failure "cancel with --wait 0"
 next_backup_is_exact "after cancel --wait 0"

@@ -233,22 +233,16 @@ _vc_corosync_conf() {
 	printf '\tto_syslog: no\n\tto_stderr: no\n\ttimestamp: hires\n\tfileline: off\n}\n'
 }
 
-# Prepare node NAME's directory and start its namespaces (no daemons).
-# Prints nothing; leaves DIR/init.pid, pidns, unshare.pid, netns (marker).
+# Prepare node NAME's directory and start its namespaces (no daemons):
+# a host of functions.sh's kind with its own network namespace, the
+# cluster's private directories, corosync.conf and an /etc/hosts naming
+# every node.
 _vc_node_spawn_ns() {
-	local name=$1 dir root d
+	local name=$1 dir root d dirs
+	mapfile -t dirs < <(_vc_cluster_dirs)
+	_vc_host_prepare "$name" "${dirs[@]}"
 	dir=$(_vc_hostdir "$name")
-	[[ ! -e "$dir" ]] || _vc_error "host $name already exists"
 	root=$dir/root
-	mkdir -p "$dir/log" "$dir/nbd" "$root/dev"
-	chown libvirt-qemu:libvirt-qemu "$dir/nbd"
-	chmod 0755 "$dir" "$dir/log" "$dir/nbd"
-	local dirs=("${_VC_PRIVATE_DIRS[@]}")
-	mapfile -t -O "${#dirs[@]}" dirs < <(_vc_cluster_dirs)
-	for d in "${dirs[@]}"; do
-		_vc_copy_tree "$d" "$root$d"
-	done
-	_vc_prepare_etc "$root/etc/libvirt" "$name"
 	if [[ -d "$root/etc/corosync" ]]; then
 		_vc_corosync_conf "$dir/log/corosync.log" >"$root/etc/corosync/corosync.conf"
 	fi
@@ -258,58 +252,14 @@ _vc_node_spawn_ns() {
 			printf '%s.%d\tn%d\n' "$VC_CLUSTER_NET" $((10 + d)) "$d"
 		done
 	} >"$root/etc/hosts"
-	chmod 0644 "$root/etc/hosts"
-	if _vc_hide_kvm; then
-		touch "$root/.hide-kvm"
-	fi
-	touch "$dir/netns"
-	# Same private mounts as functions.sh's vc_host_start, plus lo up.
-	local setup
-	# shellcheck disable=SC2016  # expanded by the inner shell
-	setup='set -e
-		root=$1 name=$2; shift 2
-		mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
-		mkdir -m 1777 /run/lock
-		mount -t tmpfs -o mode=0755,nosuid tmpfs "$root/dev"
-		cp -ax /dev/. "$root/dev/"
-		if [ -e "$root/.hide-kvm" ]; then rm -f "$root/dev/kvm"; fi
-		umount -R -l /dev
-		mount --move "$root/dev" /dev
-		mkdir -p /dev/pts /dev/shm
-		mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
-		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
-		for d in "$@"; do mount --bind "$root$d" "$d"; done
-		mount --bind "$root/etc/hosts" /etc/hosts
-		hostname "$name"
-		ip link set lo up
-		touch "$root/.ready"
-		exec tini -s -- sleep infinity'
-	VC_HOSTS+=("$name")
-	setsid unshare --mount --uts --pid --net --fork --kill-child=SIGKILL \
-		--propagation private --mount-proc \
-		bash -c "$setup" vc-init "$root" "$name" "${dirs[@]}" \
-		</dev/null >>"$dir/log/init.log" 2>&1 {_VC_WD_FD}>&- &
-	echo "$!" >"$dir/unshare.pid"
+	_vc_host_spawn "$name" 1
 }
 
 # Wait for node NAME's namespaces, then plumb its veth and address.
 _vc_node_finish() {
-	local name=$1 idx=$2 dir root upid ipid="" i addr
-	dir=$(_vc_hostdir "$name")
-	root=$dir/root
-	upid=$(<"$dir/unshare.pid")
-	for ((i = 0; i < 200; i++)); do
-		[[ -n "$ipid" ]] || ipid=$(ps -o pid= --ppid "$upid" | tr -d ' ' || true)
-		[[ -n "$ipid" && -e "$root/.ready" ]] && break
-		kill -0 "$upid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [[ -z "$ipid" || ! -e "$root/.ready" ]]; then
-		cat "$dir/log/init.log" >&2 || true
-		_vc_error "node $name: namespace setup failed"
-	fi
-	echo "$ipid" >"$dir/init.pid"
-	readlink "/proc/$ipid/ns/pid" >"$dir/pidns"
+	local name=$1 idx=$2 ipid addr
+	_vc_host_ready "$name"
+	ipid=$(<"$(_vc_hostdir "$name")/init.pid")
 	addr=$VC_CLUSTER_NET.$((10 + idx))
 	# Created in the hub, the node end moved straight into the node's netns.
 	_vc_hub_on ip link add "vc-$name" type veth peer name eth0 netns "$ipid" ||

@@ -39,6 +39,10 @@
 VC_TEST_NAME=${VC_TEST_NAME:-$(basename "${0%.sh}")}
 VC_TMP=${VC_TMP:-}
 VC_HOSTS=()             # names of hosts started and not yet stopped
+# Commands run before a host is stopped (also on failure), e.g. resuming a
+# suspended process: a stopped parent outside the host would never reap
+# it, and the host's stop would wait for it in vain.
+VC_STOP_HOOKS=()
 _VC_MAIN_PID=""         # $BASHPID of the shell that called vc_init
 _VC_WATCHDOG=""         # PID of the watchdog started by vc_init
 _VC_CLEANED=0
@@ -272,39 +276,44 @@ _vc_hide_kvm() {
 		sh -c 'test -r /dev/kvm && test -w /dev/kvm' 2>/dev/null
 }
 
-# vc_host_start NAME [--net]
-# --net: also a new network namespace (only lo, up); plumb veths into it
-# with "ip link set DEV netns $(vc_host_pid NAME)".  vc_on then enters it.
-vc_host_start() {
-	local name=${1:?vc_host_start NAME [--net]} netopt=()
-	[[ -n "$VC_TMP" ]] || _vc_error "vc_init was not called"
+# _vc_host_prepare NAME [DIR]... : host NAME's directory: its private
+# copies of the libvirt directories (_VC_PRIVATE_DIRS) and of each DIR,
+# their list in private.dirs, etc/libvirt for this host.  The caller then
+# writes root/etc/hosts (bind-mounted over /etc/hosts in the host) and
+# anything else the host needs before _vc_host_spawn.
+_vc_host_prepare() {
+	local name=$1 dir root d
+	shift
 	[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9-]*$ ]] || _vc_error "bad host name '$name'"
-	case ${2:-} in
-	"") ;;
-	--net) netopt=(--net) ;;
-	*) _vc_error "vc_host_start: unknown option '$2'" ;;
-	esac
-	local dir root d t0 t1
 	dir=$(_vc_hostdir "$name")
 	[[ ! -e "$dir" ]] || _vc_error "host $name already exists"
-	t0=$(date +%s.%N)
 	root=$dir/root
-	mkdir -p "$dir/log" "$dir/nbd" "$root"
+	mkdir -p "$dir/log" "$dir/nbd" "$root/dev"
 	chown libvirt-qemu:libvirt-qemu "$dir/nbd"
-	chmod 0755 "$dir" "$dir/nbd"
-	for d in "${_VC_PRIVATE_DIRS[@]}"; do
+	chmod 0755 "$dir" "$dir/log" "$dir/nbd"
+	printf '%s\n' "${_VC_PRIVATE_DIRS[@]}" "$@" >"$dir/private.dirs"
+	while IFS= read -r d; do
 		_vc_copy_tree "$d" "$root$d"
-	done
+	done <"$dir/private.dirs"
 	_vc_prepare_etc "$root/etc/libvirt" "$name"
-	# Private /etc/hosts naming this host (libvirt resolves its hostname).
-	# Tests may append other hosts' names to it (edit in place: bind mount).
-	{ cat /etc/hosts; printf '127.0.1.1\t%s\n' "$name"; } >"$root/etc/hosts"
+	: >"$root/etc/hosts"
 	chmod 0644 "$root/etc/hosts"
-	mkdir -p "$root/dev"
 	if _vc_hide_kvm; then
 		touch "$root/.hide-kvm"
 	fi
+}
 
+# _vc_host_spawn NAME NET : starts host NAME's namespaces in the background
+# (NET 1: a network namespace of its own too); _vc_host_ready waits.
+_vc_host_spawn() {
+	local name=$1 net=$2 dir root netopt=() dirs
+	dir=$(_vc_hostdir "$name")
+	root=$dir/root
+	mapfile -t dirs <"$dir/private.dirs"
+	if ((net)); then
+		netopt=(--net)
+		touch "$dir/netns"
+	fi
 	# The namespace's first process sets up the private mounts and hostname,
 	# then becomes tini (PID 1, reaps zombies) holding the namespace open.
 	local setup
@@ -328,18 +337,25 @@ vc_host_start() {
 		touch "$root/.ready"
 		exec tini -s -- sleep infinity'
 	VC_HOSTS+=("$name")
-	((${#netopt[@]} == 0)) || touch "$dir/netns"
 	setsid unshare --mount --uts --pid "${netopt[@]}" --fork --kill-child=SIGKILL \
 		--propagation private --mount-proc \
-		bash -c "$setup" vc-init "$root" "$name" "${_VC_PRIVATE_DIRS[@]}" \
+		bash -c "$setup" vc-init "$root" "$name" "${dirs[@]}" \
 		</dev/null >>"$dir/log/init.log" 2>&1 {_VC_WD_FD}>&- &
-	local upid=$! ipid="" i
-	echo "$upid" >"$dir/unshare.pid"
-	for ((i = 0; i < 100; i++)); do
+	echo "$!" >"$dir/unshare.pid"
+}
+
+# _vc_host_ready NAME : waits (10 s at most) until host NAME's namespaces
+# are set up; writes init.pid and pidns.
+_vc_host_ready() {
+	local name=$1 dir root upid ipid="" i
+	dir=$(_vc_hostdir "$name")
+	root=$dir/root
+	upid=$(<"$dir/unshare.pid")
+	for ((i = 0; i < 200; i++)); do
 		[[ -n "$ipid" ]] || ipid=$(ps -o pid= --ppid "$upid" | tr -d ' ' || true)
 		[[ -n "$ipid" && -e "$root/.ready" ]] && break
 		kill -0 "$upid" 2>/dev/null || break
-		sleep 0.1
+		sleep 0.05
 	done
 	if [[ -z "$ipid" || ! -e "$root/.ready" ]]; then
 		cat "$dir/log/init.log" >&2 || true
@@ -347,6 +363,30 @@ vc_host_start() {
 	fi
 	echo "$ipid" >"$dir/init.pid"
 	readlink "/proc/$ipid/ns/pid" >"$dir/pidns"
+}
+
+# vc_host_start NAME [--net]
+# --net: also a new network namespace (only lo, up); plumb veths into it
+# with "ip link set DEV netns $(vc_host_pid NAME)".  vc_on then enters it.
+vc_host_start() {
+	local name=${1:?vc_host_start NAME [--net]} net=0
+	[[ -n "$VC_TMP" ]] || _vc_error "vc_init was not called"
+	case ${2:-} in
+	"") ;;
+	--net) net=1 ;;
+	*) _vc_error "vc_host_start: unknown option '$2'" ;;
+	esac
+	local dir root t0 t1 ipid
+	t0=$(date +%s.%N)
+	_vc_host_prepare "$name"
+	dir=$(_vc_hostdir "$name")
+	root=$dir/root
+	# Private /etc/hosts naming this host (libvirt resolves its hostname).
+	# Tests may append other hosts' names to it (edit in place: bind mount).
+	{ cat /etc/hosts; printf '127.0.1.1\t%s\n' "$name"; } >"$root/etc/hosts"
+	_vc_host_spawn "$name" "$net"
+	_vc_host_ready "$name"
+	ipid=$(<"$dir/init.pid")
 
 	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
 		_vc_error "host $name: virtlogd -d failed"
@@ -413,6 +453,9 @@ vc_host_stop() {
 	local name=${1:?vc_host_stop NAME} dir ipid upid dom d pid i rc=0
 	dir=$(_vc_hostdir "$name")
 	[[ -d "$dir" ]] || { vc_log "host $name unknown"; return 1; }
+	for d in "${VC_STOP_HOOKS[@]}"; do
+		$d || true
+	done
 	if ipid=$(vc_host_pid "$name"); then
 		# Graceful first: destroyed domains write their bitmaps to the images
 		# (qemu stores persistent bitmaps on close) and get their ownership

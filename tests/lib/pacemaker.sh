@@ -60,6 +60,12 @@
 #       --ckpt-monitor SECS      interval of NAME-ckpt's monitor (default 10)
 #       --node NODE              location preference (score 50) for NODE
 #       --disk IMAGE             a further disk (vdb, vdc, ...)
+#   vc_vm_setup NAME MIB NODE [OPTION]...
+#                                a disk of MIB MiB with a reference
+#                                (ref_disk) as $VC_SHARED/NAME.qcow2, and
+#                                vc_vm_create NAME ... --node NODE OPTION...;
+#                                fails unless NAME started on NODE; sets
+#                                VC_BACKUPS=$VC_SHARED/backups/NAME
 #   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
 #   vc_vm_node NAME              the node where crm_mon says NAME runs
 #                                (empty if none)
@@ -443,11 +449,18 @@ _vc_nv() { # ID NAME VALUE
 	printf '<nvpair id="%s" name="%s" value="%s"/>' "$1" "$2" "$(_vc_xml_escape "$3")"
 }
 
-# Waits until RSC1 (and RSC2...) run on NODE (or, NODE "", anywhere and on
-# the same node).  Sets VC_VM_NODE.
+# _vc_wait_running NODE TIMEOUT RSC... : until every RSC runs, all on one
+# node: NODE; any node for ""; any node but X for "!X" (failed actions,
+# which a crash leaves, are then the caller's business; otherwise one
+# fails the wait at once).  Sets VC_VM_NODE.
 _vc_wait_running() {
-	local node=$1 timeout=$2 t0 r where all fails
+	local node=$1 timeout=$2 off="" t0 r where all fails what
 	shift 2
+	if [[ "$node" == '!'* ]]; then
+		off=${node#!}
+		node=""
+	fi
+	what="$*${node:+ on $node}${off:+ on a node other than $off}"
 	t0=$SECONDS
 	while :; do
 		all=1
@@ -455,6 +468,7 @@ _vc_wait_running() {
 		for r in "$@"; do
 			where=$(vc_rsc_node "$r")
 			if [[ -z "$where" || (-n "$node" && "$where" != "$node") ||
+				(-n "$off" && "$where" == "$off") ||
 				(-n "$VC_VM_NODE" && "$where" != "$VC_VM_NODE") ]]; then
 				all=0
 				break
@@ -462,13 +476,15 @@ _vc_wait_running() {
 			VC_VM_NODE=$where
 		done
 		((all)) && return 0
-		fails=$(vc_pcmk_failures)
-		[[ -z "$fails" ]] || vc_fail "waiting for $* to run${node:+ on $node}: failed actions: $fails"
+		if [[ -z "$off" ]]; then
+			fails=$(vc_pcmk_failures)
+			[[ -z "$fails" ]] || vc_fail "waiting for $what: failed actions: $fails"
+		fi
 		if ((SECONDS - t0 >= timeout)); then
 			vc_log "failed actions: $(vc_pcmk_failures)"
-			vc_fail "$* not running${node:+ on $node} after ${timeout}s"
+			vc_fail "$what: not running after ${timeout}s"
 		fi
-		sleep 0.5
+		sleep 0.2
 	done
 }
 
@@ -572,6 +588,19 @@ vc_vm_create() {
 	vc_log "vm $name (allow-migrate=$migrate, $ck allow-migrate=$ckmigrate) started on $VC_VM_NODE in $(vc_elapsed "$t0")s"
 }
 
+# vc_vm_setup NAME MIB NODE [OPTION]...
+vc_vm_setup() {
+	local name=${1:?vc_vm_setup NAME MIB NODE} mib=${2:?vc_vm_setup NAME MIB NODE}
+	local node=${3:?vc_vm_setup NAME MIB NODE}
+	shift 3
+	ref_disk "$name" "$mib"
+	mv "$VC_TMP/$name.qcow2" "$VC_SHARED/$name.qcow2"
+	vc_vm_create "$name" "$name.qcow2" --node "$node" "$@"
+	[[ "$VC_VM_NODE" == "$node" ]] || vc_fail "$name started on $VC_VM_NODE, not on $node"
+	# shellcheck disable=SC2034 # for the tests
+	VC_BACKUPS=$VC_SHARED/backups/$name
+}
+
 # vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.
 vc_rsc_meta() {
 	local rsc=${1:?vc_rsc_meta RSC NAME VALUE} attr=${2:?vc_rsc_meta RSC NAME VALUE} v=${3?vc_rsc_meta RSC NAME VALUE} n
@@ -649,26 +678,7 @@ vc_node_crash() {
 
 # vc_wait_running_off NODE RSC...
 vc_wait_running_off() {
-	local off=${1:?vc_wait_running_off NODE RSC...} t0 r where all
+	local off=${1:?vc_wait_running_off NODE RSC...}
 	shift
-	t0=$SECONDS
-	while :; do
-		all=1
-		VC_VM_NODE=""
-		for r in "$@"; do
-			where=$(vc_rsc_node "$r")
-			if [[ -z "$where" || "$where" == "$off" ||
-				(-n "$VC_VM_NODE" && "$where" != "$VC_VM_NODE") ]]; then
-				all=0
-				break
-			fi
-			VC_VM_NODE=$where
-		done
-		((all)) && return 0
-		if ((SECONDS - t0 >= VC_PCMK_TIMEOUT)); then
-			vc_log "failed actions: $(vc_pcmk_failures)"
-			vc_fail "$* not running on a node other than $off after ${VC_PCMK_TIMEOUT}s"
-		fi
-		sleep 0.2
-	done
+	_vc_wait_running "!$off" "$VC_PCMK_TIMEOUT" "$@"
 }

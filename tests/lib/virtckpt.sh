@@ -64,6 +64,68 @@ store_digest() {
 		xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
 
+# backup_read DIR ID [DISK] : the bytes backup ID read from DISK (default
+# vda), from DIR's manifest.
+backup_read() {
+	perl -0ne 'print $1 if /<backup id="'"$2"'".*?<disk name="'"${3:-vda}"'"[^>]* read="(\d+)"/s' \
+		"$1/manifest.xml"
+}
+
+# --- a backup caught while it runs ------------------------------------------
+#
+# backup_in_background DIR CMD... : runs CMD (a virtckpt backup into DIR,
+# slow enough to be caught: --in-flight 1 --request-size 65536) in the
+# background, output in $VC_TMP/bg.out, and waits until it copies data.
+# Sets BG (the shell job, for wait) and BACKUP_PID (the virtckpt process,
+# as the real host sees it).
+# suspend_backup / resume_backup : SIGSTOP / SIGCONT it, as ^Z and fg
+# would.  resume_backup also resumes the nsenter that runs it in the test
+# host: nsenter stops itself when its child stops, and only a SIGCONT of
+# its own resumes it.  suspend_backup makes the host's stop resume it too
+# (VC_STOP_HOOKS), so that a failing test does not leave it behind.
+backup_in_background() {
+	local dir=$1 i
+	shift
+	"$@" >"$VC_TMP/bg.out" 2>&1 &
+	BG=$!
+	BACKUP_PID=""
+	for ((i = 0; i < 200; i++)); do
+		if [[ -n "$(find "$dir" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]]; then
+			BACKUP_PID=$(_vc_descendant "$BG" virtckpt)
+			[[ -z "$BACKUP_PID" ]] || return 0
+		fi
+		sleep 0.05
+	done
+	cat "$VC_TMP/bg.out" >&2
+	vc_fail "the background backup did not start copying into $dir"
+}
+
+suspend_backup() {
+	kill -STOP "$BACKUP_PID"
+	[[ " ${VC_STOP_HOOKS[*]} " == *" resume_backup "* ]] || VC_STOP_HOOKS+=(resume_backup)
+}
+
+resume_backup() {
+	local parent
+	[[ -n "${BACKUP_PID:-}" ]] || return 0
+	kill -CONT "$BACKUP_PID" 2>/dev/null || true
+	parent=$(ps -o ppid= -p "$BACKUP_PID" 2>/dev/null | tr -d ' ')
+	[[ -z "$parent" ]] || kill -CONT "$parent" 2>/dev/null || true
+}
+
+# _vc_descendant PID NAME : the first descendant of PID named NAME.
+_vc_descendant() {
+	ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v want="$2" '
+		{ parent[$1] = $2; name[$1] = $3 }
+		END {
+			for (p in parent) {
+				if (name[p] != want) continue
+				for (q = parent[p]; q in parent && q != root && q > 1; q = parent[q]) ;
+				if (q == root) { print p; exit }
+			}
+		}'
+}
+
 # --- disks whose expected content the test knows -------------------------
 #
 # Every guest write goes to the running domain and to a raw reference file

@@ -36,21 +36,13 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm5 256
-mv "$VC_TMP/vm5.qcow2" "$VC_SHARED/vm5.qcow2"
-vc_vm_create vm5 vm5.qcow2 --node n1
-[[ "$VC_VM_NODE" == n1 ]] || vc_fail "vm5 started on $VC_VM_NODE, not on n1"
+vc_vm_setup vm5 256 n1
 n=$(_vc_pcmk_node)
 vc_on "$n" crm_resource --resource vm5-ckpt --set-parameter backup_wait \
 	--parameter-value 3 >/dev/null || vc_fail "cannot set backup_wait on vm5-ckpt"
 vc_wait_idle
-B=$VC_SHARED/backups/vm5
+B=$VC_BACKUPS
 PCMK_LOG=$VC_TMP/hosts/n1/root/var/log/pacemaker/pacemaker.log
-
-# read_of ID : bytes the backup ID read from vda (manifest).
-read_of() {
-	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
-}
 
 # --- full backup, writes ---------------------------------------------------
 expect_exit 0 vnck n1 backup vm5 -o "$B"
@@ -64,26 +56,13 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 
 # --- a slow incremental, suspended while it copies ---------------------------
-vnck n1 backup vm5 -o "$B" --connections 1 --in-flight 1 --request-size 65536 \
-	>"$VC_TMP/bg.out" 2>&1 &
-bg=$!
-for ((i = 0; i < 200; i++)); do
-	[[ -z "$(find "$B" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]] || break
-	sleep 0.05
-done
-pid=$(pgrep -f -- "^$VIRTCKPT --store $(node_store n1) backup vm5" | head -1)
-[[ -n "$pid" ]] || vc_fail "the background backup is not running: $(cat "$VC_TMP/bg.out")"
-kill -STOP "$pid"
-# On failure, nothing would resume it: the cleanup would wait for it.
-resume_backup() {
-	kill -CONT "$pid" 2>/dev/null || true
-	kill -CONT "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" 2>/dev/null || true
-}
-trap 'rc=$?; resume_backup; (exit "$rc"); _vc_pcmk_exit_trap' EXIT
+backup_in_background "$B" vnck n1 backup vm5 -o "$B" --connections 1 --in-flight 1 \
+	--request-size 65536
+suspend_backup
 vc_virsh n1 domjobinfo vm5 | grep -q "Job type: *Unbounded" ||
 	vc_fail "no backup job runs on vm5: the test is not testing"
 vc_assert_eq 2 "$(checkpoint_names n1 vm5 | wc -l)" "the running backup made its checkpoint"
-vc_log "ok: incremental backup of vm5 running on n1 (suspended, pid $pid)"
+vc_log "ok: incremental backup of vm5 running on n1 (suspended, pid $BACKUP_PID)"
 
 # --- Pacemaker moves the VM ------------------------------------------------
 chain=$(checkpoint_names n1 vm5 | head -1)
@@ -94,7 +73,7 @@ t_move=$VC_MOVE_SECS
 # is not resumed by the SIGCONT the agent sent to the backup.
 resume_backup
 rc=0
-wait "$bg" || rc=$?
+wait "$BG" || rc=$?
 vc_assert_eq 1 "$rc" "the running backup was cancelled (exit 1)"
 grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out" ||
 	vc_fail "cancelled backup: $(cat "$VC_TMP/bg.out")"
@@ -134,7 +113,7 @@ written=$((written + 1048576))
 expect_exit 0 vnck n2 backup vm5 -o "$B"
 grep -q "backup 2 (inc) of vm5 done" <<<"$VC_ERR" || vc_fail "backup 2 on n2 was not incremental: $VC_ERR"
 ref_snapshot vm5 2
-vc_assert_eq "$written" "$(read_of 2)" \
+vc_assert_eq "$written" "$(backup_read "$B" 2)" \
 	"backup 2 read exactly what the guest wrote since backup 1, on n1 and n2"
 expect_exit 0 vnck n2 verify "$B"
 for id in 1 2; do

@@ -32,16 +32,8 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm3 64
-mv "$VC_TMP/vm3.qcow2" "$VC_SHARED/vm3.qcow2"
-vc_vm_create vm3 vm3.qcow2 --node n3
-[[ "$VC_VM_NODE" == n3 ]] || vc_fail "vm3 started on $VC_VM_NODE, not on n3"
-B=$VC_SHARED/backups/vm3
-
-# read_of ID : bytes the backup ID read from vda (manifest).
-read_of() {
-	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
-}
+vc_vm_setup vm3 64 n3
+B=$VC_BACKUPS
 
 # guest_flush NODE DOM TARGET : qemu-io "flush" on the virtio backend of
 # DOM's disk TARGET (as ref_write writes): QEMU writes the qcow2 metadata
@@ -81,7 +73,7 @@ ref_write n3 vm3 vda vm3 0x32 30M 256k
 expect_exit 0 vnck n3 backup vm3 -o "$B"
 grep -q "backup 2 (inc) of vm3 done" <<<"$VC_ERR" || vc_fail "backup 2 was not incremental: $VC_ERR"
 ref_snapshot vm3 2
-vc_assert_eq $((1048576 + 262144)) "$(read_of 2)" "backup 2 on n3 read exactly what the guest wrote"
+vc_assert_eq $((1048576 + 262144)) "$(backup_read "$B" 2)" "backup 2 on n3 read exactly what the guest wrote"
 chain=$(checkpoint_names n3 vm3)
 vc_assert_eq 2 "$(wc -l <<<"$chain")" "two checkpoints in libvirt on n3"
 for n in "${VC_NODES[@]}"; do
@@ -165,7 +157,7 @@ expect_exit 0 vnck "$dst" backup vm3 -o "$B"
 grep -q "backup 4 (inc) of vm3 done" <<<"$VC_ERR" ||
 	vc_fail "backup 4 on $dst was not incremental: $VC_ERR"
 ref_snapshot vm3 4
-vc_assert_eq $((524288 + 65536)) "$(read_of 4)" "backup 4 read exactly what the guest wrote since backup 3"
+vc_assert_eq $((524288 + 65536)) "$(backup_read "$B" 4)" "backup 4 read exactly what the guest wrote since backup 3"
 vnck "$dst" list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full inc full inc" "$(awk 'NR > 2 { print $2 }' "$VC_TMP/list.txt" | xargs)" \
 	"levels in the backup directory"

@@ -23,17 +23,14 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm1 64
-mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/vm1.qcow2"
-vc_vm_create vm1 vm1.qcow2 --no-migrate --node n1
+vc_vm_setup vm1 64 n1 --no-migrate
 src=$VC_VM_NODE
 dst=n2
-[[ "$src" != "$dst" ]] || vc_fail "vm1 started on $dst, not on n1"
 # The failing start waits sync_timeout for virtckptd: 15 s, not 60.
 vc_crm "$src" crm_resource --resource vm1-ckpt --set-parameter sync_timeout \
 	--parameter-value 15 >/dev/null || vc_fail "cannot set sync_timeout of vm1-ckpt"
 vc_wait_idle
-B=$VC_SHARED/backups/vm1
+B=$VC_BACKUPS
 
 # --- a chain on n1 --------------------------------------------------------
 expect_exit 0 vnck "$src" backup vm1 -o "$B"

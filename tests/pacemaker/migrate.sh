@@ -27,20 +27,12 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm2 64
-mv "$VC_TMP/vm2.qcow2" "$VC_SHARED/vm2.qcow2"
 # --ckpt-monitor 600: vm2-ckpt's recurring monitor on n2 runs once at start
 # and not again before the first migration, so it cannot hit the window in
 # which the domain has left n2 before vm2-ckpt's migrate_to (see
 # tests/lib/pacemaker.sh).
-vc_vm_create vm2 vm2.qcow2 --node n2 --ckpt-migrate --ckpt-monitor 600
-[[ "$VC_VM_NODE" == n2 ]] || vc_fail "vm2 started on $VC_VM_NODE, not on n2"
-B=$VC_SHARED/backups/vm2
-
-# read_of ID : bytes the backup ID read from vda (manifest).
-read_of() {
-	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
-}
+vc_vm_setup vm2 64 n2 --ckpt-migrate --ckpt-monitor 600
+B=$VC_BACKUPS
 
 # live_migrate FROM TO migrate|restart : crm_resource --move, then checks
 # it was a live migration of the running guest, that vm2-ckpt was migrated
@@ -105,7 +97,7 @@ expect_exit 0 vnck n3 backup vm2 -o "$B"
 grep -q "backup 2 (inc) of vm2 done" <<<"$VC_ERR" ||
 	vc_fail "backup 2 on n3 was not incremental: $VC_ERR"
 ref_snapshot vm2 2
-vc_assert_eq $((1048576 + 131072 + 3145728)) "$(read_of 2)" \
+vc_assert_eq $((1048576 + 131072 + 3145728)) "$(backup_read "$B" 2)" \
 	"the incremental on n3 read exactly what the guest wrote on n2 and n3"
 
 # --- live migration n3 -> n1, incremental on n1 ---------------------------
@@ -118,7 +110,7 @@ expect_exit 0 vnck n1 backup vm2 -o "$B"
 grep -q "backup 3 (inc) of vm2 done" <<<"$VC_ERR" ||
 	vc_fail "backup 3 on n1 was not incremental: $VC_ERR"
 ref_snapshot vm2 3
-vc_assert_eq 65536 "$(read_of 3)" "the incremental on n1 read exactly the 64 KiB written since backup 2"
+vc_assert_eq 65536 "$(backup_read "$B" 3)" "the incremental on n1 read exactly the 64 KiB written since backup 2"
 vnck n1 list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full inc inc" "$(awk 'NR > 2 { print $2 }' "$VC_TMP/list.txt" | xargs)" \
 	"levels in the backup directory"

@@ -20,18 +20,10 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm1 64
-mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/vm1.qcow2"
-vc_vm_create vm1 vm1.qcow2 --no-migrate --node n1
+vc_vm_setup vm1 64 n1 --no-migrate
 src=$VC_VM_NODE
 dst=n2
-[[ "$src" != "$dst" ]] || vc_fail "vm1 started on $dst, not on n1"
-B=$VC_SHARED/backups/vm1
-
-# read_of ID : bytes the backup ID read from vda (manifest).
-read_of() {
-	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
-}
+B=$VC_BACKUPS
 
 # --- full backup and writes where the VM runs ----------------------------
 expect_exit 0 vnck "$src" backup vm1 -o "$B"
@@ -82,7 +74,7 @@ grep -q "backup 2 (inc) of vm1 done" <<<"$VC_ERR" ||
 	vc_fail "backup 2 on $dst was not incremental: $VC_ERR"
 ref_snapshot vm1 2
 # 2M + 64k written on n1, 1M + 512k on n2 (zeroes are not read)
-vc_assert_eq $((2097152 + 65536 + 1048576 + 524288)) "$(read_of 2)" \
+vc_assert_eq $((2097152 + 65536 + 1048576 + 524288)) "$(backup_read "$B" 2)" \
 	"the incremental on $dst read exactly what the guest wrote on $src and $dst"
 vnck "$dst" list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full inc" "$(awk 'NR > 2 { print $2 }' "$VC_TMP/list.txt" | xargs)" "levels in the backup directory"

@@ -28,17 +28,9 @@ vc_init
 t_start=$EPOCHREALTIME
 vc_pcmk_cluster 3
 
-ref_disk vm4 64
-mv "$VC_TMP/vm4.qcow2" "$VC_SHARED/vm4.qcow2"
-vc_vm_create vm4 vm4.qcow2 --node n1
-[[ "$VC_VM_NODE" == n1 ]] || vc_fail "vm4 started on $VC_VM_NODE, not on n1"
-B=$VC_SHARED/backups/vm4
+vc_vm_setup vm4 64 n1
+B=$VC_BACKUPS
 ROUNDS=10
-
-# read_of ID : bytes the backup ID read from vda (manifest).
-read_of() {
-	perl -0ne 'print $1 if /<backup id="'"$1"'".*?<disk name="vda"[^>]* read="(\d+)"/s' "$B/manifest.xml"
-}
 
 # last_arrival RSC NODE : the later (in call order) of RSC's start and
 # migrate_from on NODE, as the CIB keeps them.
@@ -118,7 +110,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	grep -q "backup $id (inc) of vm4 done" <<<"$VC_ERR" ||
 		vc_fail "round $r: backup $id on $to was not incremental: $VC_ERR"
 	ref_snapshot vm4 "$id"
-	vc_assert_eq $((len_a + len_b)) "$(read_of "$id")" \
+	vc_assert_eq $((len_a + len_b)) "$(backup_read "$B" "$id")" \
 		"round $r: backup $id on $to read exactly the $((len_a + len_b)) bytes written this round"
 	node=$to
 done
