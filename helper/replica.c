@@ -16,6 +16,7 @@
 #include "log.h"
 #include "name-map.h"
 #include "replica.h"
+#include "store-scan.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
 
@@ -497,33 +498,33 @@ vc_replica_set_quorate (struct vc_replica *r, bool quorate)
 /* --- summaries ---------------------------------------------------------------- */
 
 static int
+summary_line (const struct vc_doc_summary *d, void *opaque)
+{
+  FILE *fp = opaque;
+  CLEANUP_FREE char *esc = escape_name (d->domain);
+
+  if (esc)
+    fprintf (fp, "%s\t%" PRIu64 "\t%" PRIu32 "\t%c%c\t%" PRIu64 "\t%" PRIu32 "\n",
+             esc, d->generation, d->node, d->without_quorum ? 'n' : 'q',
+             d->deleted ? 'd' : '-', d->base_generation, d->base_node);
+  return 0;
+}
+
+static int
 queue_summary (struct vc_replica *r)
 {
-  string_vector names = empty_vector;
   char *text = NULL;
   size_t len = 0;
   FILE *fp = open_memstream (&text, &len);
 
-  if (fp == NULL || vc_store_list_any (r->store, &names, true) == -1) {
+  /* A damaged document is left out: a peer's copy will replace it. */
+  if (fp == NULL || vc_store_scan (r->store, summary_line, fp) == -1) {
     if (fp)
       fclose (fp);
     free (text);
     set_error (r, "cannot list the local store for the summary");
     return -1;
   }
-  for (size_t i = 0; i < names.len; i++) {
-    struct vc_chain c;
-    /* A damaged document is left out: a peer's copy will replace it. */
-    if (vc_store_load_any (r->store, names.ptr[i], &c) != 0)
-      continue;
-    CLEANUP_FREE char *esc = escape_name (c.domain);
-    if (esc)
-      fprintf (fp, "%s\t%" PRIu64 "\t%" PRIu32 "\t%c%c\t%" PRIu64 "\t%" PRIu32 "\n",
-               esc, c.generation, c.node, c.without_quorum ? 'n' : 'q',
-               c.deleted ? 'd' : '-', c.base_generation, c.base_node);
-    vc_chain_clear (&c);
-  }
-  vc_string_vector_free (&names);
   fclose (fp);
   int ret = queue_message (r, VC_MSG_SUMMARY, r->next_msgid++, text, len);
   free (text);
@@ -779,22 +780,36 @@ receive_document (struct vc_replica *r, const char *payload, size_t len)
 static void apply_update (struct vc_replica *r, struct vc_member from,
                           uint64_t msgid, const char *payload, size_t len);
 
+static int
+collect_unbased (const struct vc_doc_summary *d, void *opaque)
+{
+  string_vector *names = opaque;
+  char *name;
+
+  if (d->base_generation == d->generation && d->base_node == d->node)
+    return 0;
+  name = strdup (d->domain);
+  if (name == NULL || string_vector_append (names, name) == -1) {
+    free (name);
+    return -1;
+  }
+  return 0;
+}
+
 static void
 finish_sync (struct vc_replica *r)
 {
   string_vector names = empty_vector;
 
   /* What everyone now holds becomes each document's base. */
-  if (vc_store_list_any (r->store, &names, true) == 0) {
+  if (vc_store_scan (r->store, collect_unbased, &names) == 0) {
     for (size_t i = 0; i < names.len; i++) {
       struct vc_chain c;
       if (vc_store_load_any (r->store, names.ptr[i], &c) != 0)
         continue;
-      if (c.base_generation != c.generation || c.base_node != c.node) {
-        c.base_generation = c.generation;
-        c.base_node = c.node;
-        vc_store_save (r->store, &c);
-      }
+      c.base_generation = c.generation;
+      c.base_node = c.node;
+      vc_store_save (r->store, &c);
       vc_chain_clear (&c);
     }
   }
@@ -1113,32 +1128,35 @@ vc_replica_deliver (struct vc_replica *r, uint32_t nodeid, uint32_t pid,
 
 /* --- status -------------------------------------------------------------------------- */
 
+struct counts {
+  size_t domains, checkpoints, tombstones;
+};
+
+static int
+count_docs (const struct vc_doc_summary *d, void *opaque)
+{
+  struct counts *n = opaque;
+
+  if (d->deleted)
+    n->tombstones++;
+  else {
+    n->domains++;
+    n->checkpoints += d->checkpoints;
+  }
+  return 0;
+}
+
 char *
 vc_replica_status (const struct vc_replica *r)
 {
   char *text = NULL;
   size_t len = 0;
   FILE *fp = open_memstream (&text, &len);
-  string_vector names = empty_vector;
-  size_t domains = 0, checkpoints = 0, tombstones = 0;
+  struct counts n = { 0 };
 
   if (fp == NULL)
     return NULL;
-  if (vc_store_list_any (r->store, &names, true) == 0) {
-    for (size_t i = 0; i < names.len; i++) {
-      struct vc_chain c;
-      if (vc_store_load_any (r->store, names.ptr[i], &c) != 0)
-        continue;
-      if (c.deleted)
-        tombstones++;
-      else {
-        domains++;
-        checkpoints += c.checkpoints.len;
-      }
-      vc_chain_clear (&c);
-    }
-  }
-  vc_string_vector_free (&names);
+  vc_store_scan (r->store, count_docs, &n);
 
   fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
   fprintf (fp, "store: %s\n", r->store->dir);
@@ -1151,9 +1169,9 @@ vc_replica_status (const struct vc_replica *r)
   fprintf (fp, "epoch: %016" PRIx64 "\n", r->epoch);
   fprintf (fp, "view: %016" PRIx64 "\n", r->view);
   fprintf (fp, "syncs: %" PRIu64 "\n", r->syncs);
-  fprintf (fp, "domains: %zu\n", domains);
-  fprintf (fp, "checkpoints: %zu\n", checkpoints);
-  fprintf (fp, "tombstones: %zu\n", tombstones);
+  fprintf (fp, "domains: %zu\n", n.domains);
+  fprintf (fp, "checkpoints: %zu\n", n.checkpoints);
+  fprintf (fp, "tombstones: %zu\n", n.tombstones);
   fprintf (fp, "updates-applied: %" PRIu64 "\n", r->updates_applied);
   fprintf (fp, "messages-rejected: %" PRIu64 "\n", r->rejected);
   fprintf (fp, "conflicts: %zu\n", r->conflicts.len);

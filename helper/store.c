@@ -19,6 +19,7 @@
 #include "log.h"
 #include "name-map.h"
 #include "store.h"
+#include "store-scan.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
 
@@ -147,6 +148,7 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->lockfd = -1;
   store->unreplicated = store->warned_unreplicated = false;
   store->replica_node = 0;
+  store->scan = NULL;
   store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (store->dirfd == -1 && errno == ENOENT && create) {
     if (vc_mkdir_parents (dir, 0700) == -1) {
@@ -193,6 +195,8 @@ vc_store_close (struct vc_store *store)
   free (store->dir);
   store->dir = NULL;
   store->lockfd = store->dirfd = -1;
+  vc_store_scan_free (store->scan);
+  store->scan = NULL;
 }
 
 /* Temp files left by a writer that crashed: only ever removed under the
@@ -279,6 +283,12 @@ static int
 load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
 {
   return load_file_quietly (store, file, chain, false);
+}
+
+int
+vc_store_load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
+{
+  return load_file (store, file, chain);
 }
 
 static int
@@ -376,6 +386,7 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
     vc_error ("cannot format the store document of %s", chain->domain);
     return -1;
   }
+  vc_store_scan_invalidate (store->scan, file);
   if (vc_atomic_write (store->dirfd, file, doc, len) == -1) {
     vc_error ("cannot write %s/%s: %m", store->dir, file);
     return -1;
@@ -394,6 +405,7 @@ vc_store_save_text (struct vc_store *store, const char *domain,
     vc_error ("cannot store the document of %s", domain);
     return -1;
   }
+  vc_store_scan_invalidate (store->scan, file);
   if (vc_atomic_write (store->dirfd, file, text, len) == -1) {
     vc_error ("cannot write %s/%s: %m", store->dir, file);
     return -1;
@@ -437,6 +449,7 @@ vc_store_remove (struct vc_store *store, const char *domain)
     vc_chain_clear (&chain);
     return r;
   }
+  vc_store_scan_invalidate (store->scan, file);
   if (vc_durable_unlink (store->dirfd, file) == -1) {
     if (errno == ENOENT)
       return 1;

@@ -33,6 +33,8 @@ struct vc_store {
   bool unreplicated;
   bool warned_unreplicated;
   uint32_t replica_node;
+  /* What vc_store_scan (store-scan.h) knows of the documents. */
+  struct vc_store_scan *scan;
 };
 
 /* A file virtckptd keeps in its replica ("node N\n", its corosync node
@@ -71,6 +73,11 @@ extern int vc_store_load (struct vc_store *store, const char *domain,
 /* The same, tombstones included (for replication). */
 extern int vc_store_load_any (struct vc_store *store, const char *domain,
                               struct vc_chain *chain);
+/* The document in file (a name in the store directory) whatever domain
+ * it names: 0, 1 no such file, -1 unreadable or damaged (logged).
+ */
+extern int vc_store_load_file (struct vc_store *store, const char *file,
+                               struct vc_chain *chain);
 
 /* Writes chain->domain's document atomically.  Caller holds the lock. */
 extern int vc_store_save (struct vc_store *store, const struct vc_chain *chain);

@@ -29,6 +29,8 @@
 #include "log.h"
 #include "name-map.h"
 #include "store.h"
+#include "store-scan.h"
+#include "document.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
 
@@ -515,6 +517,104 @@ test_save_again_replaces_atomically (void **state)
   free (old);
 }
 
+/* --- scans ------------------------------------------------------------- */
+
+struct seen {
+  size_t n, parsed_before;
+  char names[8][64];
+  uint64_t gen[8];
+  size_t checkpoints[8];
+  bool deleted[8];
+};
+
+static int
+record (const struct vc_doc_summary *d, void *opaque)
+{
+  struct seen *s = opaque;
+
+  assert_true (s->n < 8);
+  snprintf (s->names[s->n], sizeof s->names[s->n], "%s", d->domain);
+  s->gen[s->n] = d->generation;
+  s->checkpoints[s->n] = d->checkpoints;
+  s->deleted[s->n] = d->deleted;
+  s->n++;
+  return 0;
+}
+
+static struct seen
+scan (struct fixture *f)
+{
+  struct seen s = { 0 };
+  assert_int_equal (vc_store_scan (&f->store, record, &s), 0);
+  return s;
+}
+
+static void
+test_scan_sees_every_change (void **state)
+{
+  struct fixture *f = *state;
+  struct seen s;
+  CLEANUP_FREE char *longname = malloc (301);
+  struct vc_chain chain;
+
+  assert_non_null (longname);
+  memset (longname, 'x', 300);
+  longname[300] = '\0';
+  s = scan (f);
+  assert_int_equal (s.n, 0);
+  save (f, "web", 2, 1);
+  save (f, "db", 1, 1);
+  save (f, longname, 3, 4);     /* a hashed file name */
+  s = scan (f);
+  assert_int_equal (s.n, 3);
+  assert_string_equal (s.names[0], "db");
+  assert_string_equal (s.names[1], "web");
+  assert_int_equal (s.checkpoints[2], 3);
+  assert_int_equal (s.gen[2], 4);
+
+  /* Rewritten through the store, the same size: seen at once. */
+  save (f, "web", 2, 7);
+  s = scan (f);
+  assert_int_equal (s.gen[1], 7);
+
+  /* Rewritten behind the store's back (another process): seen too. */
+  make_chain (&chain, "db", 4, 9);
+  {
+    size_t len;
+    CLEANUP_FREE char *doc = vc_document_format (&chain, &len);
+    assert_non_null (doc);
+    assert_int_equal (vc_atomic_write (f->store.dirfd, "db.xml", doc, len), 0);
+  }
+  vc_chain_clear (&chain);
+  s = scan (f);
+  assert_int_equal (s.gen[0], 9);
+  assert_int_equal (s.checkpoints[0], 4);
+
+  /* Damaged: skipped, and back when repaired; removed: gone. */
+  write_file (f, "db.xml", "<virtckpt-domain", 16);
+  s = scan (f);
+  assert_int_equal (s.n, 2);
+  assert_string_equal (s.names[0], "web");
+  save (f, "db", 1, 10);
+  assert_int_equal (vc_store_remove (&f->store, "web"), 0);
+  s = scan (f);
+  assert_int_equal (s.n, 2);
+  assert_string_equal (s.names[0], "db");
+  assert_int_equal (s.gen[0], 10);
+
+  /* A document in a file that another name maps to is not counted. */
+  make_chain (&chain, "other", 1, 1);
+  {
+    size_t len;
+    CLEANUP_FREE char *doc = vc_document_format (&chain, &len);
+    assert_non_null (doc);
+    write_file (f, "web.xml", doc, len);
+  }
+  vc_chain_clear (&chain);
+  s = scan (f);
+  assert_int_equal (s.n, 2);
+}
+
 static void
 test_lock_removes_stale_temps (void **state)
 {
@@ -720,6 +820,7 @@ main (void)
     T (test_load_refuses_symlinked_document),
     T (test_remove_then_remove_again),
     T (test_save_again_replaces_atomically),
+    T (test_scan_sees_every_change),
     T (test_lock_removes_stale_temps),
     T (test_read_only_store),
     T (test_atomic_write_into_vanished_dir_fails),
