@@ -511,7 +511,7 @@ Run: $start_time - $end_time, \`tests/bench/replication-bench.sh\` (load average
 | ... same for n2 joining n1 alone (2 members) | ${n2_sync} s (files after ${n2_files} s) | - | - |
 | store digests of n1, n2, n3 after the sync | $digests; n3: $n3_domains domains, $n3_ckpts checkpoints | identical | $([[ "$digests" == identical* ]] && echo yes || echo "**no**") |
 | virtckptd peak RSS (VmHWM) n1 / n2 / n3 at $DOMAINS domains | ${hwm[0]} / ${hwm[1]} / ${hwm[2]} MiB (VmRSS ${rss[0]} / ${rss[1]} / ${rss[2]}) | < $TARGET_RSS_MIB MiB | $(yesno "$rss_max" "$TARGET_RSS_MIB") |
-| nsenter + \`virtckpt status\` with $DOMAINS domains stored (20 runs; the daemon parses every document to count them) | $(fmt_pct "$big_status") | - | - |
+| nsenter + \`virtckpt status\` with $DOMAINS domains stored (20 runs; the daemon counts them from its scan of the store) | $(fmt_pct "$big_status") | - | - |
 EOF
 if [[ -n "$big" ]]; then
 	cat <<EOF

@@ -46,8 +46,11 @@
 #                                (ocf:heartbeat:VirtualDomain, force_stop,
 #                                migration_transport=tcp,
 #                                migrate_options=--unsafe) and NAME-ckpt
-#                                (ocf:virtckpt:checkpoints), ordered after
-#                                and colocated with NAME.  Waits until both
+#                                (ocf:virtckpt:checkpoints, store = each
+#                                node's replica by a rule on #uname, so
+#                                that nothing reaches the real host's
+#                                default store), ordered after and
+#                                colocated with NAME.  Waits until both
 #                                run; sets VC_VM_NODE.  Options:
 #       --no-migrate             allow-migrate=false (moves stop and start
 #                                the VM); default: true (live migration)
@@ -113,6 +116,9 @@
 # migrate_from: no window.  Tests using --ckpt-migrate avoid the window
 # with a --ckpt-monitor interval longer than the test.
 #
+# The real host's default store (virtckpt --help) must be the same after
+# the test as before: the EXIT trap fails the test otherwise.
+#
 # Cleanup: the EXIT trap first sets maintenance-mode=true (so that no node
 # recovers a VM while the nodes are torn down), then stops the cluster as
 # cluster.sh does.  On failure it prints crm_mon and the failed actions;
@@ -166,8 +172,22 @@ _vc_pcmk_diagnose() {
 	done
 }
 
+# The real host's default store (virtckpt --help names it): the lab must
+# never write there, each node has its replica under $VC_TMP.
+_vc_default_store_state() {
+	local dir
+	# shellcheck disable=SC2016 # a literal $ in the help text
+	dir=$("$VIRTCKPT" --help | sed -n 's/.*checkpoint store (default: \(.*\), or \$VIRTCKPT_STORE).*/\1/p')
+	if [[ -d "$dir" ]]; then
+		printf '%s: ' "$dir"
+		find "$dir" -mindepth 1 -printf '%P %s %T@\n' | sort | xargs
+	else
+		printf '%s: absent\n' "$dir"
+	fi
+}
+
 _vc_pcmk_exit_trap() {
-	local rc=$? n
+	local rc=$? n after
 	if [[ -n "$_VC_MAIN_PID" && "$BASHPID" == "$_VC_MAIN_PID" ]] &&
 		n=$(_vc_pcmk_node 2>/dev/null); then
 		if ((rc != 0)); then
@@ -178,6 +198,13 @@ _vc_pcmk_exit_trap() {
 			--name maintenance-mode --update true >/dev/null 2>&1 || true
 	fi
 	vc_cluster_stop || true
+	if [[ -n "${_VC_DEFAULT_STORE_BEFORE:-}" && "$BASHPID" == "$_VC_MAIN_PID" ]]; then
+		after=$(_vc_default_store_state)
+		if [[ "$after" != "$_VC_DEFAULT_STORE_BEFORE" ]]; then
+			vc_log "FAIL: the lab wrote into the real host's default store: before [$_VC_DEFAULT_STORE_BEFORE], after [$after]"
+			rc=1
+		fi
+	fi
 	vc_cleanup || true
 	exit "$rc"
 }
@@ -249,14 +276,8 @@ _vc_pcmk_daemon_clone() {
 		_vc_nv virtckptd-sync sync_timeout 60
 		printf '</instance_attributes>'
 		for node in "${VC_NODES[@]}"; do
-			printf '<instance_attributes id="virtckptd-ia-%s" score="10">' "$node"
-			printf '<rule id="virtckptd-rule-%s" score="INFINITY">' "$node"
-			printf '<expression id="virtckptd-expr-%s" attribute="#uname" operation="eq" value="%s"/>' \
-				"$node" "$node"
-			printf '</rule>'
-			_vc_nv "virtckptd-store-$node" store "$(node_store "$node")"
-			_vc_nv "virtckptd-pidfile-$node" pidfile "$VC_TMP/hosts/$node/virtckptd.pid"
-			printf '</instance_attributes>'
+			_vc_node_ia virtckptd "$node" store "$(node_store "$node")" \
+				pidfile "$VC_TMP/hosts/$node/virtckptd.pid"
 		done
 		printf '<operations>'
 		printf '<op id="virtckptd-start" name="start" interval="0s" timeout="90s"/>'
@@ -274,6 +295,23 @@ _vc_pcmk_daemon_clone() {
 		vc_wait_synced "$node" "$count"
 	done
 	vc_log "virtckptd-clone (ocf:virtckpt:virtckptd) started and synced on ${VC_NODES[*]} in $(vc_elapsed "$t0")s"
+}
+
+# _vc_node_ia RSC NODE NAME VALUE [NAME VALUE]... : instance attributes of
+# RSC that apply on NODE only (a rule on #uname), e.g. its store.
+_vc_node_ia() {
+	local rsc=$1 node=$2
+	shift 2
+	printf '<instance_attributes id="%s-ia-%s" score="10">' "$rsc" "$node"
+	printf '<rule id="%s-rule-%s" score="INFINITY">' "$rsc" "$node"
+	printf '<expression id="%s-expr-%s" attribute="#uname" operation="eq" value="%s"/>' \
+		"$rsc" "$node" "$node"
+	printf '</rule>'
+	while (($# >= 2)); do
+		_vc_nv "$rsc-$1-$node" "$1" "$2"
+		shift 2
+	done
+	printf '</instance_attributes>'
 }
 
 # _vc_wait_clone PRIMITIVE COUNT TIMEOUT : COUNT instances started.
@@ -310,6 +348,7 @@ vc_pcmk_cluster() {
 	*) _vc_error "VC_PCMK_DAEMON must be manual or agent, not '$VC_PCMK_DAEMON'" ;;
 	esac
 	t0=$EPOCHREALTIME
+	_VC_DEFAULT_STORE_BEFORE=$(_vc_default_store_state)
 	vc_cluster_init "$n"
 	trap '_vc_pcmk_exit_trap' EXIT
 	VC_SHARED=$VC_TMP/shared
@@ -493,7 +532,7 @@ _vc_wait_running() {
 vc_vm_create() {
 	local name=${1:?vc_vm_create NAME IMAGE [OPTION]...} img=${2:?vc_vm_create NAME IMAGE [OPTION]...}
 	shift 2
-	local migrate=true ckmigrate=false ckmon=10 node="" imgs=() n xml ck t0 vm
+	local migrate=true ckmigrate=false ckmon=10 node="" imgs=() n nd xml ck t0 vm
 	imgs=("$img")
 	while (($#)); do
 		case $1 in
@@ -547,7 +586,14 @@ vc_vm_create() {
 		_vc_nv "$ck-virtckpt" virtckpt "$VIRTCKPT"
 		_vc_nv "$ck-sync" sync_timeout 60
 		_vc_nv "$ck-dw" domain_wait 30
-		printf '</instance_attributes><meta_attributes id="%s-meta">' "$ck"
+		printf '</instance_attributes>'
+		# Each node's replica, which is virtckpt's default store in
+		# production: what the agent writes when virtckptd is down must
+		# land there, not in the real host's default store.
+		for nd in "${VC_NODES[@]}"; do
+			_vc_node_ia "$ck" "$nd" store "$(node_store "$nd")"
+		done
+		printf '<meta_attributes id="%s-meta">' "$ck"
 		_vc_nv "$ck-am" allow-migrate "$ckmigrate"
 		_vc_nv "$ck-tr" target-role Stopped
 		printf '</meta_attributes><operations>'
