@@ -113,6 +113,16 @@ resume_backup() {
 	[[ -z "$parent" ]] || kill -CONT "$parent" 2>/dev/null || true
 }
 
+# wait_backup_interrupted WHAT : the background backup ends with exit 1,
+# saying it was interrupted by SIGTERM and committed nothing.
+wait_backup_interrupted() {
+	local rc=0
+	wait "$BG" || rc=$?
+	vc_assert_eq 1 "$rc" "$1: the backup exited 1"
+	grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out" ||
+		vc_fail "$1: the backup said: $(cat "$VC_TMP/bg.out")"
+}
+
 # _vc_descendant PID NAME : the first descendant of PID named NAME.
 _vc_descendant() {
 	ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v want="$2" '
