@@ -1,5 +1,6 @@
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -152,4 +153,21 @@ vc_mkdir_parents (const char *path, mode_t mode)
  out:
   free (copy);
   return ret;
+}
+
+DIR *
+vc_opendir_at (int dirfd)
+{
+  int fd = dup (dirfd);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+
+  if (d == NULL) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    errno = e;
+    return NULL;
+  }
+  rewinddir (d);
+  return d;
 }

@@ -3,6 +3,7 @@
 #define VIRTCKPT_ATOMIC_FILE_H
 
 #include <stddef.h>
+#include <dirent.h>
 #include <sys/types.h>
 
 /* Replaces dir/name with buf: a temp file in the same directory is
@@ -21,6 +22,12 @@ extern int vc_read_file (int dirfd, const char *name, size_t max,
 
 /* mkdir -p: parents 0755, the last component mode (existing ones kept). */
 extern int vc_mkdir_parents (const char *path, mode_t mode);
+
+/* A directory stream on dirfd, from its start, leaving dirfd itself
+ * usable (a dup: the two share only the read position, rewound here).
+ * NULL with errno set on failure.
+ */
+extern DIR *vc_opendir_at (int dirfd);
 
 /* Removes dir/name and makes the removal durable. */
 extern int vc_durable_unlink (int dirfd, const char *name);

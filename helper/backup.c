@@ -270,17 +270,12 @@ backup_dir_name (const char *s)
 static void
 remove_stale_dirs (struct run *r)
 {
-  int fd = dup (r->outfd);
-  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  DIR *d = vc_opendir_at (r->outfd);
   struct dirent *e;
   string_vector stale = empty_vector;
 
-  if (d == NULL) {
-    if (fd >= 0)
-      close (fd);
+  if (d == NULL)
     return;
-  }
-  rewinddir (d);
   while ((e = readdir (d)) != NULL) {
     bool ours = strncmp (e->d_name, PARTIAL_PREFIX, strlen (PARTIAL_PREFIX)) == 0;
     if (!ours && backup_dir_name (e->d_name)) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "atomic-file.h"
 #include "cleanup.h"
 #include "log.h"
 #include "name-map.h"
@@ -102,17 +103,13 @@ parse_entry (struct vc_store *store, struct entry *e)
 static int
 list_files (struct vc_store *store, entry_vector *out)
 {
-  int fd = dup (store->dirfd);
-  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  DIR *d = vc_opendir_at (store->dirfd);
   struct dirent *de;
 
   if (d == NULL) {
     vc_error ("cannot list %s: %m", store->dir);
-    if (fd >= 0)
-      close (fd);
     return -1;
   }
-  rewinddir (d);
   while ((de = readdir (d)) != NULL) {
     struct stat st;
     struct entry e = { 0 };

@@ -205,16 +205,11 @@ vc_store_close (struct vc_store *store)
 static void
 remove_stale_temps (struct vc_store *store)
 {
-  int fd = dup (store->dirfd);
-  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  DIR *d = vc_opendir_at (store->dirfd);
   struct dirent *e;
 
-  if (d == NULL) {
-    if (fd >= 0)
-      close (fd);
+  if (d == NULL)
     return;
-  }
-  rewinddir (d);                /* dup shares the position with dirfd */
   while ((e = readdir (d)) != NULL) {
     if (strncmp (e->d_name, ".tmp-", 5) == 0) {
       vc_debug ("removing stale temp file %s/%s", store->dir, e->d_name);
@@ -482,21 +477,15 @@ vc_store_list (struct vc_store *store, string_vector *names)
 int
 vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones)
 {
-  int fd;
   DIR *d;
   struct dirent *e;
 
   if (store->dirfd == -1)
     return 0;
-  fd = dup (store->dirfd);
-  d = fd >= 0 ? fdopendir (fd) : NULL;
-  if (d == NULL) {
+  if ((d = vc_opendir_at (store->dirfd)) == NULL) {
     vc_error ("cannot list %s: %m", store->dir);
-    if (fd >= 0)
-      close (fd);
     return -1;
   }
-  rewinddir (d);
   while ((e = readdir (d)) != NULL) {
     char *name = NULL;
     switch (vc_file_kind (e->d_name)) {

@@ -264,8 +264,7 @@ _vc_pcmk_libvirtd_wait() {
 # ocf:virtckpt:virtckptd, with each node's store and pid file chosen by a
 # rule on #uname.  Waits until every instance runs and is synced.
 _vc_pcmk_daemon_clone() {
-	local count=$1 n node xml t0
-	n=${VC_NODES[0]}
+	local count=$1 node xml t0
 	t0=$EPOCHREALTIME
 	xml=$(
 		printf '<clone id="virtckptd-clone">'
@@ -288,13 +287,42 @@ _vc_pcmk_daemon_clone() {
 		_vc_nv virtckptd-clone-interleave interleave true
 		printf '</meta_attributes></clone>'
 	)
-	vc_on "$n" cibadmin --create -o resources --xml-text "$xml" ||
-		vc_fail "cannot create virtckptd-clone"
+	_vc_cib_add resources "$xml"
 	_vc_wait_clone virtckptd "$count" "$VC_PCMK_TIMEOUT"
 	for node in "${VC_NODES[@]}"; do
 		vc_wait_synced "$node" "$count"
 	done
 	vc_log "virtckptd-clone (ocf:virtckpt:virtckptd) started and synced on ${VC_NODES[*]} in $(vc_elapsed "$t0")s"
+}
+
+# _vc_cib_add SECTION XML : adds XML to the CIB section (resources,
+# constraints); fails the test with the element's id otherwise.
+_vc_cib_add() {
+	local section=$1 xml=$2 n id
+	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+	id=${xml#*id=\"}
+	id=${id%%\"*}
+	vc_on "$n" cibadmin --create -o "$section" --xml-text "$xml" ||
+		vc_fail "cannot add $id to the CIB's $section"
+}
+
+# _vc_colocate ID RSC WITH / _vc_order ID FIRST THEN : mandatory constraints.
+_vc_colocate() {
+	_vc_cib_add constraints "<rsc_colocation id=\"$1\" rsc=\"$2\" with-rsc=\"$3\" score=\"INFINITY\"/>"
+}
+_vc_order() {
+	_vc_cib_add constraints "<rsc_order id=\"$1\" first=\"$2\" then=\"$3\" kind=\"Mandatory\"/>"
+}
+
+# _vc_ops ID START STOP MIGRATE_TO MIGRATE_FROM MONITOR_INTERVAL MONITOR_TIMEOUT :
+# the <operations> of primitive ID (timeouts with units, interval in s).
+_vc_ops() {
+	printf '<operations>'
+	printf '<op id="%s-%s" name="%s" interval="0s" timeout="%s"/>' \
+		"$1" start start "$2" "$1" stop stop "$3" \
+		"$1" migrate_to migrate_to "$4" "$1" migrate_from migrate_from "$5"
+	printf '<op id="%s-monitor" name="monitor" interval="%ss" timeout="%s"/>' "$1" "$6" "$7"
+	printf '</operations>'
 }
 
 # _vc_node_ia RSC NODE NAME VALUE [NAME VALUE]... : instance attributes of
@@ -570,15 +598,11 @@ vc_vm_create() {
 		printf '</instance_attributes><meta_attributes id="%s-meta">' "$name"
 		_vc_nv "$name-am" allow-migrate "$migrate"
 		_vc_nv "$name-tr" target-role Stopped
-		printf '</meta_attributes><operations>'
-		printf '<op id="%s-%s" name="%s" interval="0s" timeout="%s"/>' \
-			"$name" start start 90s "$name" stop stop 90s \
-			"$name" migrate_to migrate_to 120s "$name" migrate_from migrate_from 120s
-		printf '<op id="%s-monitor" name="monitor" interval="10s" timeout="30s"/>' "$name"
-		printf '</operations></primitive>'
+		printf '</meta_attributes>'
+		_vc_ops "$name" 90s 90s 120s 120s 10 30s
+		printf '</primitive>'
 	)
-	vc_on "$n" cibadmin --create -o resources --xml-text "$vm" ||
-		vc_fail "cannot create resource $name"
+	_vc_cib_add resources "$vm"
 	vm=$(
 		printf '<primitive id="%s" class="ocf" provider="virtckpt" type="checkpoints">' "$ck"
 		printf '<instance_attributes id="%s-ia">' "$ck"
@@ -596,33 +620,19 @@ vc_vm_create() {
 		printf '<meta_attributes id="%s-meta">' "$ck"
 		_vc_nv "$ck-am" allow-migrate "$ckmigrate"
 		_vc_nv "$ck-tr" target-role Stopped
-		printf '</meta_attributes><operations>'
-		printf '<op id="%s-%s" name="%s" interval="0s" timeout="%s"/>' \
-			"$ck" start start 120s "$ck" stop stop 60s \
-			"$ck" migrate_to migrate_to 60s "$ck" migrate_from migrate_from 120s
-		printf '<op id="%s-monitor" name="monitor" interval="%ss" timeout="60s"/>' "$ck" "$ckmon"
-		printf '</operations></primitive>'
+		printf '</meta_attributes>'
+		_vc_ops "$ck" 120s 60s 60s 120s "$ckmon" 60s
+		printf '</primitive>'
 	)
-	vc_on "$n" cibadmin --create -o resources --xml-text "$vm" ||
-		vc_fail "cannot create resource $ck"
-	vc_on "$n" cibadmin --create -o constraints --xml-text \
-		"<rsc_colocation id=\"$ck-with-$name\" rsc=\"$ck\" with-rsc=\"$name\" score=\"INFINITY\"/>" ||
-		vc_fail "cannot colocate $ck with $name"
-	vc_on "$n" cibadmin --create -o constraints --xml-text \
-		"<rsc_order id=\"$ck-after-$name\" first=\"$name\" then=\"$ck\" kind=\"Mandatory\"/>" ||
-		vc_fail "cannot order $ck after $name"
+	_vc_cib_add resources "$vm"
+	_vc_colocate "$ck-with-$name" "$ck" "$name"
+	_vc_order "$ck-after-$name" "$name" "$ck"
 	if [[ "$VC_PCMK_DAEMON" == agent ]]; then
-		vc_on "$n" cibadmin --create -o constraints --xml-text \
-			"<rsc_order id=\"$ck-after-virtckptd\" first=\"virtckptd-clone\" then=\"$ck\" kind=\"Mandatory\"/>" ||
-			vc_fail "cannot order $ck after virtckptd-clone"
-		vc_on "$n" cibadmin --create -o constraints --xml-text \
-			"<rsc_colocation id=\"$ck-with-virtckptd\" rsc=\"$ck\" with-rsc=\"virtckptd-clone\" score=\"INFINITY\"/>" ||
-			vc_fail "cannot colocate $ck with virtckptd-clone"
+		_vc_order "$ck-after-virtckptd" virtckptd-clone "$ck"
+		_vc_colocate "$ck-with-virtckptd" "$ck" virtckptd-clone
 	fi
 	if [[ -n "$node" ]]; then
-		vc_on "$n" cibadmin --create -o constraints --xml-text \
-			"<rsc_location id=\"$name-home\" rsc=\"$name\" node=\"$node\" score=\"50\"/>" ||
-			vc_fail "cannot prefer $node for $name"
+		_vc_cib_add constraints "<rsc_location id=\"$name-home\" rsc=\"$name\" node=\"$node\" score=\"50\"/>"
 	fi
 	t0=$EPOCHREALTIME
 	vc_on "$n" crm_resource --resource "$ck" --meta --delete-parameter target-role \

@@ -17,6 +17,7 @@
 #include "domain-info.h"
 #include "log.h"
 #include "vc-strings.h"
+#include "unit-common.h"
 
 /* As `virsh dumpxml web1` prints it for a running domain with libvirt 9
  * (Debian 12), trimmed of nothing that matters here.  DISKS and SECLABELS
@@ -321,10 +322,8 @@ main (void)
   };
   int r;
 
-  vc_log_init ("test-domain-info", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+
+  vc_test_log_init ("test-domain-info");
   r = cmocka_run_group_tests_name ("domain-info", tests, NULL, NULL);
   vc_log_fini ();
   return r;

@@ -17,6 +17,7 @@
 
 #include "extent.h"
 #include "log.h"
+#include "unit-common.h"
 
 #define KiB UINT64_C (1024)
 #define MiB (1024 * KiB)
@@ -527,11 +528,7 @@ main (void)
   };
   int r;
 
-  /* Nothing here logs, but keep the host's syslog out of it all the same. */
-  vc_log_init ("test-extent", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+  vc_test_log_init ("test-extent");
   r = cmocka_run_group_tests_name ("extent", tests, NULL, NULL);
   vc_log_fini ();
   return r;

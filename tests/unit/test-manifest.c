@@ -24,6 +24,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "vc-strings.h"
+#include "unit-common.h"
 
 #define GiB (UINT64_C (1) << 30)
 
@@ -43,21 +44,14 @@ struct fixture {
 };
 
 static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
-static int
 setup (void **state)
 {
   struct fixture *f = calloc (1, sizeof *f);
-  const char *tmpdir = getenv ("TMPDIR");
 
   if (f == NULL)
     return -1;
-  f->dir = vc_printf ("%s/test-manifest-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-  if (f->dir == NULL || mkdtemp (f->dir) == NULL)
+  f->dir = vc_test_mkdtemp ("test-manifest");
+  if (f->dir == NULL)
     return -1;
   f->dirfd = open (f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (f->dirfd == -1)
@@ -72,7 +66,7 @@ teardown (void **state)
   struct fixture *f = *state;
 
   close (f->dirfd);
-  nftw (f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  vc_test_rmtree (f->dir);
   free (f->dir);
   free (f);
   return 0;
@@ -665,13 +659,7 @@ main (void)
 #undef T
   int r;
 
-  /* Loading damaged manifests logs errors on purpose: keep them out of
-   * the host's syslog, and off stderr unless VC_TEST_VERBOSE is set.
-   */
-  vc_log_init ("test-manifest", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+  vc_test_log_init ("test-manifest");
   r = cmocka_run_group_tests_name ("manifest", tests, NULL, NULL);
   vc_log_fini ();
   return r;

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "qcow2-plan.h"
 #include "vc-strings.h"
+#include "unit-common.h"
 
 #define CS VC_QCOW2_CLUSTER_SIZE
 #define KiB UINT64_C (1024)
@@ -44,21 +45,14 @@ struct fixture {
 };
 
 static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
-static int
 setup (void **state)
 {
   struct fixture *f = calloc (1, sizeof *f);
-  const char *tmpdir = getenv ("TMPDIR");
 
   if (f == NULL)
     return -1;
-  f->top = vc_printf ("%s/test-qcow2-plan-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-  if (f->top == NULL || mkdtemp (f->top) == NULL || strchr (f->top, '\''))
+  f->top = vc_test_mkdtemp ("test-qcow2-plan");
+  if (f->top == NULL || strchr (f->top, '\''))
     return -1;
   *state = f;
   return 0;
@@ -69,7 +63,7 @@ teardown (void **state)
 {
   struct fixture *f = *state;
 
-  nftw (f->top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  vc_test_rmtree (f->top);
   free (f->top);
   free (f);
   return 0;
@@ -1239,10 +1233,8 @@ main (void)
 #undef T
   int r;
 
-  vc_log_init ("test-qcow2-plan", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+
+  vc_test_log_init ("test-qcow2-plan");
   have_qemu_img = system ("qemu-img --version >/dev/null 2>&1") == 0;
   r = cmocka_run_group_tests_name ("qcow2-plan", tests, NULL, NULL);
   vc_log_fini ();

@@ -43,6 +43,7 @@
 #include "store.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
+#include "unit-common.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 #define NODES 3
@@ -87,12 +88,6 @@ struct sim {
 
 /* --- fixture --------------------------------------------------------------- */
 
-static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
 static void
 applied_cb (void *opaque, uint64_t cookie, int status, const char *message)
 {
@@ -127,12 +122,11 @@ static int
 setup (void **state)
 {
   struct sim *s = calloc (1, sizeof *s);
-  const char *tmpdir = getenv ("TMPDIR");
 
   if (s == NULL)
     return -1;
-  s->top = vc_printf ("%s/test-replica-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-  if (s->top == NULL || mkdtemp (s->top) == NULL)
+  s->top = vc_test_mkdtemp ("test-replica");
+  if (s->top == NULL)
     return -1;
   s->n = NODES;
   for (size_t i = 0; i < s->n; i++) {
@@ -158,7 +152,7 @@ teardown (void **state)
       node_stop (&s->node[i]);
     free (s->node[i].dir);
   }
-  nftw (s->top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  vc_test_rmtree (s->top);
   free (s->top);
   free (s);
   return 0;
@@ -1593,13 +1587,7 @@ main (void)
 #undef T
   int r;
 
-  /* The replica logs the errors these tests provoke on purpose: keep them
-   * out of the host's syslog, and off stderr unless VC_TEST_VERBOSE is set.
-   */
-  vc_log_init ("test-replica", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+  vc_test_log_init ("test-replica");
   r = cmocka_run_group_tests_name ("replica", tests, NULL, NULL);
   vc_log_fini ();
   return r;

@@ -33,6 +33,7 @@
 #include "document.h"
 #include "vc-strings.h"
 #include "xml-safe.h"
+#include "unit-common.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 
@@ -44,24 +45,14 @@ struct fixture {
 };
 
 static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  /* A test may have left a directory read-only. */
-  if (flag == FTW_DP)
-    chmod (path, 0700);
-  return remove (path);
-}
-
-static int
 setup (void **state)
 {
   struct fixture *f = calloc (1, sizeof *f);
-  const char *tmpdir = getenv ("TMPDIR");
 
   if (f == NULL)
     return -1;
-  f->top = vc_printf ("%s/test-store-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-  if (f->top == NULL || mkdtemp (f->top) == NULL)
+  f->top = vc_test_mkdtemp ("test-store");
+  if (f->top == NULL)
     return -1;
   /* Two missing levels: open must make them all. */
   f->dir = vc_printf ("%s/lib/store", f->top);
@@ -80,7 +71,7 @@ teardown (void **state)
   if (f->mounted)
     umount2 (f->dir, MNT_DETACH);
   chmod (f->dir, 0700);
-  nftw (f->top, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  vc_test_rmtree (f->top);
   free (f->dir);
   free (f->top);
   free (f);
@@ -831,14 +822,7 @@ main (void)
 #undef T
   int r;
 
-  /* The store logs the errors these tests provoke on purpose: keep them
-   * out of the host's syslog, and off stderr (where they would look like
-   * failures) unless VC_TEST_VERBOSE is set.
-   */
-  vc_log_init ("test-store", getenv ("VC_TEST_VERBOSE") ? 0 : -1);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-  if (getenv ("VC_TEST_VERBOSE") == NULL)
-    qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+  vc_test_log_init ("test-store");
   r = cmocka_run_group_tests_name ("store", tests, NULL, NULL);
   vc_log_fini ();
   return r;
