@@ -1,4 +1,4 @@
-/* Unit tests of helper/chain.c: ordering and comparing checkpoint chains. */
+/* Unit tests of helper/store/chain.c: ordering and comparing checkpoint chains. */
 #include <config.h>
 
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain.h"
-#include "log.h"
+#include "store/chain.h"
+#include "common/log.h"
 
 /* Appends a checkpoint; its XML is made up but unique per name, so that
  * vc_chain_same_checkpoints has something to compare.

@@ -1,4 +1,4 @@
-/* Unit tests of helper/checkpoint-xml.c and helper/xml-safe.c: reading
+/* Unit tests of helper/store/checkpoint-xml.c and helper/common/xml-safe.c: reading
  * libvirt's <domaincheckpoint> XML, refusing hostile XML, and preparing
  * XML for a redefinition.
  */
@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint-xml.h"
-#include "log.h"
-#include "xml-safe.h"
+#include "store/checkpoint-xml.h"
+#include "common/log.h"
+#include "common/xml-safe.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 

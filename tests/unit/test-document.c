@@ -1,4 +1,4 @@
-/* Unit tests of helper/document.c: the store document, written and read
+/* Unit tests of helper/store/document.c: the store document, written and read
  * back, and refused when it is damaged or not ours.
  */
 #include <config.h>
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint-xml.h"
-#include "cleanup.h"
-#include "document.h"
-#include "log.h"
-#include "vc-strings.h"
+#include "store/checkpoint-xml.h"
+#include "common/cleanup.h"
+#include "store/document.h"
+#include "common/log.h"
+#include "common/vc-strings.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 /* Over 2^32: a generation must not go through an int or a double. */

@@ -1,4 +1,4 @@
-/* Unit tests of helper/domain-info.c: what a backup takes from the live
+/* Unit tests of helper/libvirt/domain-info.c: what a backup takes from the live
  * domain XML (disks, the DAC owner QEMU runs as, the guest agent).
  */
 #include <config.h>
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain-info.h"
-#include "log.h"
-#include "vc-strings.h"
+#include "libvirt/domain-info.h"
+#include "common/log.h"
+#include "common/vc-strings.h"
 #include "unit-common.h"
 
 /* As `virsh dumpxml web1` prints it for a running domain with libvirt 9

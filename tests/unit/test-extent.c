@@ -1,4 +1,4 @@
-/* Unit tests of helper/extent.c: the range lists a backup plan is made of.
+/* Unit tests of helper/backup/extent.c: the range lists a backup plan is made of.
  * The set operations are checked against a bitmap model on many random
  * inputs (fixed seed, so a failure is reproducible).
  */
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extent.h"
-#include "log.h"
+#include "backup/extent.h"
+#include "common/log.h"
 #include "unit-common.h"
 
 #define KiB UINT64_C (1024)

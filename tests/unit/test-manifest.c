@@ -1,4 +1,4 @@
-/* Unit tests of helper/manifest.c: the manifest of a backup directory,
+/* Unit tests of helper/backup/manifest.c: the manifest of a backup directory,
  * each test in a fresh mkdtemp directory.
  */
 #include <config.h>
@@ -20,10 +20,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "atomic-file.h"
-#include "log.h"
-#include "manifest.h"
-#include "vc-strings.h"
+#include "common/atomic-file.h"
+#include "common/log.h"
+#include "backup/manifest.h"
+#include "common/vc-strings.h"
 #include "unit-common.h"
 
 #define GiB (UINT64_C (1) << 30)

@@ -1,4 +1,4 @@
-/* Unit tests of helper/name-map.c: domain names <-> store file names. */
+/* Unit tests of helper/store/name-map.c: domain names <-> store file names. */
 #include <config.h>
 
 #include <stdarg.h>
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "name-map.h"
+#include "common/log.h"
+#include "store/name-map.h"
 
 /* Longest file name any file system we care about accepts. */
 #define NAME_MAX_BYTES 255

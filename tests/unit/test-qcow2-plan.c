@@ -24,10 +24,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "extent.h"
-#include "log.h"
-#include "qcow2-plan.h"
-#include "vc-strings.h"
+#include "backup/extent.h"
+#include "common/log.h"
+#include "backup/qcow2-plan.h"
+#include "common/vc-strings.h"
 #include "unit-common.h"
 
 #define CS VC_QCOW2_CLUSTER_SIZE

@@ -1,4 +1,4 @@
-/* Unit tests of helper/replica.c: the replication protocol of virtckptd,
+/* Unit tests of helper/replica/replica.c: the replication protocol of virtckptd,
  * run on a small simulated CPG inside this process.
  *
  * Every member has its own store (a mkdtemp directory), a node id (1..N)
@@ -33,22 +33,22 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "atomic-file.h"
-#include "checkpoint-xml.h"
-#include "cleanup.h"
-#include "document.h"
-#include "log.h"
-#include "name-map.h"
-#include "replica.h"
-#include "store.h"
-#include "vc-strings.h"
-#include "xml-safe.h"
+#include "common/atomic-file.h"
+#include "store/checkpoint-xml.h"
+#include "common/cleanup.h"
+#include "store/document.h"
+#include "common/log.h"
+#include "store/name-map.h"
+#include "replica/replica.h"
+#include "store/store.h"
+#include "common/vc-strings.h"
+#include "common/xml-safe.h"
 #include "unit-common.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 #define NODES 3
 #define MAX_CALLS 64
-/* The wire header (see helper/replica.c): 40 bytes, little endian. */
+/* The wire header (see helper/replica/replica.c): 40 bytes, little endian. */
 #define HEADER_SIZE 40
 /* A limit on deliveries per run, so that a livelock fails the test. */
 #define MAX_STEPS 100000

@@ -1,4 +1,4 @@
-/* Unit tests of helper/store.c and helper/atomic-file.c, each in a fresh
+/* Unit tests of helper/store/store.c and helper/common/atomic-file.c, each in a fresh
  * store under a mkdtemp directory.
  */
 #include <config.h>
@@ -23,16 +23,16 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
-#include "atomic-file.h"
-#include "checkpoint-xml.h"
-#include "cleanup.h"
-#include "log.h"
-#include "name-map.h"
-#include "store.h"
-#include "store-scan.h"
-#include "document.h"
-#include "vc-strings.h"
-#include "xml-safe.h"
+#include "common/atomic-file.h"
+#include "store/checkpoint-xml.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "store/name-map.h"
+#include "store/store.h"
+#include "store/store-scan.h"
+#include "store/document.h"
+#include "common/vc-strings.h"
+#include "common/xml-safe.h"
 #include "unit-common.h"
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "log.h"
-#include "vc-strings.h"
+#include "common/log.h"
+#include "common/vc-strings.h"
 
 /* The code under test logs the errors the tests provoke on purpose: keep
  * them out of the host's syslog, and off stderr (where they would look

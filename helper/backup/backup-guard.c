@@ -1,0 +1,266 @@
+/* Which backup of a domain runs on this host, and ending it: see
+ * backup-guard.h.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+
+#include "common/atomic-file.h"
+#include "backup/backup-guard.h"
+#include "common/cleanup.h"
+#include "common/exit-codes.h"
+#include "libvirt/libvirt-conn.h"
+#include "common/log.h"
+#include "store/name-map.h"
+#include "common/vc-strings.h"
+
+#define POLL_NS (100 * 1000 * 1000)
+
+struct guard {
+  int dirfd;
+  char *lock;                   /* file names in the runtime directory */
+  char *hold;
+};
+
+static void
+guard_close (struct guard *g)
+{
+  if (g->dirfd >= 0)
+    close (g->dirfd);
+  free (g->lock);
+  free (g->hold);
+}
+
+static int
+guard_open (struct guard *g, const char *rundir, const char *domain)
+{
+  CLEANUP_FREE char *enc = vc_name_to_file (domain);
+
+  g->dirfd = -1;
+  g->lock = enc ? vc_printf ("%s.lock", enc) : NULL;
+  g->hold = enc ? vc_printf ("%s.hold", enc) : NULL;
+  if (g->lock == NULL || g->hold == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  if (vc_mkdir_parents (rundir, 0755) == -1 ||
+      (g->dirfd = open (rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+    vc_error ("cannot use runtime directory %s: %m", rundir);
+    return -1;
+  }
+  return 0;
+}
+
+/* The pid a running backup wrote into its lock, or 0. */
+static pid_t
+lock_owner (int fd)
+{
+  char buf[32];
+  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
+  long pid;
+
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  pid = strtol (buf, NULL, 10);
+  return pid > 0 ? (pid_t) pid : 0;
+}
+
+/* Seconds left of a hold on the domain's backups, 0 when none. */
+static long
+hold_left (struct guard *g)
+{
+  CLEANUP_FREE char *buf = NULL;
+  size_t len;
+  long long until;
+
+  if (vc_read_file (g->dirfd, g->hold, 64, &buf, &len) == -1 ||
+      sscanf (buf, "%lld", &until) != 1)
+    return 0;
+  return until > (long long) time (NULL) ? (long) (until - time (NULL)) : 0;
+}
+
+int
+vc_backup_guard_take (const char *rundir, const char *domain)
+{
+  struct guard g;
+  int fd = -1;
+  long held;
+  char pid[32];
+
+  if (guard_open (&g, rundir, domain) == -1)
+    goto out;
+  fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd == -1) {
+    vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
+    goto out;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
+    pid_t owner = errno == EWOULDBLOCK ? lock_owner (fd) : 0;
+    if (errno != EWOULDBLOCK)
+      vc_error ("cannot lock %s/%s: %m", rundir, g.lock);
+    else if (owner)
+      vc_error ("a backup of %s is already running (pid %d)", domain, (int) owner);
+    else
+      vc_error ("a backup of %s is already running", domain);
+    close (fd);
+    fd = -1;
+    goto out;
+  }
+  held = hold_left (&g);
+  if (held > 0) {
+    vc_error ("backups of %s are held on this host for %ld more s: the cluster "
+              "is moving it (virtckpt cancel --hold); try again later", domain, held);
+    close (fd);
+    fd = -1;
+    goto out;
+  }
+  snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
+  if (ftruncate (fd, 0) == -1 || pwrite (fd, pid, strlen (pid), 0) == -1)
+    vc_warn ("cannot record this backup in %s/%s: %m", rundir, g.lock);
+ out:
+  guard_close (&g);
+  return fd;
+}
+
+static void
+nap (void)
+{
+  struct timespec ts = { 0, POLL_NS };
+  nanosleep (&ts, NULL);
+}
+
+/* Tries to take the lock for up to secs seconds. */
+static bool
+lock_within (int fd, unsigned secs)
+{
+  for (unsigned long i = 0; ; i++) {
+    if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+      return true;
+    if (i >= secs * 10UL)
+      return false;
+    nap ();
+  }
+}
+
+static int
+set_hold (struct guard *g, const struct vc_cancel_options *o)
+{
+  char buf[32];
+
+  if (o->hold == 0) {
+    if (unlinkat (g->dirfd, g->hold, 0) == 0)
+      vc_notice ("backups of %s are no longer held", o->domain);
+    else if (errno != ENOENT) {
+      vc_error ("cannot remove %s/%s: %m", o->rundir, g->hold);
+      return -1;
+    }
+    return 0;
+  }
+  snprintf (buf, sizeof buf, "%lld\n", (long long) time (NULL) + o->hold);
+  if (vc_atomic_write (g->dirfd, g->hold, buf, strlen (buf)) == -1) {
+    vc_error ("cannot write %s/%s: %m", o->rundir, g->hold);
+    return -1;
+  }
+  vc_notice ("backups of %s are held on this host for %d s", o->domain, o->hold);
+  return 0;
+}
+
+int
+vc_backup_end_stale_job (virDomainPtr dom, const char *rundir, const char *domain)
+{
+  CLEANUP_FREE char *xml = virDomainBackupGetXMLDesc (dom, 0);
+
+  if (xml == NULL)
+    return 0;                   /* no backup job */
+  if (strstr (xml, rundir) == NULL)
+    return 1;
+  vc_warn ("ending a backup job of %s left by an interrupted virtckpt", domain);
+  if (virDomainAbortJob (dom) == -1) {
+    vc_error ("cannot end the stale backup job of %s: %s", domain, vc_libvirt_error ());
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_backup_cancel (virConnectPtr conn, const struct vc_cancel_options *o)
+{
+  struct guard g;
+  int fd = -1, ret = VC_EXIT_ERROR;
+  pid_t pid = 0;
+
+  if (guard_open (&g, o->rundir, o->domain) == -1)
+    goto out;
+  if (o->hold >= 0 && set_hold (&g, o) == -1)
+    goto out;
+  fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd == -1) {
+    vc_error ("cannot open %s/%s: %m", o->rundir, g.lock);
+    goto out;
+  }
+  if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+    vc_info ("no backup of %s is running on this host", o->domain);
+  else {
+    /* The pid is written just after the lock is taken. */
+    for (int i = 0; i < 20 && (pid = lock_owner (fd)) == 0; i++)
+      nap ();
+    if (pid == 0) {
+      vc_error ("a backup of %s is running but did not record its pid in %s/%s",
+                o->domain, o->rundir, g.lock);
+      goto out;
+    }
+    if (o->grace) {
+      vc_notice ("waiting up to %u s for the backup of %s (pid %d) to finish",
+                 o->grace, o->domain, (int) pid);
+      if (lock_within (fd, o->grace)) {
+        vc_notice ("the backup of %s (pid %d) finished", o->domain, (int) pid);
+        pid = 0;
+      }
+    }
+    if (pid) {
+      vc_notice ("cancelling the backup of %s (pid %d)", o->domain, (int) pid);
+      /* SIGCONT too: a backup stopped with ^Z would never see SIGTERM. */
+      if (kill (pid, SIGTERM) == -1 && errno != ESRCH) {
+        vc_error ("cannot signal the backup of %s (pid %d): %m", o->domain, (int) pid);
+        goto out;
+      }
+      kill (pid, SIGCONT);
+      if (!lock_within (fd, o->wait)) {
+        vc_error ("the backup of %s (pid %d) did not end within %u s of SIGTERM",
+                  o->domain, (int) pid, o->wait);
+        goto out;
+      }
+      vc_notice ("the backup of %s (pid %d) was cancelled: it committed nothing "
+                 "and removed its checkpoint", o->domain, (int) pid);
+    }
+  }
+  /* Holding the lock: no virtckpt backup of the domain runs now. */
+  if (conn) {
+    virDomainPtr dom = virDomainLookupByName (conn, o->domain);
+    if (dom) {
+      int r = vc_backup_end_stale_job (dom, o->rundir, o->domain);
+      virDomainFree (dom);
+      if (r == -1)
+        goto out;
+      if (r == 1)
+        vc_warn ("domain %s has a backup job that virtckpt did not start: not "
+                 "ended (a migration waits for it; virsh domjobabort ends it)",
+                 o->domain);
+    }
+  }
+  ret = VC_EXIT_OK;
+ out:
+  if (fd >= 0)
+    close (fd);
+  guard_close (&g);
+  return ret;
+}

@@ -1,0 +1,336 @@
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "backup/copy.h"
+#include "common/log.h"
+#include "backup/qcow2-plan.h"
+
+#define DEFAULT_REQUEST_SIZE (1024 * 1024)
+#define DEFAULT_MAX_IN_FLIGHT 16
+/* Read buffers: in flight times request size.  Kept well under the 64 MiB
+ * the whole process may use, whatever the options say.
+ */
+#define MAX_BUFFER_BYTES (40 * 1024 * 1024)
+/* Written data goes to disk in chunks as the copy proceeds: each finished
+ * chunk starts its writeback, and the chunk before it is waited for and
+ * dropped from the page cache.  The final fdatasync then has little left
+ * to do, and the copy keeps reusing the same few pages instead of filling
+ * the cache with a disk's worth of dirty data (which on our machines made
+ * large copies slow and erratic).
+ */
+#define WRITEBACK_CHUNK (32 * 1024 * 1024)
+
+struct request {
+  uint64_t guest;               /* guest offset read */
+  uint64_t host;                /* file offset written */
+  uint32_t len;                 /* bytes read (the last one may be short) */
+  uint32_t padded;              /* bytes written: whole clusters */
+  unsigned char *buf;
+  int conn;
+  bool done;                    /* read back, written to the file */
+  int err;
+};
+
+/* Requests live in a ring in file order: issued at the tail, hashed and
+ * retired at the head, so at most max_in_flight buffers exist at once.
+ */
+struct pipeline {
+  struct vc_copy *c;
+  struct request *ring;
+  uint32_t cap, head, count;
+  size_t range_i;               /* next range to issue from */
+  uint64_t range_pos;           /* next guest offset within it */
+  uint64_t next_host;
+  unsigned in_flight[VC_NBD_MAX_CONNECTIONS];
+  unsigned next_conn;
+  uint64_t retired_to;          /* all data before this file offset is written */
+  uint64_t chunk_start;         /* start of the chunk not yet sent to disk */
+  uint64_t prev_chunk, prev_len;/* the chunk being written back */
+  /* Set when vc_copy_run returns: commands libnbd still holds then (after
+   * an error) complete later, when the caller closes the handles; they must
+   * touch neither the file nor the buffers.
+   */
+  bool stopped;
+};
+
+struct completion {
+  struct pipeline *p;
+  struct request *r;
+};
+
+static int
+read_done (void *opaque, int *error)
+{
+  struct completion *x = opaque;
+  struct request *r = x->r;
+
+  x->p->in_flight[r->conn]--;
+  if (x->p->stopped)
+    return 1;
+  if (*error) {
+    r->err = *error;
+    return 1;
+  }
+  if (r->padded > r->len)
+    memset (r->buf + r->len, 0, r->padded - r->len);
+  for (uint32_t done = 0; done < r->padded; ) {
+    ssize_t n = pwrite (x->p->c->fd, r->buf + done, r->padded - done, r->host + done);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n == -1) {
+      r->err = errno;
+      return 1;
+    }
+    done += n;
+  }
+  r->done = true;
+  x->p->c->bytes_read += r->len;
+  return 1;                     /* retire the command in libnbd */
+}
+
+static bool
+have_more (const struct pipeline *p)
+{
+  return p->range_i < p->c->data->len;
+}
+
+static int
+issue_one (struct pipeline *p)
+{
+  struct vc_copy *c = p->c;
+  const struct vc_range *range = &c->data->ptr[p->range_i];
+  uint32_t slot = (p->head + p->count) % p->cap;
+  struct request *r = &p->ring[slot];
+  uint64_t left = range->offset + range->length - p->range_pos;
+  uint64_t want = left < c->request_size ? left : c->request_size;
+  struct completion *x;
+  unsigned conn = p->next_conn;
+
+  r->guest = p->range_pos;
+  r->host = p->next_host;
+  r->padded = want;
+  r->len = r->guest + want <= c->src->size ? want
+    : r->guest < c->src->size ? c->src->size - r->guest : 0;
+  r->done = false;
+  r->err = 0;
+  r->conn = conn;
+  x = malloc (sizeof *x);
+  if (x == NULL)
+    return -1;
+  *x = (struct completion) { p, r };
+
+  if (r->len == 0) {
+    /* Entirely past the end of the export: only padding (cannot happen with
+     * a sane plan, but costs nothing to handle).
+     */
+    int zero = 0;
+    p->in_flight[conn]++;
+    read_done (x, &zero);
+    free (x);
+  }
+  else if (nbd_aio_pread (c->src->h[conn], r->buf, r->len, r->guest,
+                          (nbd_completion_callback) { .callback = read_done,
+                                                      .user_data = x,
+                                                      .free = free }, 0) == -1) {
+    vc_error ("cannot read %s at %" PRIu64 ": %s", c->src->label, r->guest,
+              nbd_get_error ());
+    return -1;
+  }
+  else
+    p->in_flight[conn]++;
+
+  p->count++;
+  p->next_host += want;
+  p->range_pos += want;
+  if (p->range_pos == range->offset + range->length) {
+    p->range_i++;
+    if (p->range_i < c->data->len)
+      p->range_pos = c->data->ptr[p->range_i].offset;
+  }
+  p->next_conn = (conn + 1) % c->src->connections;
+  return 0;
+}
+
+/* Sends [chunk_start, end) to disk, and waits for and drops the previous
+ * chunk.  Errors here are not final: fdatasync at the end reports them.
+ */
+static void
+writeback (struct pipeline *p, uint64_t end)
+{
+  int fd = p->c->fd;
+
+  sync_file_range (fd, p->chunk_start, end - p->chunk_start, SYNC_FILE_RANGE_WRITE);
+  if (p->prev_len) {
+    sync_file_range (fd, p->prev_chunk, p->prev_len,
+                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                     SYNC_FILE_RANGE_WAIT_AFTER);
+    posix_fadvise (fd, p->prev_chunk, p->prev_len, POSIX_FADV_DONTNEED);
+  }
+  p->prev_chunk = p->chunk_start;
+  p->prev_len = end - p->chunk_start;
+  p->chunk_start = end;
+}
+
+/* Hashes and retires finished requests at the head, in file order. */
+static int
+retire (struct pipeline *p)
+{
+  while (p->count > 0) {
+    struct request *r = &p->ring[p->head];
+    if (r->err) {
+      errno = r->err;
+      vc_error ("copying %s at %" PRIu64 ": %m", p->c->src->label, r->guest);
+      return -1;
+    }
+    if (!r->done)
+      break;
+    vc_checksum_update (p->c->hash, r->buf, r->padded);
+    if (p->c->progress)
+      p->c->progress (p->c->progress_opaque, r->len);
+    p->head = (p->head + 1) % p->cap;
+    p->count--;
+    p->retired_to = r->host + r->padded;
+  }
+  if (p->retired_to - p->chunk_start >= WRITEBACK_CHUNK)
+    writeback (p, p->retired_to);
+  return 0;
+}
+
+static int
+poll_once (struct pipeline *p)
+{
+  struct vc_nbd_source *s = p->c->src;
+  struct pollfd fds[VC_NBD_MAX_CONNECTIONS];
+
+  for (unsigned i = 0; i < s->connections; i++) {
+    unsigned dir = nbd_aio_get_direction (s->h[i]);
+    fds[i].fd = nbd_aio_get_fd (s->h[i]);
+    fds[i].events = 0;
+    fds[i].revents = 0;
+    if (dir & LIBNBD_AIO_DIRECTION_READ)
+      fds[i].events |= POLLIN;
+    if (dir & LIBNBD_AIO_DIRECTION_WRITE)
+      fds[i].events |= POLLOUT;
+  }
+  if (poll (fds, s->connections, 1000) == -1) {
+    if (errno == EINTR)
+      return 0;
+    vc_error ("poll: %m");
+    return -1;
+  }
+  for (unsigned i = 0; i < s->connections; i++) {
+    int r = 0;
+    if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+      r = nbd_aio_notify_read (s->h[i]);
+    else if (fds[i].revents & POLLOUT)
+      r = nbd_aio_notify_write (s->h[i]);
+    if (r == -1) {
+      vc_error ("reading %s: %s", s->label, nbd_get_error ());
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int
+vc_copy_run (struct vc_copy *c)
+{
+  struct pipeline *p = calloc (1, sizeof *p);
+  int ret = -1;
+
+  if (p == NULL) {
+    vc_error ("out of memory");
+    return -1;
+  }
+  p->c = c;
+
+  if (c->request_size == 0)
+    c->request_size = DEFAULT_REQUEST_SIZE;
+  if (c->max_in_flight == 0)
+    c->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+  if ((uint64_t) c->max_in_flight * c->request_size > MAX_BUFFER_BYTES) {
+    uint32_t fit = MAX_BUFFER_BYTES / c->request_size;
+    vc_warn ("%u requests of %u bytes in flight would use %" PRIu64 " MiB: "
+             "using %u", c->max_in_flight, c->request_size,
+             (uint64_t) c->max_in_flight * c->request_size >> 20, fit ? fit : 1);
+    c->max_in_flight = fit ? fit : 1;
+  }
+  if (c->request_size % VC_QCOW2_CLUSTER_SIZE) {
+    errno = EINVAL;
+    vc_error ("request size must be a multiple of the cluster size");
+    return -1;
+  }
+  p->cap = c->max_in_flight;
+  p->ring = calloc (p->cap, sizeof *p->ring);
+  if (p->ring == NULL)
+    goto out;
+  for (uint32_t i = 0; i < p->cap; i++) {
+    if (posix_memalign ((void **) &p->ring[i].buf, 4096, c->request_size)) {
+      p->ring[i].buf = NULL;
+      vc_error ("out of memory");
+      goto out;
+    }
+  }
+  p->next_host = c->data_offset;
+  p->retired_to = p->chunk_start = c->data_offset;
+  if (c->data->len > 0)
+    p->range_pos = c->data->ptr[0].offset;
+
+  while (have_more (p) || p->count > 0) {
+    if (c->cancel && *c->cancel) {
+      errno = ECANCELED;
+      vc_error ("copy of %s interrupted", c->src->label);
+      goto drain;
+    }
+    while (have_more (p) && p->count < p->cap)
+      if (issue_one (p) == -1)
+        goto drain;
+    if (retire (p) == -1)
+      goto drain;
+    if (p->count == 0)
+      continue;
+    if (!p->ring[p->head].done && poll_once (p) == -1)
+      goto drain;
+    if (retire (p) == -1)
+      goto drain;
+  }
+  ret = 0;
+  goto out;
+
+ drain:
+  /* Buffers still belong to libnbd until their commands retire. */
+  for (int tries = 0; tries < 30; tries++) {
+    unsigned busy = 0;
+    for (unsigned i = 0; i < c->src->connections; i++)
+      busy += p->in_flight[i];
+    if (busy == 0 || poll_once (p) == -1)
+      break;
+  }
+ out:;
+  unsigned busy = 0;
+  for (unsigned i = 0; i < c->src->connections; i++)
+    busy += p->in_flight[i];
+  p->stopped = true;
+  /* Buffers libnbd still reads into are left to it: the process is about
+   * to give up on this disk anyway, and freeing them would be worse.
+   */
+  if (busy == 0) {
+    if (p->ring)
+      for (uint32_t i = 0; i < p->cap; i++)
+        free (p->ring[i].buf);
+    free (p->ring);
+    free (p);
+  }
+  else
+    vc_debug ("%u reads of %s still in flight: their buffers are left to libnbd",
+              busy, c->src->label);
+  return ret;
+}

@@ -1,0 +1,86 @@
+/* The manifest of a backup directory: every backup of one domain, in
+ * order, with what is needed to restore and verify it.
+ *
+ *   <virtckpt-backups format="1">
+ *     <domain>web1</domain>
+ *     <backup id="1" level="full" chain="20261127T070000-3f2a"
+ *             checkpoint="virtckpt.20261127T070000-3f2a.1.9c1e"
+ *             dir="0001-full-20261127T070000"
+ *             started="..." finished="..." seconds="4.21">
+ *       <disk name="vda" file="vda.qcow2" virtual-size="..." read="..."
+ *             zeroed="..." file-size="..." xxh128="..."/>
+ *       <file name="domain.xml" xxh128="..."/>
+ *       <file name="checkpoint.xml" xxh128="..."/>
+ *     </backup>
+ *     <backup id="2" level="inc" parent="1" since="CHECKPOINT-OF-1" ...>
+ *       <disk name="vda" file="vda.qcow2" backing="../0001-full-.../vda.qcow2" .../>
+ *   ...
+ * Checksums are xxh128="HEX" (xxhsum -H2) or sha256="HEX" (sha256sum).
+ * A backup is in the manifest only once its data is durable: the manifest
+ * is the commit record.
+ */
+#ifndef VIRTCKPT_MANIFEST_H
+#define VIRTCKPT_MANIFEST_H
+
+#include <stdint.h>
+
+#include "backup/checksum.h"
+#include "common/vector.h"
+
+#define VC_MANIFEST_FILE "manifest.xml"
+
+struct vc_backup_disk {
+  char *name;                   /* target, e.g. vda */
+  char *file;                   /* relative to the backup's dir */
+  char *backing;                /* as written in the image, or NULL */
+  uint64_t virtual_size;
+  uint64_t bytes_read;          /* guest bytes copied */
+  uint64_t bytes_zeroed;        /* guest bytes marked zero */
+  uint64_t file_size;
+  struct vc_digest sum;         /* of the whole image file */
+};
+DEFINE_VECTOR_TYPE (vc_backup_disk_vector, struct vc_backup_disk);
+
+struct vc_backup_file {
+  char *name;
+  struct vc_digest sum;
+};
+DEFINE_VECTOR_TYPE (vc_backup_file_vector, struct vc_backup_file);
+
+struct vc_backup {
+  unsigned id;
+  char *level;                  /* full, inc, diff, copy */
+  char *chain;                  /* NULL for copy */
+  char *checkpoint;             /* created by this backup; NULL for copy */
+  char *since;                  /* checkpoint it is incremental to */
+  unsigned parent;              /* backup its images are overlays of */
+  char *dir;
+  int64_t started, finished;
+  double seconds;
+  vc_backup_disk_vector disks;
+  vc_backup_file_vector files;
+};
+DEFINE_VECTOR_TYPE (vc_backup_vector, struct vc_backup);
+
+struct vc_manifest {
+  char *domain;
+  vc_backup_vector backups;     /* by id */
+};
+
+extern void vc_backup_clear (struct vc_backup *b);
+extern void vc_manifest_clear (struct vc_manifest *m);
+
+/* 0 loaded, 1 none in dir, -1 error (logged). */
+extern int vc_manifest_load (int dirfd, const char *dir, struct vc_manifest *m);
+extern int vc_manifest_save (int dirfd, const char *dir, const struct vc_manifest *m);
+
+extern struct vc_backup *vc_manifest_find (const struct vc_manifest *m, unsigned id);
+/* By id ("3") or checkpoint name; NULL if none. */
+extern struct vc_backup *vc_manifest_lookup (const struct vc_manifest *m,
+                                             const char *what);
+/* The newest backup that is part of a chain (not a copy), or NULL. */
+extern struct vc_backup *vc_manifest_tip (const struct vc_manifest *m);
+extern const struct vc_backup_disk *vc_backup_disk (const struct vc_backup *b,
+                                                    const char *name);
+
+#endif

@@ -1,0 +1,199 @@
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "backup/nbd-source.h"
+
+#define ALLOCATION_CONTEXT "base:allocation"
+/* Largest block status request; the server may answer for less. */
+#define MAP_WINDOW (UINT64_C (1) << 31)
+
+static struct nbd_handle *
+connect_one (struct vc_nbd_source *s, const char *socket, const char *export)
+{
+  struct nbd_handle *h = nbd_create ();
+
+  if (h == NULL ||
+      nbd_set_export_name (h, export) == -1 ||
+      nbd_add_meta_context (h, ALLOCATION_CONTEXT) == -1 ||
+      (s->dirty_context && nbd_add_meta_context (h, s->dirty_context) == -1) ||
+      nbd_connect_unix (h, socket) == -1) {
+    vc_error ("cannot connect to the NBD export %s at %s: %s",
+              export, socket, nbd_get_error ());
+    if (h)
+      nbd_close (h);
+    return NULL;
+  }
+  return h;
+}
+
+int
+vc_nbd_open (struct vc_nbd_source *s, const char *socket, const char *export,
+             const char *dirty_context, unsigned connections)
+{
+  int64_t size;
+
+  memset (s, 0, sizeof *s);
+  s->label = strdup (export);
+  s->dirty_context = dirty_context ? strdup (dirty_context) : NULL;
+  if (s->label == NULL || (dirty_context && s->dirty_context == NULL)) {
+    vc_error ("out of memory");
+    goto fail;
+  }
+  s->h[0] = connect_one (s, socket, export);
+  if (s->h[0] == NULL)
+    goto fail;
+  s->connections = 1;
+
+  if (nbd_can_meta_context (s->h[0], ALLOCATION_CONTEXT) != 1 ||
+      (dirty_context && nbd_can_meta_context (s->h[0], dirty_context) != 1)) {
+    vc_error ("the NBD export %s does not offer %s", export,
+              dirty_context ? dirty_context : ALLOCATION_CONTEXT);
+    goto fail;
+  }
+  size = nbd_get_size (s->h[0]);
+  if (size < 0) {
+    vc_error ("cannot read the size of %s: %s", export, nbd_get_error ());
+    goto fail;
+  }
+  s->size = size;
+
+  if (connections > VC_NBD_MAX_CONNECTIONS)
+    connections = VC_NBD_MAX_CONNECTIONS;
+  if (connections > 1 && nbd_can_multi_conn (s->h[0]) != 1) {
+    vc_debug ("%s: server does not allow multi-conn; using one connection",
+              export);
+    connections = 1;
+  }
+  while (s->connections < connections) {
+    s->h[s->connections] = connect_one (s, socket, export);
+    if (s->h[s->connections] == NULL)
+      goto fail;
+    s->connections++;
+  }
+  vc_debug ("%s: %" PRIu64 " bytes, %u connection%s", export, s->size,
+            s->connections, s->connections == 1 ? "" : "s");
+  return 0;
+
+ fail:
+  vc_nbd_close (s);
+  return -1;
+}
+
+void
+vc_nbd_close (struct vc_nbd_source *s)
+{
+  for (unsigned i = 0; i < VC_NBD_MAX_CONNECTIONS; i++) {
+    if (s->h[i]) {
+      nbd_shutdown (s->h[i], 0);
+      nbd_close (s->h[i]);
+      s->h[i] = NULL;
+    }
+  }
+  free (s->label);
+  free (s->dirty_context);
+  s->label = s->dirty_context = NULL;
+  s->connections = 0;
+}
+
+struct map_round {
+  struct vc_nbd_source *s;
+  vc_range_vector *nonzero, *dirty;
+  uint64_t covered_alloc, covered_dirty;  /* end of what each context told */
+  uint64_t limit;
+  int err;
+};
+
+static int
+map_extents (void *opaque, const char *context, uint64_t offset,
+             uint32_t *entries, size_t nr, int *error)
+{
+  struct map_round *r = opaque;
+  bool alloc = strcmp (context, ALLOCATION_CONTEXT) == 0;
+  bool dirty = r->s->dirty_context && strcmp (context, r->s->dirty_context) == 0;
+  uint64_t pos = offset;
+
+  if (!alloc && !dirty)
+    return 0;
+  for (size_t i = 0; i + 1 < nr && pos < r->limit; i += 2) {
+    uint64_t len = entries[i];
+    uint32_t flags = entries[i + 1];
+    if (pos + len > r->limit)
+      len = r->limit - pos;
+    if (alloc && !(flags & LIBNBD_STATE_ZERO) &&
+        vc_ranges_add (r->nonzero, pos, len) == -1)
+      r->err = ENOMEM;
+    if (dirty && (flags & 1) && vc_ranges_add (r->dirty, pos, len) == -1)
+      r->err = ENOMEM;
+    pos += len;
+  }
+  if (alloc)
+    r->covered_alloc = pos;
+  else
+    r->covered_dirty = pos;
+  return 0;
+}
+
+int
+vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
+            vc_range_vector *dirty)
+{
+  uint64_t offset = 0;
+
+  /* Each round may cover different lengths per context: ranges past the
+   * shorter one are dropped and asked again from there, so both lists
+   * stay sorted.
+   */
+  while (offset < s->size) {
+    uint64_t count = s->size - offset < MAP_WINDOW ? s->size - offset : MAP_WINDOW;
+    vc_range_vector alloc_round = empty_vector, dirty_round = empty_vector;
+    struct map_round r = {
+      .s = s, .nonzero = &alloc_round, .dirty = &dirty_round,
+      .covered_alloc = offset, .covered_dirty = s->dirty_context ? offset : UINT64_MAX,
+      .limit = s->size,
+    };
+    if (nbd_block_status (s->h[0], count, offset,
+                          (nbd_extent_callback) { .callback = map_extents,
+                                                  .user_data = &r }, 0) == -1) {
+      vc_error ("block status of %s at %" PRIu64 ": %s", s->label, offset,
+                nbd_get_error ());
+      vc_range_vector_reset (&alloc_round);
+      vc_range_vector_reset (&dirty_round);
+      return -1;
+    }
+    uint64_t end = r.covered_alloc < r.covered_dirty ? r.covered_alloc : r.covered_dirty;
+    if (end <= offset)
+      r.err = EIO;              /* no progress: refuse to loop forever */
+    for (size_t i = 0; !r.err && i < alloc_round.len; i++) {
+      struct vc_range x = alloc_round.ptr[i];
+      if (x.offset >= end)
+        break;
+      if (x.offset + x.length > end)
+        x.length = end - x.offset;
+      if (vc_ranges_add (nonzero, x.offset, x.length) == -1)
+        r.err = ENOMEM;
+    }
+    for (size_t i = 0; !r.err && dirty && i < dirty_round.len; i++) {
+      struct vc_range x = dirty_round.ptr[i];
+      if (x.offset >= end)
+        break;
+      if (x.offset + x.length > end)
+        x.length = end - x.offset;
+      if (vc_ranges_add (dirty, x.offset, x.length) == -1)
+        r.err = ENOMEM;
+    }
+    vc_range_vector_reset (&alloc_round);
+    vc_range_vector_reset (&dirty_round);
+    if (r.err) {
+      errno = r.err;
+      vc_error ("block status of %s at %" PRIu64 ": %m", s->label, offset);
+      return -1;
+    }
+    offset = end;
+  }
+  return 0;
+}

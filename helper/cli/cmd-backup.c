@@ -1,0 +1,413 @@
+/* virtckpt backup | restore | verify | list */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "backup/backup.h"
+#include "backup/backup-guard.h"
+#include "common/cleanup.h"
+#include "cli/commands.h"
+#include "common/exit-codes.h"
+#include "libvirt/libvirt-conn.h"
+#include "common/log.h"
+#include "backup/manifest.h"
+#include "backup/verify.h"
+#include "common/vc-strings.h"
+
+static volatile sig_atomic_t cancelled;
+
+static void
+on_signal (int sig)
+{
+  cancelled = sig;
+}
+
+static const char *const levels[] = { "full", "inc", "diff", "copy", "auto", NULL };
+
+void
+vc_usage_backup (const char *cmd)
+{
+  if (strcmp (cmd, "backup") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... backup DOMAIN -o DIR [--level LEVEL]\n"
+"                [--disk NAME]... [--exclude NAME]...\n"
+"\n"
+"Back up the running DOMAIN into DIR through a libvirt pull-mode backup.\n"
+"Each disk becomes a qcow2 image; an incremental or differential is an\n"
+"overlay whose backing file is the previous link of its chain.\n"
+"\n"
+"  -o, --output=DIR      backup directory (one domain per directory)\n"
+"  -l, --level=LEVEL     full: start a new chain; inc: changes since the last\n"
+"                        backup; diff: changes since the chain's full backup;\n"
+"                        copy: a standalone full copy, no checkpoint;\n"
+"                        auto (default): full when the chain is unusable,\n"
+"                        else inc\n"
+"      --disk=NAME       back up only this disk (repeatable)\n"
+"      --exclude=NAME    skip this disk (repeatable)\n"
+"      --checksum=ALGO   xxh128 (default; xxhsum -H2) or sha256 (sha256sum)\n"
+"      --connections=N   NBD connections per disk, used when QEMU allows\n"
+"                        multi-conn (default 1)\n"
+"      --in-flight=N     NBD reads in flight (default 16)\n"
+"      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
+"                        in-flight x request size is capped at 40 MiB\n"
+"      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
+"      --no-progress     no progress line, even on a terminal\n"
+"\n"
+"Exit status 3: an inc or diff was asked for but the chain is broken;\n"
+"a full backup is needed.\n");
+  else if (strcmp (cmd, "restore") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... restore DIR -o OUTDIR [--until BACKUP]\n"
+"                [--disk NAME]... [--format qcow2|raw]\n"
+"\n"
+"Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
+"backup directory name; default: the newest), as a standalone image\n"
+"OUTDIR/DISK.qcow2 (or .raw).  The files of the chain are verified first\n"
+"unless --no-verify.\n");
+  else if (strcmp (cmd, "verify") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... verify DIR\n"
+"\n"
+"Check every file of every backup in DIR against the manifest (size,\n"
+"SHA-256, backing links).  Exits 1 on any mismatch.\n");
+  else if (strcmp (cmd, "status") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... status [--wait-synced SECONDS]\n"
+"\n"
+"Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
+"is synced, domains, checkpoints, conflicts, the last error.  With\n"
+"--wait-synced, wait up to SECONDS for it to be synced, and fail if it is\n"
+"not.  Exits 1 when no virtckptd runs on this node.\n");
+  else if (strcmp (cmd, "cancel") == 0)
+    printf (
+"Usage: virtckpt [OPTION]... cancel DOMAIN [--grace SECS] [--wait SECS]\n"
+"                [--hold SECS | --release]\n"
+"\n"
+"End the virtckpt backup of DOMAIN running on this host: it gets SIGTERM\n"
+"(and SIGCONT), ends its libvirt job, removes its partial files and its\n"
+"checkpoint, and commits nothing.  A backup job left by a killed virtckpt\n"
+"is ended too; a job another tool started is reported, not touched.  The\n"
+"OCF agent runs this before Pacemaker migrates or stops the domain: a\n"
+"running backup job blocks a live migration.\n"
+"\n"
+"      --grace=SECS  first let a running backup finish for up to SECS\n"
+"      --wait=SECS   wait up to SECS for the cancelled backup to end\n"
+"                    (default 60)\n"
+"      --hold=SECS   refuse new backups of DOMAIN on this host for SECS\n"
+"      --release     end such a hold\n"
+"\n"
+"Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
+"none, it finished, or it was cancelled); 1 when it did not end in time.\n");
+  else
+    printf (
+"Usage: virtckpt [OPTION]... list DIR\n"
+"\n"
+"Show the backups in DIR, oldest first.\n");
+}
+
+int
+vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_backup_options bo = {
+    .level = o->level ? o->level : "auto",
+    .include = o->disks, .exclude = o->excludes,
+    .rundir = o->rundir, .connections = o->connections ? o->connections : 1,
+    .request_size = o->request_size, .max_in_flight = o->in_flight,
+    .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
+    .cancel = &cancelled,
+  };
+  struct vc_store store;
+  virConnectPtr conn;
+  struct sigaction sa = { .sa_handler = on_signal };
+  bool known = false;
+  int ret;
+
+  if (argc != 1 || o->output == NULL) {
+    fprintf (stderr, "virtckpt: backup: expected DOMAIN and -o DIR\n"
+             "Try 'virtckpt backup --help'.\n");
+    return VC_EXIT_USAGE;
+  }
+  for (size_t i = 0; levels[i]; i++)
+    known |= strcmp (bo.level, levels[i]) == 0;
+  if (!known) {
+    fprintf (stderr, "virtckpt: backup: unknown level '%s' "
+             "(full, inc, diff, copy or auto)\n", bo.level);
+    return VC_EXIT_USAGE;
+  }
+  if (o->checksum && vc_checksum_algo_of (o->checksum, &bo.checksum) == -1) {
+    fprintf (stderr, "virtckpt: backup: unknown checksum '%s' (xxh128 or sha256)\n",
+             o->checksum);
+    return VC_EXIT_USAGE;
+  }
+  bo.domain = argv[0];
+  bo.outdir = o->output;
+
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+
+  if (vc_store_open_cli (&store, o->store_dir, o->store_explicit, true) == -1)
+    return VC_EXIT_ERROR;
+  conn = vc_libvirt_open (o->uri);
+  if (conn == NULL) {
+    vc_store_close (&store);
+    return VC_EXIT_ERROR;
+  }
+  ret = vc_backup_run (conn, &store, &bo);
+  virConnectClose (conn);
+  vc_store_close (&store);
+  if (cancelled)
+    vc_error ("backup interrupted by signal %d: nothing was committed", (int) cancelled);
+  return ret;
+}
+
+static int
+open_backup_dir (const char *dir, struct vc_manifest *m)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (fd == -1) {
+    vc_error ("cannot open backup directory %s: %m", dir);
+    return -1;
+  }
+  switch (vc_manifest_load (fd, dir, m)) {
+  case 0:
+    return fd;
+  case 1:
+    vc_error ("%s holds no virtckpt backups (no %s)", dir, VC_MANIFEST_FILE);
+    /* fallthrough */
+  default:
+    close (fd);
+    return -1;
+  }
+}
+
+int
+vc_cmd_verify (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_manifest m;
+  int fd, problems = 0;
+  size_t files = 0;
+
+  if (argc != 1) {
+    fprintf (stderr, "virtckpt: verify: expected DIR\n");
+    return VC_EXIT_USAGE;
+  }
+  fd = open_backup_dir (argv[0], &m);
+  if (fd == -1)
+    return VC_EXIT_ERROR;
+  for (size_t i = 0; i < m.backups.len; i++) {
+    const struct vc_backup *b = &m.backups.ptr[i];
+    int p = vc_verify_backup (fd, argv[0], &m, b, false, o->verbosity > 0);
+    files += b->disks.len + b->files.len;
+    if (b->parent && vc_manifest_find (&m, b->parent) == NULL) {
+      vc_error ("backup %u builds on backup %u, which is not in the manifest",
+                b->id, b->parent);
+      p++;
+    }
+    problems += p < 0 ? 1 : p;
+  }
+  close (fd);
+  if (problems)
+    vc_error ("%d problem%s in %s", problems, problems == 1 ? "" : "s", argv[0]);
+  else
+    vc_notice ("%zu backups, %zu files verified in %s", m.backups.len, files, argv[0]);
+  vc_manifest_clear (&m);
+  return problems ? VC_EXIT_ERROR : VC_EXIT_OK;
+}
+
+int
+vc_cmd_list (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_manifest m;
+  int fd;
+
+  if (argc != 1) {
+    fprintf (stderr, "virtckpt: list: expected DIR\n");
+    return VC_EXIT_USAGE;
+  }
+  fd = open_backup_dir (argv[0], &m);
+  if (fd == -1)
+    return VC_EXIT_ERROR;
+  close (fd);
+  printf ("Domain: %s\n", m.domain);
+  printf ("%4s %-5s %-20s %6s %-6s %12s %9s  %s\n", "ID", "LEVEL", "TIME (UTC)",
+          "PARENT", "DISKS", "WRITTEN MiB", "SECONDS", "CHECKPOINT");
+  for (size_t i = 0; i < m.backups.len; i++) {
+    const struct vc_backup *b = &m.backups.ptr[i];
+    char when[32] = "", parent[16] = "-";
+    time_t t = b->started;
+    struct tm tm;
+    uint64_t written = 0;
+    for (size_t j = 0; j < b->disks.len; j++)
+      written += b->disks.ptr[j].file_size;
+    if (gmtime_r (&t, &tm))
+      strftime (when, sizeof when, "%F %T", &tm);
+    if (b->parent)
+      snprintf (parent, sizeof parent, "%u", b->parent);
+    printf ("%4u %-5s %-20s %6s %-6zu %12.1f %9.2f  %s\n", b->id, b->level, when,
+            parent, b->disks.len, written / 1048576.0, b->seconds,
+            b->checkpoint ? b->checkpoint : "-");
+  }
+  vc_manifest_clear (&m);
+  return VC_EXIT_OK;
+}
+
+/* qemu-img convert, the stock tool, rebuilds a standalone image. */
+static int
+convert (const char *src, const char *dst, const char *format)
+{
+  const char *qemu_img = getenv ("QEMU_IMG");
+  pid_t pid;
+  int status;
+
+  if (qemu_img == NULL)
+    qemu_img = "qemu-img";
+  pid = fork ();
+  if (pid == -1)
+    return -1;
+  if (pid == 0) {
+    execlp (qemu_img, qemu_img, "convert", "-q", "-f", "qcow2", "-O", format,
+            src, dst, (char *) NULL);
+    fprintf (stderr, "virtckpt: cannot run %s: %m\n", qemu_img);
+    _exit (127);
+  }
+  if (waitpid (pid, &status, 0) == -1)
+    return -1;
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : -1;
+}
+
+static bool
+wanted (const struct vc_options *o, const char *disk)
+{
+  if (o->disks.len == 0)
+    return true;
+  for (size_t i = 0; i < o->disks.len; i++)
+    if (strcmp (o->disks.ptr[i], disk) == 0)
+      return true;
+  return false;
+}
+
+int
+vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
+{
+  const char *format = o->format ? o->format : "qcow2";
+  struct vc_manifest m;
+  const struct vc_backup *b;
+  int fd, ret = VC_EXIT_ERROR;
+  size_t restored = 0;
+
+  if (argc != 1 || o->output == NULL) {
+    fprintf (stderr, "virtckpt: restore: expected DIR and -o OUTDIR\n");
+    return VC_EXIT_USAGE;
+  }
+  if (strcmp (format, "qcow2") && strcmp (format, "raw")) {
+    fprintf (stderr, "virtckpt: restore: --format is qcow2 or raw\n");
+    return VC_EXIT_USAGE;
+  }
+  fd = open_backup_dir (argv[0], &m);
+  if (fd == -1)
+    return VC_EXIT_ERROR;
+  b = o->until ? vc_manifest_lookup (&m, o->until)
+    : m.backups.len ? &m.backups.ptr[m.backups.len - 1] : NULL;
+  if (b == NULL) {
+    if (o->until)
+      vc_error ("no backup '%s' in %s", o->until, argv[0]);
+    else
+      vc_error ("%s holds no backups", argv[0]);
+    goto out;
+  }
+  for (size_t i = 0; i < o->disks.len; i++)
+    if (vc_backup_disk (b, o->disks.ptr[i]) == NULL) {
+      vc_error ("backup %u has no disk '%s'", b->id, o->disks.ptr[i]);
+      ret = VC_EXIT_USAGE;
+      goto out;
+    }
+  if (!o->no_verify) {
+    int problems = vc_verify_backup (fd, argv[0], &m, b, true, false);
+    if (problems) {
+      vc_error ("backup %u or a backup it builds on is damaged: not restoring "
+                "(--no-verify to try anyway)", b->id);
+      goto out;
+    }
+  }
+  if (mkdir (o->output, 0700) == -1 && errno != EEXIST) {
+    vc_error ("cannot create %s: %m", o->output);
+    goto out;
+  }
+  for (size_t i = 0; i < b->disks.len; i++) {
+    const struct vc_backup_disk *d = &b->disks.ptr[i];
+    if (!wanted (o, d->name))
+      continue;
+    CLEANUP_FREE char *src = vc_printf ("%s/%s/%s", argv[0], b->dir, d->file);
+    CLEANUP_FREE char *dst = vc_printf ("%s/%s.%s", o->output, d->name, format);
+    CLEANUP_FREE char *tmp = vc_printf ("%s/.%s.%s.partial", o->output, d->name, format);
+    struct stat st;
+    if (src == NULL || dst == NULL || tmp == NULL)
+      goto out;
+    if (lstat (dst, &st) == 0) {
+      vc_error ("%s exists: not overwriting it", dst);
+      goto out;
+    }
+    unlink (tmp);
+    vc_info ("restoring %s of backup %u to %s", d->name, b->id, dst);
+    if (convert (src, tmp, format) == -1) {
+      vc_error ("qemu-img convert of %s failed", src);
+      unlink (tmp);
+      goto out;
+    }
+    if (rename (tmp, dst) == -1) {
+      vc_error ("cannot rename %s: %m", tmp);
+      unlink (tmp);
+      goto out;
+    }
+    restored++;
+  }
+  vc_notice ("restored %zu disk%s of backup %u (%s) into %s", restored,
+             restored == 1 ? "" : "s", b->id, b->level, o->output);
+  ret = VC_EXIT_OK;
+ out:
+  close (fd);
+  vc_manifest_clear (&m);
+  return ret;
+}
+
+int
+vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_cancel_options co = {
+    .rundir = o->rundir, .grace = o->grace, .wait = o->wait,
+    .hold = o->release ? 0 : o->hold,
+  };
+  virConnectPtr conn;
+  int ret;
+
+  if (argc != 1) {
+    fprintf (stderr, "virtckpt: cancel: expected DOMAIN\n"
+             "Try 'virtckpt cancel --help'.\n");
+    return VC_EXIT_USAGE;
+  }
+  if (o->release && o->hold >= 0) {
+    fprintf (stderr, "virtckpt: cancel: --hold and --release exclude each other\n");
+    return VC_EXIT_USAGE;
+  }
+  co.domain = argv[0];
+  /* libvirt is only needed to end a job left by a killed virtckpt: the
+   * cancel itself works without it.
+   */
+  conn = vc_libvirt_open (o->uri);
+  ret = vc_backup_cancel (conn, &co);
+  if (conn)
+    virConnectClose (conn);
+  return ret;
+}

@@ -1,0 +1,57 @@
+/* virtckpt status: what virtckptd on this node knows. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "store/daemon-client.h"
+#include "common/exit-codes.h"
+#include "common/log.h"
+
+int
+vc_cmd_status (const struct vc_options *o, int argc, char **argv)
+{
+  struct vc_daemon *d;
+  char *text = NULL;
+  time_t deadline = time (NULL) + o->wait_synced;
+
+  if (argc != 0) {
+    fprintf (stderr, "virtckpt: status: no argument expected\n");
+    return VC_EXIT_USAGE;
+  }
+  int why = ENOENT;
+
+  for (;;) {
+    d = vc_daemon_connect ();
+    if (d == NULL)
+      why = errno;
+    else {
+      text = vc_daemon_status (d);
+      vc_daemon_close (d);
+    }
+    bool synced = text && strstr (text, "\nstate: synced\n") != NULL;
+    if (synced || o->wait_synced == 0 || time (NULL) >= deadline)
+      break;
+    free (text);
+    text = NULL;
+    usleep (200 * 1000);
+  }
+  if (text == NULL) {
+    vc_error ("%s%s", vc_daemon_unreachable (why),
+              o->wait_synced ? " (waited for it)" : "");
+    return VC_EXIT_ERROR;
+  }
+  fputs (text, stdout);
+  bool synced = strstr (text, "\nstate: synced\n") != NULL;
+  free (text);
+  if (o->wait_synced && !synced) {
+    vc_error ("virtckptd is not synced after %u s", o->wait_synced);
+    return VC_EXIT_ERROR;
+  }
+  return VC_EXIT_OK;
+}

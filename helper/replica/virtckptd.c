@@ -1,0 +1,558 @@
+/* virtckptd: keeps every domain's checkpoint chain replicated on every
+ * cluster node over corosync CPG, and serves virtckpt on this node.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <qb/qbdefs.h>
+#include <qb/qbipcs.h>
+#include <qb/qbloop.h>
+#include <qb/qbipc_common.h>
+#include <corosync/cpg.h>
+#include <corosync/votequorum.h>
+
+#include "common/cleanup.h"
+#include "store/document.h"
+#include "store/ipc-protocol.h"
+#include "common/log.h"
+#include "replica/replica.h"
+#include "store/store.h"
+#include "common/vc-strings.h"
+#include "common/xml-safe.h"
+
+#define RECONNECT_MS 1000
+#define RETRY_SEND_MS 10
+
+struct waiter {
+  uint64_t cookie;
+  qb_ipcs_connection_t *c;      /* NULL once the client went away */
+};
+DEFINE_VECTOR_TYPE (waiter_vector, struct waiter);
+
+static struct {
+  qb_loop_t *loop;
+  struct vc_store store;
+  struct vc_replica replica;
+  qb_ipcs_service_t *ipcs;
+  cpg_handle_t cpg;
+  bool cpg_up;
+  int cpg_fd;
+  votequorum_handle_t vq;
+  bool vq_up;
+  int vq_fd;
+  qb_loop_timer_handle reconnect_timer, send_timer;
+  bool send_timer_armed, reconnect_armed;
+  waiter_vector waiters;
+  uint64_t next_cookie;
+  gid_t haclient;
+  bool have_haclient;
+} d;
+
+/* --- sending what the replica queued ----------------------------------------- */
+
+static void flush (void);
+
+static void
+send_timer_fired (void *data)
+{
+  d.send_timer_armed = false;
+  flush ();
+}
+
+/* Multicasts queued messages in order.  On flow control (TRY_AGAIN) the
+ * rest waits for a short timer: the main loop never blocks on corosync.
+ */
+static void
+flush (void)
+{
+  struct vc_replica *r = &d.replica;
+
+  while (d.cpg_up && r->out.len > 0) {
+    struct iovec iov = { r->out.ptr[0].buf, r->out.ptr[0].len };
+    cs_error_t e = cpg_mcast_joined (d.cpg, CPG_TYPE_AGREED, &iov, 1);
+    if (e == CS_ERR_TRY_AGAIN) {
+      if (!d.send_timer_armed &&
+          qb_loop_timer_add (d.loop, QB_LOOP_MED, RETRY_SEND_MS * QB_TIME_NS_IN_MSEC,
+                             NULL, send_timer_fired, &d.send_timer) == 0)
+        d.send_timer_armed = true;
+      return;
+    }
+    if (e != CS_OK) {
+      vc_error ("cannot send to the cluster (error %d)", e);
+      return;                   /* the dispatch error path reconnects */
+    }
+    free (r->out.ptr[0].buf);
+    vc_outmsg_vector_remove (&r->out, 0);
+  }
+}
+
+/* --- IPC ------------------------------------------------------------------------- */
+
+static void
+reply (qb_ipcs_connection_t *c, int32_t id, int error, const char *text)
+{
+  size_t len = text ? strlen (text) : 0;
+  struct qb_ipc_response_header h = { .id = id, .size = sizeof h + len, .error = error };
+  struct iovec iov[2] = { { &h, sizeof h }, { (void *) text, len } };
+
+  if (qb_ipcs_response_sendv (c, iov, 2) < 0)
+    vc_debug ("could not answer a client");
+}
+
+static void
+applied (void *opaque, uint64_t cookie, int status, const char *message)
+{
+  for (size_t i = 0; i < d.waiters.len; i++) {
+    struct waiter *w = &d.waiters.ptr[i];
+    if (w->cookie != cookie)
+      continue;
+    if (w->c) {
+      reply (w->c, VC_IPC_PUT, status == 0 ? 0 : -EIO, message);
+      qb_ipcs_connection_unref (w->c);
+    }
+    waiter_vector_remove (&d.waiters, i);
+    return;
+  }
+}
+
+static int32_t
+ipc_accept (qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+  if (uid == 0 || (d.have_haclient && gid == d.haclient))
+    return 0;
+  vc_warn ("refused a client with uid %u gid %u: root or haclient only",
+           (unsigned) uid, (unsigned) gid);
+  return -EACCES;
+}
+
+static void
+ipc_destroyed (qb_ipcs_connection_t *c)
+{
+  for (size_t i = 0; i < d.waiters.len; i++)
+    if (d.waiters.ptr[i].c == c) {
+      qb_ipcs_connection_unref (c);
+      d.waiters.ptr[i].c = NULL;
+    }
+}
+
+static int
+submit (qb_ipcs_connection_t *c, int32_t id, const char *domain,
+        const char *text, size_t len)
+{
+  uint64_t cookie = ++d.next_cookie;
+
+  if (vc_replica_submit (&d.replica, cookie, domain, text, len) == -1) {
+    reply (c, id, -errno, errno == ENOTCONN
+           ? "virtckptd is not connected to the cluster"
+           : errno == EFBIG ? "document too large" : strerror (errno));
+    return 0;
+  }
+  qb_ipcs_connection_ref (c);
+  if (waiter_vector_append (&d.waiters, (struct waiter) { cookie, c }) == -1) {
+    qb_ipcs_connection_unref (c);
+    reply (c, id, -ENOMEM, "out of memory");
+    return 0;
+  }
+  flush ();
+  return 0;
+}
+
+static int32_t
+ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
+{
+  struct qb_ipc_request_header *h = data;
+  const char *payload = (const char *) data + sizeof *h;
+  size_t len;
+
+  if (size < sizeof *h || (size_t) h->size != size) {
+    vc_warn ("dropped a malformed request from a client");
+    qb_ipcs_disconnect (c);
+    return 0;
+  }
+  len = size - sizeof *h;
+  switch (h->id) {
+  case VC_IPC_HELLO:
+    reply (c, h->id, 0, d.store.dir);
+    return 0;
+
+  case VC_IPC_STATUS: {
+    CLEANUP_FREE char *text = vc_replica_status (&d.replica);
+    reply (c, h->id, text ? 0 : -ENOMEM, text);
+    return 0;
+  }
+
+  case VC_IPC_PUT: {
+    uint32_t n;
+    struct vc_chain chain;
+    CLEANUP_FREE char *err = NULL, *domain = NULL;
+    if (len < sizeof n || (memcpy (&n, payload, sizeof n), n == 0) ||
+        n > len - sizeof n) {
+      reply (c, h->id, -EINVAL, "malformed request");
+      return 0;
+    }
+    domain = strndup (payload + sizeof n, n);
+    const char *text = payload + sizeof n + n;
+    size_t tlen = len - sizeof n - n;
+    if (domain == NULL || strlen (domain) != n) {
+      reply (c, h->id, -EINVAL, "malformed domain name");
+      return 0;
+    }
+    if (vc_document_parse (text, tlen, &chain, &err) == -1) {
+      CLEANUP_FREE char *msg = vc_printf ("malformed document: %s", err);
+      reply (c, h->id, -EINVAL, msg);
+      return 0;
+    }
+    bool same = strcmp (chain.domain, domain) == 0;
+    vc_chain_clear (&chain);
+    if (!same) {
+      reply (c, h->id, -EINVAL, "the document names another domain");
+      return 0;
+    }
+    return submit (c, h->id, domain, text, tlen);
+  }
+
+  case VC_IPC_FORGET: {
+    CLEANUP_FREE char *domain = strndup (payload, len);
+    if (domain == NULL || len == 0 || strlen (domain) != len) {
+      reply (c, h->id, -EINVAL, "malformed domain name");
+      return 0;
+    }
+    return submit (c, h->id, domain, NULL, 0);
+  }
+
+  default:
+    vc_warn ("dropped a request of unknown type %d", (int) h->id);
+    reply (c, h->id, -EOPNOTSUPP, "unknown request");
+    return 0;
+  }
+}
+
+static int32_t
+loop_job_add (enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+  return qb_loop_job_add (d.loop, p, data, fn);
+}
+
+static int32_t
+loop_poll_add (enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+               qb_ipcs_dispatch_fn_t fn)
+{
+  return qb_loop_poll_add (d.loop, p, fd, events, data, fn);
+}
+
+static int32_t
+loop_poll_mod (enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+               qb_ipcs_dispatch_fn_t fn)
+{
+  return qb_loop_poll_mod (d.loop, p, fd, events, data, fn);
+}
+
+static int32_t
+loop_poll_del (int32_t fd)
+{
+  return qb_loop_poll_del (d.loop, fd);
+}
+
+static int
+start_ipc (void)
+{
+  static struct qb_ipcs_service_handlers handlers = {
+    .connection_accept = ipc_accept,
+    .msg_process = ipc_process,
+    .connection_destroyed = ipc_destroyed,
+  };
+  static struct qb_ipcs_poll_handlers poll = {
+    .job_add = loop_job_add,
+    .dispatch_add = loop_poll_add,
+    .dispatch_mod = loop_poll_mod,
+    .dispatch_del = loop_poll_del,
+  };
+
+  /* Shared memory: libqb's socket transport is bounded by
+   * net.core.wmem_max (208 KiB on a stock system).  Each connection costs
+   * three VC_IPC_MAX_MSG buffers, zeroed at connect: keep it small.
+   */
+  d.ipcs = qb_ipcs_create (VC_IPC_NAME, 0, QB_IPC_SHM, &handlers);
+  if (d.ipcs == NULL) {
+    vc_error ("cannot create the IPC service: %m");
+    return -1;
+  }
+  qb_ipcs_enforce_buffer_size (d.ipcs, VC_IPC_MAX_MSG);
+  qb_ipcs_poll_handlers_set (d.ipcs, &poll);
+  if (qb_ipcs_run (d.ipcs) != 0) {
+    vc_error ("cannot start the IPC service (another virtckptd running?)");
+    return -1;
+  }
+  return 0;
+}
+
+/* --- corosync ---------------------------------------------------------------------- */
+
+static void connect_cluster (void);
+
+static void
+reconnect_fired (void *data)
+{
+  d.reconnect_armed = false;
+  connect_cluster ();
+}
+
+static void
+schedule_reconnect (void)
+{
+  if (!d.reconnect_armed &&
+      qb_loop_timer_add (d.loop, QB_LOOP_LOW, RECONNECT_MS * QB_TIME_NS_IN_MSEC,
+                         NULL, reconnect_fired, &d.reconnect_timer) == 0)
+    d.reconnect_armed = true;
+}
+
+static void
+disconnect_cluster (const char *why)
+{
+  if (d.cpg_up) {
+    qb_loop_poll_del (d.loop, d.cpg_fd);
+    cpg_finalize (d.cpg);
+    d.cpg_up = false;
+  }
+  if (d.vq_up) {
+    qb_loop_poll_del (d.loop, d.vq_fd);
+    votequorum_finalize (d.vq);
+    d.vq_up = false;
+  }
+  vc_replica_set_quorate (&d.replica, false);
+  vc_replica_offline (&d.replica, why);
+  vc_warn ("%s: serving reads from the local replica, reconnecting", why);
+  schedule_reconnect ();
+}
+
+static void
+cpg_deliver (cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
+             uint32_t pid, void *msg, size_t len)
+{
+  vc_replica_deliver (&d.replica, nodeid, pid, msg, len);
+}
+
+static void
+cpg_confchg (cpg_handle_t h, const struct cpg_name *group,
+             const struct cpg_address *members, size_t n,
+             const struct cpg_address *left, size_t nleft,
+             const struct cpg_address *joined, size_t njoined)
+{
+  struct vc_member m[CPG_MEMBERS_MAX];
+
+  for (size_t i = 0; i < n && i < CPG_MEMBERS_MAX; i++)
+    m[i] = (struct vc_member) { members[i].nodeid, members[i].pid };
+  vc_replica_confchg (&d.replica, m, n < CPG_MEMBERS_MAX ? n : CPG_MEMBERS_MAX);
+}
+
+static int32_t
+cpg_ready (int32_t fd, int32_t revents, void *data)
+{
+  if (cpg_dispatch (d.cpg, CS_DISPATCH_ALL) != CS_OK) {
+    disconnect_cluster ("lost the connection to corosync");
+    return 0;
+  }
+  flush ();
+  return 0;
+}
+
+static void
+quorum_notify (votequorum_handle_t h, uint64_t context, uint32_t quorate,
+               uint32_t n, votequorum_node_t nodes[])
+{
+  vc_replica_set_quorate (&d.replica, quorate != 0);
+}
+
+static int32_t
+vq_ready (int32_t fd, int32_t revents, void *data)
+{
+  if (votequorum_dispatch (d.vq, CS_DISPATCH_ALL) != CS_OK)
+    disconnect_cluster ("lost the connection to corosync (votequorum)");
+  return 0;
+}
+
+static void
+connect_cluster (void)
+{
+  static cpg_model_v1_data_t model = {
+    .model = CPG_MODEL_V1,
+    .cpg_deliver_fn = cpg_deliver,
+    .cpg_confchg_fn = cpg_confchg,
+  };
+  static votequorum_callbacks_t vq_callbacks = {
+    .votequorum_quorum_notify_fn = quorum_notify,
+  };
+  struct cpg_name group;
+  unsigned int nodeid;
+  cs_error_t e;
+
+  strcpy (group.value, VC_CPG_GROUP);
+  group.length = strlen (VC_CPG_GROUP);
+
+  e = cpg_model_initialize (&d.cpg, CPG_MODEL_V1, (cpg_model_data_t *) &model, NULL);
+  if (e != CS_OK) {
+    vc_debug ("corosync not reachable yet (error %d)", e);
+    schedule_reconnect ();
+    return;
+  }
+  if (cpg_local_get (d.cpg, &nodeid) != CS_OK ||
+      cpg_fd_get (d.cpg, &d.cpg_fd) != CS_OK ||
+      cpg_join (d.cpg, &group) != CS_OK) {
+    cpg_finalize (d.cpg);
+    schedule_reconnect ();
+    return;
+  }
+  d.replica.self.nodeid = nodeid;
+  d.cpg_up = true;
+  /* Tells a CLI that finds no daemon here whose replica this is. */
+  vc_store_mark_replica (&d.store, nodeid);
+  qb_loop_poll_add (d.loop, QB_LOOP_HIGH, d.cpg_fd, POLLIN, NULL, cpg_ready);
+
+  if (votequorum_initialize (&d.vq, &vq_callbacks) == CS_OK) {
+    votequorum_fd_get (d.vq, &d.vq_fd);
+    votequorum_trackstart (d.vq, 0, CS_TRACK_CHANGES | CS_TRACK_CURRENT);
+    qb_loop_poll_add (d.loop, QB_LOOP_HIGH, d.vq_fd, POLLIN, NULL, vq_ready);
+    d.vq_up = true;
+  }
+  else
+    vc_warn ("votequorum not available: treating the partition as inquorate");
+  vc_notice ("joined CPG group %s as node %u", VC_CPG_GROUP, nodeid);
+}
+
+/* --- main ------------------------------------------------------------------------------ */
+
+static int32_t
+on_signal (int32_t sig, void *data)
+{
+  vc_notice ("signal %d: stopping", sig);
+  qb_loop_stop (d.loop);
+  return 0;
+}
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"Usage: virtckptd [OPTION]...\n"
+"Replicate virtckpt's checkpoint store on every corosync node.\n"
+"\n"
+"  -f, --foreground     stay in the foreground, log to stderr\n"
+"  -s, --store=DIR      the local replica (default %s)\n"
+"  -p, --pidfile=FILE   write the daemon's pid to FILE\n"
+"  -v, --verbose        more logging (twice: debug)\n"
+"  -h, --help           this help\n"
+"  -V, --version        the version\n"
+"See virtckptd(8).\n", STORE_DIR);
+}
+
+static int
+write_pidfile (const char *path)
+{
+  char buf[32];
+  int n = snprintf (buf, sizeof buf, "%ld\n", (long) getpid ());
+  CLEANUP_CLOSE int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+  if (fd == -1 || write (fd, buf, n) != n) {
+    vc_error ("cannot write pid file %s: %m", path);
+    return -1;
+  }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option options[] = {
+    { "foreground", no_argument, NULL, 'f' },
+    { "store", required_argument, NULL, 's' },
+    { "pidfile", required_argument, NULL, 'p' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *store_dir = STORE_DIR, *pidfile = NULL;
+  bool foreground = false;
+  int verbose = 0, c;
+  struct group *g;
+
+  while ((c = getopt_long (argc, argv, "fs:p:vhV", options, NULL)) != -1) {
+    switch (c) {
+    case 'f': foreground = true; break;
+    case 's': store_dir = optarg; break;
+    case 'p': pidfile = optarg; break;
+    case 'v': verbose++; break;
+    case 'h': usage (stdout); return 0;
+    case 'V': printf ("virtckptd %s\n", PACKAGE_VERSION); return 0;
+    default: usage (stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    usage (stderr);
+    return 2;
+  }
+
+  if (!foreground && daemon (0, 0) == -1) {
+    perror ("virtckptd: daemon");
+    return 1;
+  }
+  qb_log_init ("virtckptd", LOG_DAEMON, LOG_INFO);
+  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_TRUE);
+  qb_log_filter_ctl (QB_LOG_SYSLOG, QB_LOG_FILTER_CLEAR_ALL, QB_LOG_FILTER_FILE, "*", LOG_DEBUG);
+  qb_log_filter_ctl (QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*",
+                     verbose >= 2 ? LOG_DEBUG : LOG_INFO);
+  qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, foreground ? QB_TRUE : QB_FALSE);
+  qb_log_filter_ctl (QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*",
+                     verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_NOTICE);
+  qb_log_format_set (QB_LOG_STDERR, "%t %N[%P]: %p: %b");
+
+  g = getgrnam ("haclient");
+  if (g) {
+    d.haclient = g->gr_gid;
+    d.have_haclient = true;
+  }
+  signal (SIGPIPE, SIG_IGN);
+  d.loop = qb_loop_create ();
+  if (d.loop == NULL || vc_store_open (&d.store, store_dir, true) == -1)
+    return 1;
+  /* The daemon is its replica's only writer: it holds the store lock for
+   * its whole life (which also removes temp files a killed daemon left).
+   */
+  if (vc_store_lock_now (&d.store) == -1)
+    return 1;
+  vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
+  qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
+  qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
+  if (start_ipc () == -1)
+    return 1;
+  if (pidfile && write_pidfile (pidfile) == -1)
+    return 1;
+  vc_notice ("virtckptd %s starting, store %s", PACKAGE_VERSION, d.store.dir);
+  connect_cluster ();
+  qb_loop_run (d.loop);
+
+  if (d.cpg_up)
+    cpg_finalize (d.cpg);
+  if (d.vq_up)
+    votequorum_finalize (d.vq);
+  qb_ipcs_destroy (d.ipcs);
+  vc_replica_offline (&d.replica, "virtckptd is stopping");
+  vc_replica_free (&d.replica);
+  waiter_vector_reset (&d.waiters);
+  vc_store_close (&d.store);
+  if (pidfile)
+    unlink (pidfile);
+  qb_loop_destroy (d.loop);
+  qb_log_fini ();
+  return 0;
+}

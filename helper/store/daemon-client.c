@@ -1,0 +1,207 @@
+#include <config.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <qb/qbipcc.h>
+#include <qb/qbipc_common.h>
+
+#include "store/daemon-client.h"
+#include "store/ipc-protocol.h"
+#include "common/log.h"
+
+/* Replies wait for the cluster: a sync after a membership change can take
+ * a while.  VIRTCKPT_DAEMON_TIMEOUT (seconds) overrides.
+ */
+#define DEFAULT_TIMEOUT_MS (120 * 1000)
+
+struct vc_daemon {
+  qb_ipcc_connection_t *c;
+  char *store_dir;
+  char *reply;
+  int timeout_ms;
+};
+
+static int
+call (struct vc_daemon *d, int id, const void *a, size_t alen,
+      const void *b, size_t blen, char **text)
+{
+  struct qb_ipc_request_header h = { .id = id,
+                                     .size = sizeof h + alen + blen };
+  struct iovec iov[3] = {
+    { &h, sizeof h }, { (void *) a, alen }, { (void *) b, blen },
+  };
+  struct qb_ipc_response_header *rh;
+  ssize_t n;
+
+  if (sizeof h + alen + blen > VC_IPC_MAX_MSG) {
+    errno = EFBIG;
+    return -1;
+  }
+  n = qb_ipcc_sendv_recv (d->c, iov, 3, d->reply, VC_IPC_MAX_MSG, d->timeout_ms);
+  if (n < 0) {
+    errno = -n;
+    return -1;
+  }
+  if ((size_t) n < sizeof *rh) {
+    errno = EPROTO;
+    return -1;
+  }
+  rh = (struct qb_ipc_response_header *) d->reply;
+  if (text) {
+    size_t len = n - sizeof *rh;
+    *text = malloc (len + 1);
+    if (*text) {
+      memcpy (*text, d->reply + sizeof *rh, len);
+      (*text)[len] = '\0';
+    }
+  }
+  if (rh->error) {
+    errno = -rh->error;
+    return -1;
+  }
+  return 0;
+}
+
+struct vc_daemon *
+vc_daemon_connect (void)
+{
+  struct vc_daemon *d = calloc (1, sizeof *d);
+  const char *t = getenv ("VIRTCKPT_DAEMON_TIMEOUT");
+
+  if (d == NULL)
+    return NULL;
+  d->timeout_ms = t && atoi (t) > 0 ? atoi (t) * 1000 : DEFAULT_TIMEOUT_MS;
+  d->reply = malloc (VC_IPC_MAX_MSG);
+  if (d->reply == NULL)
+    goto fail;
+  d->c = qb_ipcc_connect (VC_IPC_NAME, VC_IPC_MAX_MSG);
+  if (d->c == NULL) {
+    if (errno == EPERM)
+      errno = EACCES;
+    else if (errno != EACCES)
+      errno = ENOENT;
+    goto fail;
+  }
+  if (call (d, VC_IPC_HELLO, NULL, 0, NULL, 0, &d->store_dir) == -1 ||
+      d->store_dir == NULL || d->store_dir[0] != '/') {
+    errno = EPROTO;
+    goto fail;
+  }
+  return d;
+
+ fail:
+  {
+    int e = errno;
+    vc_daemon_close (d);
+    errno = e;
+  }
+  return NULL;
+}
+
+const char *
+vc_daemon_unreachable (int err)
+{
+  switch (err) {
+  case EACCES:
+    return "virtckptd refused the connection (root and the haclient group only)";
+  case EPROTO:
+    return "virtckptd answered oddly";
+  default:
+    return "virtckptd is not running on this node";
+  }
+}
+
+void
+vc_daemon_close (struct vc_daemon *d)
+{
+  if (d == NULL)
+    return;
+  if (d->c)
+    qb_ipcc_disconnect (d->c);
+  free (d->store_dir);
+  free (d->reply);
+  free (d);
+}
+
+const char *
+vc_daemon_store_dir (struct vc_daemon *d)
+{
+  return d->store_dir;
+}
+
+int
+vc_daemon_put (struct vc_daemon *d, const char *domain, const char *text,
+               size_t len)
+{
+  uint32_t n = strlen (domain);
+  size_t hlen = sizeof n + n;
+  char *head = malloc (hlen);
+  char *why = NULL;
+  int r;
+
+  if (head == NULL)
+    return -1;
+  memcpy (head, &n, sizeof n);
+  memcpy (head + sizeof n, domain, n);
+  r = call (d, VC_IPC_PUT, head, hlen, text, len, &why);
+  free (head);
+  if (r == -1 && (errno == EFBIG || errno == EMSGSIZE || errno == ENOBUFS))
+    vc_error ("virtckptd could not replicate the checkpoints of %s: the "
+              "document is %zu bytes, more than the %d MiB the daemon takes",
+              domain, len, VC_IPC_MAX_MSG >> 20);
+  else if (r == -1)
+    vc_error ("virtckptd could not replicate the checkpoints of %s: %s",
+              domain, why && *why ? why : strerror (errno));
+  free (why);
+  return r;
+}
+
+int
+vc_daemon_forget (struct vc_daemon *d, const char *domain)
+{
+  char *why = NULL;
+  int r = call (d, VC_IPC_FORGET, domain, strlen (domain), NULL, 0, &why);
+
+  if (r == -1)
+    vc_error ("virtckptd could not forget %s: %s", domain,
+              why && *why ? why : strerror (errno));
+  free (why);
+  return r;
+}
+
+int
+vc_daemon_wait_synced (struct vc_daemon *d, unsigned seconds)
+{
+  for (unsigned tenths = 0; ; tenths++) {
+    char *text = NULL;
+    if (call (d, VC_IPC_STATUS, NULL, 0, NULL, 0, &text) == -1) {
+      free (text);
+      return -1;
+    }
+    bool synced = text && strstr (text, "\nstate: synced\n") != NULL;
+    free (text);
+    if (synced)
+      return 1;
+    if (tenths >= seconds * 10)
+      return 0;
+    usleep (100 * 1000);
+  }
+}
+
+char *
+vc_daemon_status (struct vc_daemon *d)
+{
+  char *text = NULL;
+
+  if (call (d, VC_IPC_STATUS, NULL, 0, NULL, 0, &text) == -1) {
+    vc_error ("virtckptd did not answer: %s", strerror (errno));
+    free (text);
+    return NULL;
+  }
+  return text;
+}

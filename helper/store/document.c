@@ -1,0 +1,281 @@
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/tree.h>
+
+#include "store/checkpoint-xml.h"
+#include "common/cleanup.h"
+#include "store/document.h"
+#include "common/vc-strings.h"
+#include "common/xml-safe.h"
+
+static bool
+add_text (xmlNodePtr parent, const char *name, const char *text)
+{
+  return xmlNewTextChild (parent, NULL, BAD_CAST name, BAD_CAST text) != NULL;
+}
+
+static bool
+set_int (xmlNodePtr node, const char *name, int64_t v)
+{
+  char buf[32];
+  snprintf (buf, sizeof buf, "%" PRId64, v);
+  return xmlNewProp (node, BAD_CAST name, BAD_CAST buf) != NULL;
+}
+
+char *
+vc_document_format (const struct vc_chain *chain, size_t *len)
+{
+  CLEANUP_XMLFREEDOC xmlDocPtr doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlNodePtr root, node, cps;
+  char buf[32];
+  bool ok;
+
+  if (doc == NULL)
+    return NULL;
+  root = xmlNewNode (NULL, BAD_CAST "virtckpt-domain");
+  if (root == NULL)
+    return NULL;
+  xmlDocSetRootElement (doc, root);
+  ok = set_int (root, "format", VC_DOCUMENT_FORMAT) &&
+    add_text (root, "name", chain->domain) &&
+    (chain->uuid == NULL || add_text (root, "uuid", chain->uuid));
+  if (!ok || (node = xmlNewChild (root, NULL, BAD_CAST "version", NULL)) == NULL)
+    return NULL;
+  snprintf (buf, sizeof buf, "%" PRIu64, chain->generation);
+  ok = xmlNewProp (node, BAD_CAST "generation", BAD_CAST buf) &&
+    set_int (node, "node", chain->node) &&
+    (!chain->without_quorum || xmlNewProp (node, BAD_CAST "quorate", BAD_CAST "no"));
+  if (ok && (chain->base_generation || chain->base_node)) {
+    xmlNodePtr base = xmlNewChild (root, NULL, BAD_CAST "base", NULL);
+    snprintf (buf, sizeof buf, "%" PRIu64, chain->base_generation);
+    ok = base && xmlNewProp (base, BAD_CAST "generation", BAD_CAST buf) &&
+      set_int (base, "node", chain->base_node);
+  }
+  if (ok && chain->deleted)
+    ok = xmlNewChild (root, NULL, BAD_CAST "deleted", NULL) != NULL;
+  snprintf (buf, sizeof buf, "%" PRId64, chain->updated);
+  ok = ok && add_text (root, "updated", buf);
+  if (ok && chain->broken) {
+    node = xmlNewTextChild (root, NULL, BAD_CAST "broken",
+                            BAD_CAST (chain->broken_reason ? chain->broken_reason : ""));
+    ok = node && set_int (node, "since", chain->broken_since);
+  }
+  if (!ok || (cps = xmlNewChild (root, NULL, BAD_CAST "checkpoints", NULL)) == NULL)
+    return NULL;
+
+  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
+    xmlNodePtr cp = xmlNewChild (cps, NULL, BAD_CAST "checkpoint", NULL);
+
+    if (cp == NULL || !xmlNewProp (cp, BAD_CAST "name", BAD_CAST c->name) ||
+        (c->parent && !xmlNewProp (cp, BAD_CAST "parent", BAD_CAST c->parent)) ||
+        !set_int (cp, "created", c->created))
+      return NULL;
+    for (size_t j = 0; j < c->disks.len; j++) {
+      const struct vc_disk *d = &c->disks.ptr[j];
+      xmlNodePtr dn = xmlNewChild (cp, NULL, BAD_CAST "disk", NULL);
+      if (dn == NULL || !xmlNewProp (dn, BAD_CAST "name", BAD_CAST d->name) ||
+          !xmlNewProp (dn, BAD_CAST "checkpoint", BAD_CAST d->mode) ||
+          (d->bitmap && !xmlNewProp (dn, BAD_CAST "bitmap", BAD_CAST d->bitmap)))
+        return NULL;
+    }
+    if (!add_text (cp, "xml", c->xml))
+      return NULL;
+  }
+  return vc_xml_dump (doc, len);
+}
+
+static int
+parse_uint64 (const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (s == NULL || !(*s >= '0' && *s <= '9'))
+    return -1;
+  *out = strtoull (s, &end, 10);
+  return errno || *end ? -1 : 0;
+}
+
+static int
+parse_int64 (const char *s, int64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '-'))
+    return -1;
+  *out = strtoll (s, &end, 10);
+  return errno || *end ? -1 : 0;
+}
+
+static char *
+prop (xmlNodePtr node, const char *name)
+{
+  xmlChar *v = xmlGetProp (node, BAD_CAST name);
+  char *s = v ? strdup ((char *) v) : NULL;
+  xmlFree (v);
+  return s;
+}
+
+static xmlNodePtr
+child (xmlNodePtr node, const char *name)
+{
+  for (xmlNodePtr c = node->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && xmlStrEqual (c->name, BAD_CAST name))
+      return c;
+  return NULL;
+}
+
+static char *
+child_text (xmlNodePtr node, const char *name)
+{
+  xmlNodePtr c = child (node, name);
+  xmlChar *v = c ? xmlNodeGetContent (c) : NULL;
+  char *s = v ? strdup ((char *) v) : NULL;
+  xmlFree (v);
+  return s;
+}
+
+static int
+parse_checkpoint (xmlNodePtr node, struct vc_checkpoint *c, char **err)
+{
+  CLEANUP_FREE char *name = prop (node, "name");
+  CLEANUP_FREE char *parent = prop (node, "parent");
+  CLEANUP_FREE char *xml = child_text (node, "xml");
+
+  if (name == NULL || xml == NULL)
+    return *err = vc_printf ("a <checkpoint> lacks its name or <xml>"), -1;
+  if (vc_checkpoint_parse (xml, c, err) == -1) {
+    char *inner = *err;
+    *err = vc_printf ("checkpoint %s: %s", name, inner);
+    free (inner);
+    return -1;
+  }
+  /* The summary attributes must agree with the XML they summarise. */
+  if (strcmp (c->name, name) != 0 || !vc_streq (c->parent, parent)) {
+    *err = vc_printf ("checkpoint %s: attributes disagree with its XML", name);
+    vc_checkpoint_clear (c);
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
+                   char **err)
+{
+  CLEANUP_XMLFREEDOC xmlDocPtr doc = NULL;
+  CLEANUP_FREE char *format = NULL, *gen = NULL, *nodeid = NULL;
+  CLEANUP_FREE char *updated = NULL, *since = NULL;
+  xmlNodePtr root, version, broken, cps;
+  uint64_t fmt, node;
+
+  memset (chain, 0, sizeof *chain);
+  *err = NULL;
+  doc = vc_xml_parse (buf, len, err);
+  if (doc == NULL)
+    return -1;
+  root = xmlDocGetRootElement (doc);
+  if (!xmlStrEqual (root->name, BAD_CAST "virtckpt-domain"))
+    return *err = vc_printf ("not a virtckpt store document"), -1;
+  format = prop (root, "format");
+  if (parse_uint64 (format, &fmt) == -1 || fmt != VC_DOCUMENT_FORMAT)
+    return *err = vc_printf ("unsupported document format '%s'",
+                             format ? format : "(none)"), -1;
+
+  chain->domain = child_text (root, "name");
+  chain->uuid = child_text (root, "uuid");
+  version = child (root, "version");
+  gen = version ? prop (version, "generation") : NULL;
+  nodeid = version ? prop (version, "node") : NULL;
+  updated = child_text (root, "updated");
+  if (chain->domain == NULL || *chain->domain == '\0' ||
+      parse_uint64 (gen, &chain->generation) == -1 ||
+      parse_uint64 (nodeid, &node) == -1 || node > UINT32_MAX ||
+      parse_int64 (updated, &chain->updated) == -1) {
+    vc_chain_clear (chain);
+    return *err = vc_printf ("missing or bad <name>, <version> or <updated>"), -1;
+  }
+  chain->node = node;
+  {
+    CLEANUP_FREE char *q = prop (version, "quorate");
+    chain->without_quorum = q && strcmp (q, "no") == 0;
+  }
+  xmlNodePtr base = child (root, "base");
+  if (base) {
+    CLEANUP_FREE char *bg = prop (base, "generation");
+    CLEANUP_FREE char *bn = prop (base, "node");
+    uint64_t bnode;
+    if (parse_uint64 (bg, &chain->base_generation) == -1 ||
+        parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX) {
+      vc_chain_clear (chain);
+      return *err = vc_printf ("bad <base>"), -1;
+    }
+    chain->base_node = bnode;
+  }
+  chain->deleted = child (root, "deleted") != NULL;
+
+  broken = child (root, "broken");
+  if (broken) {
+    xmlChar *reason = xmlNodeGetContent (broken);
+    since = prop (broken, "since");
+    chain->broken = true;
+    chain->broken_reason = strdup (reason ? (char *) reason : "");
+    xmlFree (reason);
+    if (parse_int64 (since, &chain->broken_since) == -1) {
+      vc_chain_clear (chain);
+      return *err = vc_printf ("bad <broken since=...>"), -1;
+    }
+  }
+
+  cps = child (root, "checkpoints");
+  if (cps == NULL) {
+    vc_chain_clear (chain);
+    return *err = vc_printf ("no <checkpoints> element"), -1;
+  }
+  for (xmlNodePtr n = cps->children; n; n = n->next) {
+    struct vc_checkpoint c;
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    if (!xmlStrEqual (n->name, BAD_CAST "checkpoint") ||
+        parse_checkpoint (n, &c, err) == -1) {
+      if (*err == NULL)
+        *err = vc_printf ("unexpected <%s> in <checkpoints>", (char *) n->name);
+      vc_chain_clear (chain);
+      return -1;
+    }
+    if (vc_checkpoint_vector_append (&chain->checkpoints, c) == -1) {
+      vc_checkpoint_clear (&c);
+      vc_chain_clear (chain);
+      return *err = vc_printf ("out of memory"), -1;
+    }
+  }
+
+  /* A stored chain is always parents first with unique names; anything
+   * else was not written by us and is not trusted.
+   */
+  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
+    bool parent_seen = c->parent == NULL;
+    for (size_t k = 0; k < i; k++) {
+      const char *earlier = chain->checkpoints.ptr[k].name;
+      if (strcmp (earlier, c->name) == 0) {
+        *err = vc_printf ("checkpoint %s appears twice", c->name);
+        vc_chain_clear (chain);
+        return -1;
+      }
+      parent_seen = parent_seen || strcmp (earlier, c->parent) == 0;
+    }
+    if (!parent_seen) {
+      *err = vc_printf ("checkpoint %s comes before its parent %s",
+                        c->name, c->parent);
+      vc_chain_clear (chain);
+      return -1;
+    }
+  }
+  return 0;
+}

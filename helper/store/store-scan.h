@@ -1,0 +1,43 @@
+/* What replication needs of every stored document, without parsing them
+ * all each time: the summary, the status and the end of a sync of
+ * virtckptd read it at 1000s of domains.
+ *
+ * A scan lists the store directory and parses only the documents that
+ * changed since the previous scan: those this process wrote through the
+ * store, and those whose file is another one (device, inode, size,
+ * modification time) for writes by other processes.  The directory stays
+ * the only truth; the cache only saves work.
+ */
+#ifndef VIRTCKPT_STORE_SCAN_H
+#define VIRTCKPT_STORE_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct vc_doc_summary {
+  const char *domain;
+  uint64_t generation, base_generation;
+  uint32_t node, base_node;
+  bool without_quorum, deleted;
+  size_t checkpoints;
+};
+
+/* Refreshes the store's scan cache, then calls fn for every readable
+ * document (tombstones included; damaged ones are reported once, when
+ * first seen, and skipped), in file name order, until fn returns
+ * non-zero.  Returns -1 (logged) when the directory cannot be listed,
+ * else 0.  Documents this process writes through the store are parsed
+ * again at the next scan whatever their file's identity.
+ */
+extern int vc_store_scan (struct vc_store *store,
+                          int (*fn) (const struct vc_doc_summary *, void *),
+                          void *opaque);
+
+/* For store.c: file was written or removed; the cache itself. */
+extern void vc_store_scan_invalidate (struct vc_store_scan *scan, const char *file);
+extern void vc_store_scan_free (struct vc_store_scan *scan);
+
+#endif

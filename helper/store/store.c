@@ -1,0 +1,571 @@
+#include <config.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "common/atomic-file.h"
+#include "store/daemon-client.h"
+#include "common/cleanup.h"
+#include "store/document.h"
+#include "common/log.h"
+#include "store/name-map.h"
+#include "store/store.h"
+#include "store/store-scan.h"
+#include "common/vc-strings.h"
+#include "common/xml-safe.h"
+
+#define LOCK_FILE ".lock"
+
+static void read_replica_marker (struct vc_store *store);
+
+int
+vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
+                   bool create)
+{
+  struct vc_daemon *daemon = NULL;
+  const char *no = getenv ("VIRTCKPT_NO_DAEMON");
+
+  if (no == NULL || *no == '\0') {
+    daemon = vc_daemon_connect ();
+    if (daemon == NULL && errno != ENOENT)
+      vc_warn ("%s: using the local store", vc_daemon_unreachable (errno));
+  }
+  if (daemon) {
+    const char *ddir = vc_daemon_store_dir (daemon);
+    char *a = realpath (dir, NULL), *b = realpath (ddir, NULL);
+    bool same = a && b && strcmp (a, b) == 0;
+    free (a);
+    free (b);
+    if (explicit_dir && !same) {
+      vc_warn ("virtckptd replicates %s, not %s: using %s alone, unreplicated",
+               ddir, dir, dir);
+      vc_daemon_close (daemon);
+      daemon = NULL;
+    }
+    else
+      dir = ddir;
+  }
+  if (vc_store_open (store, dir, create && daemon == NULL) == -1) {
+    vc_daemon_close (daemon);
+    return -1;
+  }
+  store->daemon = daemon;
+  if (daemon)
+    vc_info ("using virtckptd: replicated store %s", store->dir);
+  else {
+    read_replica_marker (store);
+    vc_info ("using the local store %s (no virtckptd%s)", store->dir,
+             store->unreplicated ? "; it is a virtckptd replica" : "");
+  }
+  return 0;
+}
+
+/* A replica written while its daemon is down: see vc_store.unreplicated. */
+static void
+read_replica_marker (struct vc_store *store)
+{
+  CLEANUP_FREE char *buf = NULL;
+  size_t len;
+  unsigned node;
+
+  if (store->dirfd == -1 ||
+      vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &buf, &len) == -1)
+    return;
+  if (sscanf (buf, "node %u", &node) != 1) {
+    vc_warn ("%s/%s is damaged: treating the store as a replica of node 0",
+             store->dir, VC_REPLICA_MARKER);
+    node = 0;
+  }
+  store->unreplicated = true;
+  store->replica_node = node;
+}
+
+int
+vc_store_mark_replica (struct vc_store *store, uint32_t nodeid)
+{
+  char want[32];
+  CLEANUP_FREE char *have = NULL;
+  size_t len;
+
+  snprintf (want, sizeof want, "node %" PRIu32 "\n", nodeid);
+  if (vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &have, &len) == 0 &&
+      len == strlen (want) && memcmp (have, want, len) == 0)
+    return 0;
+  if (vc_atomic_write (store->dirfd, VC_REPLICA_MARKER, want, strlen (want)) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, VC_REPLICA_MARKER);
+    return -1;
+  }
+  return 0;
+}
+
+/* Flags a write into a replica whose daemon is down (see store.h).  Its
+ * base becomes the version it replaces when that one came from the
+ * cluster: base is otherwise only moved by a sync, and the daemon's sync
+ * must see this write as made on top of what the cluster holds (it wins)
+ * unless the cluster changed the domain since (a conflict, and the
+ * cluster's quorate version wins).
+ */
+static void
+flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
+{
+  struct vc_chain current;
+
+  if (vc_store_load_any (store, chain->domain, &current) == 0) {
+    if (!current.without_quorum) {
+      chain->base_generation = current.generation;
+      chain->base_node = current.node;
+    }
+    else {
+      chain->base_generation = current.base_generation;
+      chain->base_node = current.base_node;
+    }
+    vc_chain_clear (&current);
+  }
+  chain->without_quorum = true;
+  chain->node = store->replica_node;
+  if (!store->warned_unreplicated)
+    vc_warn ("virtckptd is not running: writing its replica %s alone; the "
+             "change is replicated when virtckptd starts, and yields to the "
+             "cluster's if %s was changed elsewhere meanwhile",
+             store->dir, chain->domain);
+  store->warned_unreplicated = true;
+}
+
+int
+vc_store_open (struct vc_store *store, const char *dir, bool create)
+{
+  store->daemon = NULL;
+  store->dir = NULL;
+  store->lockfd = -1;
+  store->unreplicated = store->warned_unreplicated = false;
+  store->replica_node = 0;
+  store->scan = NULL;
+  store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (store->dirfd == -1 && errno == ENOENT && create) {
+    if (vc_mkdir_parents (dir, 0700) == -1) {
+      vc_error ("cannot create checkpoint store %s: %m", dir);
+      return -1;
+    }
+    store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (store->dirfd == -1 && errno == ENOENT && !create) {
+    /* A store nobody wrote to yet reads as empty. */
+    store->dir = strdup (dir);
+    if (store->dir == NULL) {
+      vc_error ("out of memory");
+      return -1;
+    }
+    vc_debug ("checkpoint store %s does not exist yet", dir);
+    return 0;
+  }
+  if (store->dirfd == -1) {
+    if (errno == ENOENT)
+      vc_error ("checkpoint store %s does not exist", dir);
+    else
+      vc_error ("cannot open checkpoint store %s: %m", dir);
+    return -1;
+  }
+  store->dir = strdup (dir);
+  if (store->dir == NULL) {
+    vc_error ("out of memory");
+    close (store->dirfd);
+    return -1;
+  }
+  return 0;
+}
+
+void
+vc_store_close (struct vc_store *store)
+{
+  vc_daemon_close (store->daemon);
+  store->daemon = NULL;
+  if (store->lockfd >= 0)
+    close (store->lockfd);
+  if (store->dirfd >= 0)
+    close (store->dirfd);
+  free (store->dir);
+  store->dir = NULL;
+  store->lockfd = store->dirfd = -1;
+  vc_store_scan_free (store->scan);
+  store->scan = NULL;
+}
+
+/* Temp files left by a writer that crashed: only ever removed under the
+ * lock, when no writer can own them.
+ */
+static void
+remove_stale_temps (struct vc_store *store)
+{
+  DIR *d = vc_opendir_at (store->dirfd);
+  struct dirent *e;
+
+  if (d == NULL)
+    return;
+  while ((e = readdir (d)) != NULL) {
+    if (strncmp (e->d_name, ".tmp-", 5) == 0) {
+      vc_debug ("removing stale temp file %s/%s", store->dir, e->d_name);
+      unlinkat (store->dirfd, e->d_name, 0);
+    }
+  }
+  closedir (d);
+}
+
+static int lock_store (struct vc_store *store, int max_tries);
+
+int
+vc_store_lock (struct vc_store *store)
+{
+  return lock_store (store, 600);
+}
+
+int
+vc_store_lock_now (struct vc_store *store)
+{
+  return lock_store (store, 0);
+}
+
+static int
+lock_store (struct vc_store *store, int max_tries)
+{
+  if (store->lockfd >= 0 || store->daemon)
+    return 0;                   /* the daemon orders all writes */
+  if (store->dirfd == -1) {
+    vc_error ("checkpoint store %s does not exist", store->dir);
+    return -1;
+  }
+  store->lockfd = openat (store->dirfd, LOCK_FILE,
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (store->lockfd == -1) {
+    if (errno == EROFS || errno == EACCES || errno == EPERM)
+      vc_error ("checkpoint store %s is not writable: %m", store->dir);
+    else
+      vc_error ("cannot create %s/%s: %m", store->dir, LOCK_FILE);
+    return -1;
+  }
+  /* Bounded: a virtckptd that holds its replica's lock must not hang a
+   * CLI that could not reach it.
+   */
+  for (int tries = 0; flock (store->lockfd, LOCK_EX | LOCK_NB) == -1; tries++) {
+    if (errno != EWOULDBLOCK || tries >= max_tries) {
+      if (errno == EWOULDBLOCK)
+        vc_error ("checkpoint store %s is locked by another process "
+                  "(a virtckptd this command cannot reach?)", store->dir);
+      else
+        vc_error ("cannot lock checkpoint store %s: %m", store->dir);
+      close (store->lockfd);
+      store->lockfd = -1;
+      return -1;
+    }
+    usleep (50 * 1000);
+  }
+  remove_stale_temps (store);
+  return 0;
+}
+
+static int load_file_quietly (struct vc_store *store, const char *file,
+                              struct vc_chain *chain, bool quiet);
+
+static int
+load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
+{
+  return load_file_quietly (store, file, chain, false);
+}
+
+int
+vc_store_load_file (struct vc_store *store, const char *file, struct vc_chain *chain)
+{
+  return load_file (store, file, chain);
+}
+
+static int
+load_file_quietly (struct vc_store *store, const char *file,
+                   struct vc_chain *chain, bool quiet)
+{
+  CLEANUP_FREE char *buf = NULL, *err = NULL;
+  size_t len;
+
+  if (store->dirfd == -1)
+    return 1;
+  if (vc_read_file (store->dirfd, file, VC_XML_MAX_SIZE, &buf, &len) == -1) {
+    if (errno == ENOENT)
+      return 1;
+    if (quiet)
+      return -1;
+    if (errno == EFBIG)
+      vc_error ("store document %s/%s is larger than %d MiB: refusing to read it",
+                store->dir, file, VC_XML_MAX_SIZE / 1024 / 1024);
+    else
+      vc_error ("cannot read store document %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  if (vc_document_parse (buf, len, chain, &err) == -1) {
+    if (quiet)
+      return -1;
+    vc_error ("store document %s/%s is damaged: %s", store->dir, file,
+              err ? err : "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_store_load (struct vc_store *store, const char *domain,
+               struct vc_chain *chain)
+{
+  int r = vc_store_load_any (store, domain, chain);
+  if (r == 0 && chain->deleted) {
+    vc_chain_clear (chain);
+    return 1;
+  }
+  return r;
+}
+
+int
+vc_store_load_any (struct vc_store *store, const char *domain,
+                   struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+  int r;
+
+  if (file == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  r = load_file (store, file, chain);
+  if (r != 0)
+    return r;
+  if (strcmp (chain->domain, domain) != 0) {
+    vc_error ("store document %s/%s names domain '%s', not '%s'",
+              store->dir, file, chain->domain, domain);
+    vc_chain_clear (chain);
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_store_save (struct vc_store *store, const struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
+  CLEANUP_FREE char *doc = NULL;
+  size_t len;
+
+  if (store->daemon) {
+    if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+      vc_error ("cannot format the store document of %s", chain->domain);
+      return -1;
+    }
+    return vc_daemon_put (store->daemon, chain->domain, doc, len);
+  }
+  if (store->dirfd == -1) {
+    vc_error ("checkpoint store %s does not exist", store->dir);
+    return -1;
+  }
+  if (store->unreplicated) {
+    struct vc_chain flagged = *chain;   /* shallow: only read below */
+    flag_unreplicated (store, &flagged);
+    doc = file ? vc_document_format (&flagged, &len) : NULL;
+  }
+  else if (file)
+    doc = vc_document_format (chain, &len);
+  if (doc == NULL) {
+    vc_error ("cannot format the store document of %s", chain->domain);
+    return -1;
+  }
+  vc_store_scan_invalidate (store->scan, file);
+  if (vc_atomic_write (store->dirfd, file, doc, len) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  vc_debug ("wrote %s/%s (%zu bytes)", store->dir, file, len);
+  return 0;
+}
+
+int
+vc_store_save_text (struct vc_store *store, const char *domain,
+                    const char *text, size_t len)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+
+  if (store->dirfd == -1 || file == NULL) {
+    vc_error ("cannot store the document of %s", domain);
+    return -1;
+  }
+  vc_store_scan_invalidate (store->scan, file);
+  if (vc_atomic_write (store->dirfd, file, text, len) == -1) {
+    vc_error ("cannot write %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  return 0;
+}
+
+int
+vc_store_remove (struct vc_store *store, const char *domain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+
+  if (file == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  if (store->daemon) {
+    struct vc_chain chain;
+    int r = vc_store_load (store, domain, &chain);
+    if (r != 0)
+      return r;
+    vc_chain_clear (&chain);
+    return vc_daemon_forget (store->daemon, domain);
+  }
+  if (store->dirfd == -1)
+    return 1;
+  if (store->unreplicated) {
+    /* Unlinked, the document would come back from the other replicas. */
+    struct vc_chain chain, tomb = { 0 };
+    int r = vc_store_load (store, domain, &chain);
+    if (r != 0)
+      return r;
+    tomb.domain = chain.domain;
+    tomb.uuid = chain.uuid;
+    tomb.generation = chain.generation + 1;
+    tomb.base_generation = chain.base_generation;
+    tomb.base_node = chain.base_node;
+    tomb.deleted = true;
+    tomb.updated = time (NULL);
+    r = vc_store_save (store, &tomb);
+    vc_chain_clear (&chain);
+    return r;
+  }
+  vc_store_scan_invalidate (store->scan, file);
+  if (vc_durable_unlink (store->dirfd, file) == -1) {
+    if (errno == ENOENT)
+      return 1;
+    vc_error ("cannot remove %s/%s: %m", store->dir, file);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+void
+vc_string_vector_free (string_vector *v)
+{
+  for (size_t i = 0; i < v->len; i++)
+    free (v->ptr[i]);
+  string_vector_reset (v);
+}
+
+int
+vc_store_list (struct vc_store *store, string_vector *names)
+{
+  return vc_store_list_any (store, names, false);
+}
+
+int
+vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones)
+{
+  DIR *d;
+  struct dirent *e;
+
+  if (store->dirfd == -1)
+    return 0;
+  if ((d = vc_opendir_at (store->dirfd)) == NULL) {
+    vc_error ("cannot list %s: %m", store->dir);
+    return -1;
+  }
+  while ((e = readdir (d)) != NULL) {
+    char *name = NULL;
+    switch (vc_file_kind (e->d_name)) {
+    case VC_FILE_OTHER:
+      continue;
+    case VC_FILE_ENCODED:
+      name = vc_file_to_name (e->d_name);
+      if (name && !tombstones) {
+        struct vc_chain chain;
+        if (load_file_quietly (store, e->d_name, &chain, true) == 0) {
+          bool deleted = chain.deleted;
+          vc_chain_clear (&chain);
+          if (deleted) {
+            free (name);
+            continue;
+          }
+        }
+      }
+      break;
+    case VC_FILE_HASHED: {
+      struct vc_chain chain;
+      if (load_file (store, e->d_name, &chain) != 0)
+        continue;
+      /* A hashed document must be the one its name maps to. */
+      CLEANUP_FREE char *expected = vc_name_to_file (chain.domain);
+      if (expected == NULL || strcmp (expected, e->d_name) != 0) {
+        vc_warn ("store document %s/%s names domain '%s', which is stored "
+                 "elsewhere: ignored", store->dir, e->d_name, chain.domain);
+        vc_chain_clear (&chain);
+        continue;
+      }
+      if (chain.deleted && !tombstones) {
+        vc_chain_clear (&chain);
+        continue;
+      }
+      name = chain.domain;
+      chain.domain = NULL;
+      vc_chain_clear (&chain);
+      break;
+    }
+    }
+    if (name == NULL || string_vector_append (names, name) == -1) {
+      free (name);
+      closedir (d);
+      vc_error ("out of memory");
+      return -1;
+    }
+  }
+  closedir (d);
+  qsort (names->ptr, names->len, sizeof (char *), compare_strings);
+  return 0;
+}
+
+int
+vc_store_set_broken (struct vc_store *store, const char *domain, bool broken,
+                     const char *reason)
+{
+  struct vc_chain chain;
+  int ret;
+
+  if (vc_store_lock (store) == -1)
+    return -1;
+  ret = vc_store_load (store, domain, &chain);
+  if (ret != 0)
+    return ret == 1 ? 0 : -1;
+  if (chain.broken == broken) {
+    vc_chain_clear (&chain);
+    return 0;
+  }
+  if (broken)
+    vc_chain_mark_broken (&chain, reason, time (NULL));
+  else {
+    chain.broken = false;
+    free (chain.broken_reason);
+    chain.broken_reason = NULL;
+    chain.broken_since = 0;
+  }
+  chain.generation++;
+  chain.updated = time (NULL);
+  ret = vc_store_save (store, &chain);
+  vc_chain_clear (&chain);
+  return ret;
+}
