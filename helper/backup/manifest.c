@@ -178,19 +178,10 @@ vc_manifest_save (int dirfd, const char *dir, const struct vc_manifest *m)
 
 /* --- reading ----------------------------------------------------------- */
 
-static char *
-get_s (xmlNodePtr n, const char *name)
-{
-  xmlChar *v = xmlGetProp (n, BAD_CAST name);
-  char *s = v ? strdup ((char *) v) : NULL;
-  xmlFree (v);
-  return s;
-}
-
 static int
 get_u (xmlNodePtr n, const char *name, uint64_t *out, bool required)
 {
-  CLEANUP_FREE char *s = get_s (n, name);
+  CLEANUP_FREE char *s = vc_xml_prop (n, name);
   char *end;
 
   if (s == NULL)
@@ -210,7 +201,7 @@ get_hex (xmlNodePtr n, struct vc_digest *out)
   int found = 0;
 
   for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++) {
-    CLEANUP_FREE char *s = get_s (n, vc_checksum_name (algos[i]));
+    CLEANUP_FREE char *s = vc_xml_prop (n, vc_checksum_name (algos[i]));
     size_t want = vc_checksum_hex_len (algos[i]);
     if (s == NULL)
       continue;
@@ -237,12 +228,12 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
   CLEANUP_FREE char *secs = NULL;
 
   memset (b, 0, sizeof *b);
-  b->level = get_s (n, "level");
-  b->chain = get_s (n, "chain");
-  b->checkpoint = get_s (n, "checkpoint");
-  b->since = get_s (n, "since");
-  b->dir = get_s (n, "dir");
-  secs = get_s (n, "seconds");
+  b->level = vc_xml_prop (n, "level");
+  b->chain = vc_xml_prop (n, "chain");
+  b->checkpoint = vc_xml_prop (n, "checkpoint");
+  b->since = vc_xml_prop (n, "since");
+  b->dir = vc_xml_prop (n, "dir");
+  secs = vc_xml_prop (n, "seconds");
   if (get_u (n, "id", &id, true) == -1 || id == 0 || id > UINT32_MAX ||
       get_u (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
       get_u (n, "started", &started, true) == -1 ||
@@ -262,9 +253,9 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
       continue;
     if (xmlStrEqual (c->name, BAD_CAST "disk")) {
       struct vc_backup_disk d = { 0 };
-      d.name = get_s (c, "name");
-      d.file = get_s (c, "file");
-      d.backing = get_s (c, "backing");
+      d.name = vc_xml_prop (c, "name");
+      d.file = vc_xml_prop (c, "file");
+      d.backing = vc_xml_prop (c, "backing");
       if (vc_backup_disk_vector_append (&b->disks, d) == -1) {
         free (d.name); free (d.file); free (d.backing);
         return *err = vc_printf ("out of memory"), -1;
@@ -279,7 +270,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
         return *err = vc_printf ("backup %u: a <disk> is incomplete", b->id), -1;
     }
     else if (xmlStrEqual (c->name, BAD_CAST "file")) {
-      struct vc_backup_file f = { .name = get_s (c, "name") };
+      struct vc_backup_file f = { .name = vc_xml_prop (c, "name") };
       if (vc_backup_file_vector_append (&b->files, f) == -1) {
         free (f.name);
         return *err = vc_printf ("out of memory"), -1;
@@ -312,7 +303,7 @@ vc_manifest_load (int dirfd, const char *dir, struct vc_manifest *m)
   if (doc == NULL)
     goto bad;
   root = xmlDocGetRootElement (doc);
-  format = get_s (root, "format");
+  format = vc_xml_prop (root, "format");
   if (!xmlStrEqual (root->name, BAD_CAST "virtckpt-backups") ||
       !vc_streq (format, "1")) {
     err = vc_printf ("not a virtckpt manifest of a known format");

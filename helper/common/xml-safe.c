@@ -105,3 +105,21 @@ vc_xml_dump (xmlDocPtr doc, size_t *len)
   xmlFree (mem);
   return out;
 }
+
+char *
+vc_xml_prop (xmlNodePtr node, const char *name)
+{
+  xmlChar *v = xmlGetProp (node, BAD_CAST name);
+  char *s = v ? strdup ((char *) v) : NULL;
+  xmlFree (v);
+  return s;
+}
+
+xmlNodePtr
+vc_xml_child (xmlNodePtr node, const char *name)
+{
+  for (xmlNodePtr c = node->children; c; c = c->next)
+    if (c->type == XML_ELEMENT_NODE && xmlStrEqual (c->name, BAD_CAST name))
+      return c;
+  return NULL;
+}

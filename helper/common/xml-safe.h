@@ -19,6 +19,14 @@ extern xmlDocPtr vc_xml_parse (const char *buf, size_t len, char **err);
  */
 extern char *vc_xml_text (xmlDocPtr doc, xmlNodePtr node, const char *xpath);
 
+/* Attribute name of node as a malloc'd string (not xmlChar-owned), or
+ * NULL when absent.
+ */
+extern char *vc_xml_prop (xmlNodePtr node, const char *name);
+
+/* First child element of node called name, or NULL. */
+extern xmlNodePtr vc_xml_child (xmlNodePtr node, const char *name);
+
 /* Serialises a document without the XML declaration's encoding surprises. */
 extern char *vc_xml_dump (xmlDocPtr doc, size_t *len);
 

@@ -113,27 +113,9 @@ parse_int64 (const char *s, int64_t *out)
 }
 
 static char *
-prop (xmlNodePtr node, const char *name)
-{
-  xmlChar *v = xmlGetProp (node, BAD_CAST name);
-  char *s = v ? strdup ((char *) v) : NULL;
-  xmlFree (v);
-  return s;
-}
-
-static xmlNodePtr
-child (xmlNodePtr node, const char *name)
-{
-  for (xmlNodePtr c = node->children; c; c = c->next)
-    if (c->type == XML_ELEMENT_NODE && xmlStrEqual (c->name, BAD_CAST name))
-      return c;
-  return NULL;
-}
-
-static char *
 child_text (xmlNodePtr node, const char *name)
 {
-  xmlNodePtr c = child (node, name);
+  xmlNodePtr c = vc_xml_child (node, name);
   xmlChar *v = c ? xmlNodeGetContent (c) : NULL;
   char *s = v ? strdup ((char *) v) : NULL;
   xmlFree (v);
@@ -143,8 +125,8 @@ child_text (xmlNodePtr node, const char *name)
 static int
 parse_checkpoint (xmlNodePtr node, struct vc_checkpoint *c, char **err)
 {
-  CLEANUP_FREE char *name = prop (node, "name");
-  CLEANUP_FREE char *parent = prop (node, "parent");
+  CLEANUP_FREE char *name = vc_xml_prop (node, "name");
+  CLEANUP_FREE char *parent = vc_xml_prop (node, "parent");
   CLEANUP_FREE char *xml = child_text (node, "xml");
 
   if (name == NULL || xml == NULL)
@@ -182,16 +164,16 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
   root = xmlDocGetRootElement (doc);
   if (!xmlStrEqual (root->name, BAD_CAST "virtckpt-domain"))
     return *err = vc_printf ("not a virtckpt store document"), -1;
-  format = prop (root, "format");
+  format = vc_xml_prop (root, "format");
   if (parse_uint64 (format, &fmt) == -1 || fmt != VC_DOCUMENT_FORMAT)
     return *err = vc_printf ("unsupported document format '%s'",
                              format ? format : "(none)"), -1;
 
   chain->domain = child_text (root, "name");
   chain->uuid = child_text (root, "uuid");
-  version = child (root, "version");
-  gen = version ? prop (version, "generation") : NULL;
-  nodeid = version ? prop (version, "node") : NULL;
+  version = vc_xml_child (root, "version");
+  gen = version ? vc_xml_prop (version, "generation") : NULL;
+  nodeid = version ? vc_xml_prop (version, "node") : NULL;
   updated = child_text (root, "updated");
   if (chain->domain == NULL || *chain->domain == '\0' ||
       parse_uint64 (gen, &chain->generation) == -1 ||
@@ -202,13 +184,13 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
   }
   chain->node = node;
   {
-    CLEANUP_FREE char *q = prop (version, "quorate");
+    CLEANUP_FREE char *q = vc_xml_prop (version, "quorate");
     chain->without_quorum = q && strcmp (q, "no") == 0;
   }
-  xmlNodePtr base = child (root, "base");
+  xmlNodePtr base = vc_xml_child (root, "base");
   if (base) {
-    CLEANUP_FREE char *bg = prop (base, "generation");
-    CLEANUP_FREE char *bn = prop (base, "node");
+    CLEANUP_FREE char *bg = vc_xml_prop (base, "generation");
+    CLEANUP_FREE char *bn = vc_xml_prop (base, "node");
     uint64_t bnode;
     if (parse_uint64 (bg, &chain->base_generation) == -1 ||
         parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX) {
@@ -217,12 +199,12 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
     }
     chain->base_node = bnode;
   }
-  chain->deleted = child (root, "deleted") != NULL;
+  chain->deleted = vc_xml_child (root, "deleted") != NULL;
 
-  broken = child (root, "broken");
+  broken = vc_xml_child (root, "broken");
   if (broken) {
     xmlChar *reason = xmlNodeGetContent (broken);
-    since = prop (broken, "since");
+    since = vc_xml_prop (broken, "since");
     chain->broken = true;
     chain->broken_reason = strdup (reason ? (char *) reason : "");
     xmlFree (reason);
@@ -232,7 +214,7 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
     }
   }
 
-  cps = child (root, "checkpoints");
+  cps = vc_xml_child (root, "checkpoints");
   if (cps == NULL) {
     vc_chain_clear (chain);
     return *err = vc_printf ("no <checkpoints> element"), -1;
