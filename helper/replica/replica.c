@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/hex.h"
 #include "store/document.h"
 #include "common/log.h"
 #include "store/name-map.h"
@@ -230,60 +231,24 @@ queue_message (struct vc_replica *r, enum vc_msg_type type, uint64_t msgid,
 }
 
 /* Names travel %-escaped, so that they never contain tabs or newlines. */
+static bool
+plain_on_wire (unsigned char c, size_t pos)
+{
+  return c > ' ' && c != '%' && c < 0x7f;
+}
+
 static char *
 escape_name (const char *name)
 {
-  size_t n = strlen (name);
-  char *out = malloc (3 * n + 1), *p = out;
-
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = name[i];
-    if (c <= ' ' || c == '%' || c >= 0x7f)
-      p += sprintf (p, "%%%02X", c);
-    else
-      *p++ = c;
-  }
-  *p = '\0';
-  return out;
-}
-
-static int
-hexval (char c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
+  return vc_percent_encode (name, plain_on_wire);
 }
 
 static char *
 unescape_name (const char *s, size_t n)
 {
-  char *out = malloc (n + 1), *p = out;
+  char *out = vc_percent_decode (s, n);
 
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '%' && i + 2 < n) {
-      int hi = hexval (s[i + 1]), lo = hexval (s[i + 2]);
-      if (hi < 0 || lo < 0 || (hi | lo) == 0) {
-        free (out);
-        return NULL;
-      }
-      *p++ = hi << 4 | lo;
-      i += 2;
-    }
-    else if (s[i] == '%') {
-      free (out);
-      return NULL;
-    }
-    else
-      *p++ = s[i];
-  }
-  *p = '\0';
-  if (*out == '\0') {
+  if (out && *out == '\0') {
     free (out);
     return NULL;
   }
