@@ -470,8 +470,8 @@ summary_line (const struct vc_doc_summary *d, void *opaque)
 
   if (esc)
     fprintf (fp, "%s\t%" PRIu64 "\t%" PRIu32 "\t%c%c\t%" PRIu64 "\t%" PRIu32 "\n",
-             esc, d->generation, d->node, d->without_quorum ? 'n' : 'q',
-             d->deleted ? 'd' : '-', d->base_generation, d->base_node);
+             esc, d->version.generation, d->version.node, d->version.without_quorum ? 'n' : 'q',
+             d->version.deleted ? 'd' : '-', d->version.base_generation, d->version.base_node);
   return 0;
 }
 
@@ -577,7 +577,7 @@ record_conflict (struct vc_replica *r, const char *domain,
         esc[strlen (esc) - strlen (VC_DOC_SUFFIX)] = '\0';
       if (dir && esc && text && (mkdir (dir, 0700) == 0 || errno == EEXIST) &&
           (path = vc_printf ("%s/%s@%" PRIu64 "-%" PRIu32 ".xml", dir, esc,
-                             c.generation, c.node))) {
+                             c.version.generation, c.version.node))) {
         FILE *fp = fopen (path, "w");
         if (fp) {
           fwrite (text, 1, len, fp);
@@ -720,12 +720,12 @@ receive_document (struct vc_replica *r, const char *payload, size_t len)
     return;
   }
   w = plan_winner (r, domain);
-  if (w == NULL || w->gen != incoming.generation || w->node != incoming.node) {
+  if (w == NULL || w->gen != incoming.version.generation || w->node != incoming.version.node) {
     vc_chain_clear (&incoming);
     return;                     /* not the version the plan chose */
   }
   if (vc_store_load_any (r->store, domain, &local) == 0) {
-    bool same = local.generation == incoming.generation && local.node == incoming.node;
+    bool same = local.version.generation == incoming.version.generation && local.version.node == incoming.version.node;
     vc_chain_clear (&local);
     if (same) {
       vc_chain_clear (&incoming);
@@ -734,7 +734,7 @@ receive_document (struct vc_replica *r, const char *payload, size_t len)
   }
   if (vc_store_save_text (r->store, domain, nl + 1, len - (nl + 1 - payload)) == 0)
     vc_info ("synced %s (version %" PRIu64 "/%" PRIu32 ")", domain,
-             incoming.generation, incoming.node);
+             incoming.version.generation, incoming.version.node);
   vc_chain_clear (&incoming);
   if (r->docs_expected)
     r->docs_expected--;
@@ -751,7 +751,7 @@ collect_unbased (const struct vc_doc_summary *d, void *opaque)
   string_vector *names = opaque;
   char *name;
 
-  if (d->base_generation == d->generation && d->base_node == d->node)
+  if (d->version.base_generation == d->version.generation && d->version.base_node == d->version.node)
     return 0;
   name = strdup (d->domain);
   if (name == NULL || string_vector_append (names, name) == -1) {
@@ -772,8 +772,8 @@ finish_sync (struct vc_replica *r)
       struct vc_chain c;
       if (vc_store_load_any (r->store, names.ptr[i], &c) != 0)
         continue;
-      c.base_generation = c.generation;
-      c.base_node = c.node;
+      c.version.base_generation = c.version.generation;
+      c.version.base_node = c.version.node;
       vc_store_save (r->store, &c);
       vc_chain_clear (&c);
     }
@@ -862,7 +862,7 @@ apply_update (struct vc_replica *r, struct vc_member from, uint64_t msgid,
   }
   else {
     next.domain = strdup (domain);
-    next.deleted = true;
+    next.version.deleted = true;
   }
 
   /* Every synced member holds the same local version here, so all of them
@@ -880,11 +880,11 @@ apply_update (struct vc_replica *r, struct vc_member from, uint64_t msgid,
       complete_pending (r, msgid, -1, "the local replica of this domain is damaged");
     return;
   }
-  next.generation = (have == 0 ? local.generation : 0) + 1;
-  next.node = from.nodeid;
-  next.without_quorum = t2[1] == 'n';
-  next.base_generation = have == 0 ? local.base_generation : 0;
-  next.base_node = have == 0 ? local.base_node : 0;
+  next.version.generation = (have == 0 ? local.version.generation : 0) + 1;
+  next.version.node = from.nodeid;
+  next.version.without_quorum = t2[1] == 'n';
+  next.version.base_generation = have == 0 ? local.version.base_generation : 0;
+  next.version.base_node = have == 0 ? local.version.base_node : 0;
   /* The same on every member: the writer's time for a document, the
    * previous one for a tombstone.
    */
@@ -1102,7 +1102,7 @@ count_docs (const struct vc_doc_summary *d, void *opaque)
 {
   struct counts *n = opaque;
 
-  if (d->deleted)
+  if (d->version.deleted)
     n->tombstones++;
   else {
     n->domains++;

@@ -348,10 +348,10 @@ version_of (struct sim *s, size_t i, const char *domain, struct version *v)
   memset (v, 0, sizeof *v);
   if (r == 1)
     return false;
-  v->gen = c.generation;
-  v->node = c.node;
-  v->noq = c.without_quorum;
-  v->deleted = c.deleted;
+  v->gen = c.version.generation;
+  v->node = c.version.node;
+  v->noq = c.version.without_quorum;
+  v->deleted = c.version.deleted;
   v->checkpoints = c.checkpoints.len;
   if (c.checkpoints.len)
     snprintf (v->first, sizeof v->first, "%s", c.checkpoints.ptr[0].name);
@@ -910,8 +910,8 @@ test_partition_conflict (void **state)
     if (vc_document_parse (buf, len, &c, &err) == -1)
       fail_msg ("%s: %s", path, err);
     assert_string_equal (c.domain, DOM_A);
-    assert_int_equal (c.generation, 2);
-    assert_int_equal (c.node, 1);
+    assert_int_equal (c.version.generation, 2);
+    assert_int_equal (c.version.node, 1);
     assert_int_equal (c.checkpoints.len, 2);
     assert_string_equal (c.checkpoints.ptr[0].name, "a-n1-c1");
     vc_chain_clear (&c);
@@ -1052,7 +1052,7 @@ test_partition_tombstone (void **state)
   run (s);
   for (size_t i = 0; i < s->n; i++) {
     assert_int_equal (vc_store_load (&s->node[i].store, DOM_A, &c), 0);
-    assert_int_equal (c.generation, 3);
+    assert_int_equal (c.version.generation, 3);
     vc_chain_clear (&c);
   }
   assert_stores_identical (s);
@@ -1085,10 +1085,10 @@ local_write (struct sim *s, size_t i, const char *domain, const char *tag)
     assert_int_equal (vc_store_load (&st, domain, &stored), 0);
     if (vc_document_parse (text, len, &live, &err) == -1)
       fail_msg ("%s", err);
-    live.generation = stored.generation + 1;
-    live.node = stored.node;
-    live.base_generation = stored.base_generation;
-    live.base_node = stored.base_node;
+    live.version.generation = stored.version.generation + 1;
+    live.version.node = stored.version.node;
+    live.version.base_generation = stored.version.base_generation;
+    live.version.base_node = stored.version.base_node;
     assert_int_equal (vc_store_save (&st, &live), 0);
     vc_chain_clear (&live);
     vc_chain_clear (&stored);
@@ -1125,13 +1125,13 @@ test_write_while_daemon_down (void **state)
     struct vc_chain c;
     assert_int_equal (vc_store_open (&st, s->node[2].dir, false), 0);
     assert_int_equal (vc_store_load (&st, DOM_A, &c), 0);
-    assert_true (c.without_quorum);
-    assert_int_equal (c.node, 3);
-    assert_int_equal (c.generation, 2);
+    assert_true (c.version.without_quorum);
+    assert_int_equal (c.version.node, 3);
+    assert_int_equal (c.version.generation, 2);
     vc_chain_clear (&c);
     assert_int_equal (vc_store_load (&st, DOM_C, &c), 1);
     assert_int_equal (vc_store_load_any (&st, DOM_C, &c), 0);
-    assert_true (c.deleted);
+    assert_true (c.version.deleted);
     vc_chain_clear (&c);
     vc_store_close (&st);
   }
