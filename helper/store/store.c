@@ -409,6 +409,35 @@ vc_store_save_text (struct vc_store *store, const char *domain,
 }
 
 int
+vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
+  CLEANUP_FREE char *copy = NULL, *doc = NULL;
+  size_t len;
+  int fd, r;
+
+  if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+    vc_error ("cannot format the conflicting document of %s", chain->domain);
+    return -1;
+  }
+  file[strlen (file) - strlen (VC_DOC_SUFFIX)] = '\0';
+  copy = vc_printf ("%s@%" PRIu64 "-%" PRIu32 ".xml", file,
+                    chain->version.generation, chain->version.node);
+  if (copy == NULL || store->dirfd == -1 ||
+      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST) ||
+      (fd = openat (store->dirfd, VC_CONFLICTS_DIR,
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+    vc_error ("cannot make %s/%s: %m", store->dir, VC_CONFLICTS_DIR);
+    return -1;
+  }
+  r = vc_atomic_write (fd, copy, doc, len);
+  if (r == -1)
+    vc_error ("cannot write %s/%s/%s: %m", store->dir, VC_CONFLICTS_DIR, copy);
+  close (fd);
+  return r;
+}
+
+int
 vc_store_remove (struct vc_store *store, const char *domain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (domain);
