@@ -1,4 +1,4 @@
-/* Unit tests of helper/replica/replica.c: the replication protocol of virtckptd,
+/* Unit tests of helper/replica/: the replication protocol of virtckptd,
  * run on a small simulated CPG inside this process.
  *
  * Every member has its own store (a mkdtemp directory), a node id (1..N)
@@ -20,7 +20,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -40,6 +39,7 @@
 #include "common/log.h"
 #include "store/name-map.h"
 #include "replica/replica.h"
+#include "replica/wire.h"
 #include "store/store.h"
 #include "common/vc-strings.h"
 #include "common/xml-safe.h"
@@ -48,8 +48,6 @@
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 #define NODES 3
 #define MAX_CALLS 64
-/* The wire header (see helper/replica/replica.c): 40 bytes, little endian. */
-#define HEADER_SIZE 40
 /* A limit on deliveries per run, so that a livelock fails the test. */
 #define MAX_STEPS 100000
 
@@ -165,7 +163,7 @@ static void
 broadcast (struct sim *s, const struct node *src, const void *msg, size_t len)
 {
   s->delivered++;
-  if (len == HEADER_SIZE + VC_FRAGMENT_SIZE)
+  if (len == VC_WIRE_HEADER_SIZE + VC_FRAGMENT_SIZE)
     s->full_fragments++;
   for (size_t j = 0; j < s->n; j++) {
     struct node *d = &s->node[j];
@@ -469,30 +467,23 @@ count_dir (const char *dir)
   return n;
 }
 
-/* A message as replica.c puts it on the wire. */
+/* A message as the replica puts it on the wire. */
 static unsigned char *
 craft (uint32_t magic, uint16_t version, uint16_t type, uint64_t epoch,
        uint64_t msgid, uint32_t frag, uint32_t frags, const char *payload,
        size_t len, size_t *mlen)
 {
-  unsigned char *m = malloc (HEADER_SIZE + len);
-  uint32_t v32;
-  uint16_t v16;
-  uint64_t v64;
+  unsigned char *m = malloc (VC_WIRE_HEADER_SIZE + len);
+  struct vc_wire_header h = {
+    .magic = magic, .version = version, .type = type, .epoch = epoch,
+    .msgid = msgid, .frag = frag, .frags = frags, .len = len,
+  };
 
   assert_non_null (m);
-  memset (m, 0, HEADER_SIZE);
-  v32 = htole32 (magic); memcpy (m, &v32, 4);
-  v16 = htole16 (version); memcpy (m + 4, &v16, 2);
-  v16 = htole16 (type); memcpy (m + 6, &v16, 2);
-  v64 = htole64 (epoch); memcpy (m + 8, &v64, 8);
-  v64 = htole64 (msgid); memcpy (m + 16, &v64, 8);
-  v32 = htole32 (frag); memcpy (m + 24, &v32, 4);
-  v32 = htole32 (frags); memcpy (m + 28, &v32, 4);
-  v32 = htole32 (len); memcpy (m + 32, &v32, 4);
+  vc_wire_put_header (m, &h);
   if (len)
-    memcpy (m + HEADER_SIZE, payload, len);
-  *mlen = HEADER_SIZE + len;
+    memcpy (m + VC_WIRE_HEADER_SIZE, payload, len);
+  *mlen = VC_WIRE_HEADER_SIZE + len;
   return m;
 }
 
@@ -1264,7 +1255,7 @@ test_malformed_input (void **state)
 
   /* Broken headers. */
   {
-    unsigned char shortmsg[HEADER_SIZE - 1] = { 0x56, 0x43, 0x4b, 0x44 };
+    unsigned char shortmsg[VC_WIRE_HEADER_SIZE - 1] = { 0x56, 0x43, 0x4b, 0x44 };
     broadcast (s, &s->node[1], shortmsg, sizeof shortmsg);
     broadcast (s, &s->node[1], shortmsg, 0);
   }
