@@ -30,6 +30,9 @@ extern int vc_replica_queue (struct vc_replica *r, enum vc_msg_type type,
                              uint64_t msgid, const char *payload, size_t len);
 
 extern bool vc_replica_is_self (const struct vc_replica *r, struct vc_member m);
+/* m's index in the sorted member list, or -1. */
+extern ssize_t vc_replica_member_index (const struct vc_replica *r,
+                                        struct vc_member m);
 
 /* The end of a sync: every member sent all it had to. */
 extern void vc_replica_synced (struct vc_replica *r);

@@ -119,14 +119,14 @@ member_cmp (const void *a, const void *b)
 bool
 vc_replica_is_self (const struct vc_replica *r, struct vc_member m)
 {
-  return m.nodeid == r->self.nodeid && m.pid == r->self.pid;
+  return vc_member_eq (m, r->self);
 }
 
-static ssize_t
-member_index (const struct vc_replica *r, struct vc_member m)
+ssize_t
+vc_replica_member_index (const struct vc_replica *r, struct vc_member m)
 {
   for (size_t i = 0; i < r->members.len; i++)
-    if (r->members.ptr[i].nodeid == m.nodeid && r->members.ptr[i].pid == m.pid)
+    if (vc_member_eq (r->members.ptr[i], m))
       return i;
   return -1;
 }
@@ -134,8 +134,7 @@ member_index (const struct vc_replica *r, struct vc_member m)
 static bool
 is_leader (const struct vc_replica *r, struct vc_member m)
 {
-  return r->members.len > 0 && r->members.ptr[0].nodeid == m.nodeid &&
-    r->members.ptr[0].pid == m.pid;
+  return r->members.len > 0 && vc_member_eq (r->members.ptr[0], m);
 }
 
 static uint64_t
@@ -213,7 +212,7 @@ vc_replica_confchg (struct vc_replica *r, const struct vc_member *members,
   vc_update_free_deferred (r);
   r->docs_expected = 0;
 
-  if (member_index (r, r->self) == -1) {
+  if (vc_replica_member_index (r, r->self) == -1) {
     set_state (r, VC_REPLICA_OFFLINE);
     return;
   }
@@ -342,7 +341,7 @@ static void
 process (struct vc_replica *r, struct vc_member from,
          const struct vc_wire_message *msg)
 {
-  ssize_t m = member_index (r, from);
+  ssize_t m = vc_replica_member_index (r, from);
 
   if (m >= 0 && msg->type < sizeof handlers / sizeof handlers[0] &&
       handlers[msg->type])

@@ -151,13 +151,8 @@ void
 vc_sync_plan (struct vc_replica *r)
 {
   struct vc_sync_entry **v = r->entries.ptr;
-  size_t n = r->entries.len, self = SIZE_MAX;
-
-  for (size_t i = 0; i < r->members.len; i++)
-    if (vc_replica_is_self (r, r->members.ptr[i])) {
-      self = i;
-      break;
-    }
+  size_t n = r->entries.len;
+  size_t self = vc_replica_member_index (r, r->self);
   qsort (v, n, sizeof *v, vc_sync_entry_cmp);
   r->docs_expected = 0;
   for (size_t i = 0, j; i < n; i = j) {

@@ -104,7 +104,7 @@ find_reassembly (vc_reassembly_vector *v, struct vc_member from)
   struct vc_reassembly *ra = NULL;
 
   for (size_t i = 0; i < v->len; i++)
-    if (v->ptr[i]->from.nodeid == from.nodeid && v->ptr[i]->from.pid == from.pid)
+    if (vc_member_eq (v->ptr[i]->from, from))
       ra = v->ptr[i];
   return ra;
 }

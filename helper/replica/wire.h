@@ -58,6 +58,12 @@ struct vc_member {
 };
 DEFINE_VECTOR_TYPE (vc_member_vector, struct vc_member);
 
+static inline bool
+vc_member_eq (struct vc_member a, struct vc_member b)
+{
+  return a.nodeid == b.nodeid && a.pid == b.pid;
+}
+
 struct vc_outmsg {
   unsigned char *buf;
   size_t len;
