@@ -1,9 +1,9 @@
 #include <config.h>
 
-#include <stdio.h>
 #include <string.h>
 
 #include "backup/checksum.h"
+#include "common/hex.h"
 
 int
 vc_checksum_init (struct vc_checksum *c, enum vc_checksum_algo algo)
@@ -29,13 +29,6 @@ vc_checksum_update (struct vc_checksum *c, const void *buf, size_t len)
     XXH3_128bits_update (c->xxh, buf, len);
 }
 
-static void
-to_hex (const unsigned char *d, size_t n, char *out)
-{
-  for (size_t i = 0; i < n; i++)
-    snprintf (out + 2 * i, 3, "%02x", d[i]);
-}
-
 void
 vc_checksum_final (struct vc_checksum *c, struct vc_digest *out)
 {
@@ -43,13 +36,13 @@ vc_checksum_final (struct vc_checksum *c, struct vc_digest *out)
   if (c->algo == VC_CHECKSUM_SHA256) {
     uint8_t d[SHA256_DIGEST_SIZE];
     sha256_digest (&c->sha, sizeof d, d);
-    to_hex (d, sizeof d, out->hex);
+    vc_hex_put (out->hex, d, sizeof d);
   }
   else {
     /* The canonical (big-endian) form is what xxhsum prints. */
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash (&canon, XXH3_128bits_digest (c->xxh));
-    to_hex (canon.digest, sizeof canon.digest, out->hex);
+    vc_hex_put (out->hex, canon.digest, sizeof canon.digest);
     XXH3_freeState (c->xxh);
     c->xxh = NULL;
   }

@@ -99,7 +99,7 @@ run_show (const struct vc_options *opts, struct vc_store *store, char **argv)
     printf ("Domain:      %s\n", chain.domain);
     printf ("UUID:        %s\n", chain.uuid ? chain.uuid : "-");
     printf ("Version:     %" PRIu64 " (node %" PRIu32 ")\n",
-            chain.generation, chain.node);
+            chain.version.generation, chain.version.node);
     print_time ("Updated:     ", chain.updated);
     if (chain.broken) {
       printf ("State:       broken: %s\n", chain.broken_reason);
@@ -197,8 +197,8 @@ run_import (const struct vc_options *opts, struct vc_store *store, char **argv)
     vc_chain_clear (&chain);
     return VC_EXIT_ERROR;
   }
-  chain.generation = (r == 0 ? old.generation : 0) + 1;
-  chain.deleted = false;
+  chain.version.generation = (r == 0 ? old.version.generation : 0) + 1;
+  chain.version.deleted = false;
   chain.updated = time (NULL);
   if (r == 0)
     vc_chain_clear (&old);

@@ -61,8 +61,8 @@ vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
     goto out;
   }
 
-  live.generation = stored.generation + 1;
-  live.node = node;
+  live.version.generation = stored.version.generation + 1;
+  live.version.node = node;
   live.updated = time (NULL);
   /* Broken stays broken until a full backup starts a new chain: capturing
    * what libvirt shows cannot bring lost bitmaps back.

@@ -12,49 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
 #include "common/vector.h"
-
-#define VC_CPG_GROUP "virtckpt"
-#define VC_MSG_MAGIC 0x444b4356u        /* "VCKD" little endian */
-#define VC_PROTO_VERSION 1
-/* Payload per CPG message, well under corosync's limit. */
-#define VC_FRAGMENT_SIZE (128 * 1024)
-/* Largest reassembled message accepted. */
-#define VC_MESSAGE_MAX (40 * 1024 * 1024)
-
-enum vc_msg_type {
-  VC_MSG_SUMMARY = 1,           /* what a member holds: names and versions */
-  VC_MSG_DOC = 2,               /* a document a member lacks (sync) */
-  VC_MSG_DONE = 3,              /* the sender has sent all it had to */
-  VC_MSG_UPDATE = 4,            /* a new document or a tombstone (normal) */
-  VC_MSG_SYNC_START = 5,        /* the leader opens the epoch of a view */
-};
-
-struct vc_member {
-  uint32_t nodeid;
-  uint32_t pid;
-};
-DEFINE_VECTOR_TYPE (vc_member_vector, struct vc_member);
-
-struct vc_outmsg {
-  unsigned char *buf;
-  size_t len;
-};
-DEFINE_VECTOR_TYPE (vc_outmsg_vector, struct vc_outmsg);
+#include "replica/plan.h"
+#include "replica/wire.h"
+#include "store/store.h"
 
 /* Called when a submitted update was applied here (status 0) or failed. */
 typedef void (*vc_applied_fn) (void *opaque, uint64_t cookie, int status,
                                const char *message);
 
-struct vc_sync_entry;
 struct vc_pending;
 struct vc_deferred;
-struct vc_reassembly;
-DEFINE_VECTOR_TYPE (vc_sync_entry_vector, struct vc_sync_entry *);
 DEFINE_VECTOR_TYPE (vc_pending_vector, struct vc_pending *);
 DEFINE_VECTOR_TYPE (vc_deferred_vector, struct vc_deferred *);
-DEFINE_VECTOR_TYPE (vc_reassembly_vector, struct vc_reassembly *);
 
 enum vc_replica_state {
   VC_REPLICA_OFFLINE,           /* not in the group: reads only */
@@ -113,7 +83,7 @@ extern void vc_replica_deliver (struct vc_replica *r, uint32_t nodeid,
 extern int vc_replica_submit (struct vc_replica *r, uint64_t cookie,
                               const char *domain, const char *text, size_t len);
 
-/* Appends a status report (key: value lines) to *out. */
+/* A status report (key: value lines), malloc'd; status.c. */
 extern char *vc_replica_status (const struct vc_replica *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "common/vector.h"
+#include "store/version.h"
 
 struct vc_disk {
   char *name;                   /* target, e.g. "vda" */
@@ -27,19 +28,7 @@ DEFINE_VECTOR_TYPE (vc_checkpoint_vector, struct vc_checkpoint);
 struct vc_chain {
   char *domain;
   char *uuid;
-  /* Version of the document: replication (virtckptd) orders documents by
-   * (generation, node).  A local write bumps the generation.
-   */
-  uint64_t generation;
-  uint32_t node;
-  /* Replication (see doc/design.md): whether the writer's partition had
-   * quorum, the version this node agreed on at its last sync (base), and
-   * whether this document is a tombstone (the domain was forgotten).
-   */
-  bool without_quorum;
-  uint64_t base_generation;
-  uint32_t base_node;
-  bool deleted;
+  struct vc_version version;
   int64_t updated;
   /* A broken chain cannot carry an incremental: the next backup is full. */
   bool broken;

@@ -46,17 +46,18 @@ vc_document_format (const struct vc_chain *chain, size_t *len)
     (chain->uuid == NULL || add_text (root, "uuid", chain->uuid));
   if (!ok || (node = xmlNewChild (root, NULL, BAD_CAST "version", NULL)) == NULL)
     return NULL;
-  snprintf (buf, sizeof buf, "%" PRIu64, chain->generation);
+  snprintf (buf, sizeof buf, "%" PRIu64, chain->version.generation);
   ok = xmlNewProp (node, BAD_CAST "generation", BAD_CAST buf) &&
-    set_int (node, "node", chain->node) &&
-    (!chain->without_quorum || xmlNewProp (node, BAD_CAST "quorate", BAD_CAST "no"));
-  if (ok && (chain->base_generation || chain->base_node)) {
+    set_int (node, "node", chain->version.node) &&
+    (!chain->version.without_quorum ||
+     xmlNewProp (node, BAD_CAST "quorate", BAD_CAST "no"));
+  if (ok && (chain->version.base_generation || chain->version.base_node)) {
     xmlNodePtr base = xmlNewChild (root, NULL, BAD_CAST "base", NULL);
-    snprintf (buf, sizeof buf, "%" PRIu64, chain->base_generation);
+    snprintf (buf, sizeof buf, "%" PRIu64, chain->version.base_generation);
     ok = base && xmlNewProp (base, BAD_CAST "generation", BAD_CAST buf) &&
-      set_int (base, "node", chain->base_node);
+      set_int (base, "node", chain->version.base_node);
   }
-  if (ok && chain->deleted)
+  if (ok && chain->version.deleted)
     ok = xmlNewChild (root, NULL, BAD_CAST "deleted", NULL) != NULL;
   snprintf (buf, sizeof buf, "%" PRId64, chain->updated);
   ok = ok && add_text (root, "updated", buf);
@@ -176,30 +177,30 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
   nodeid = version ? vc_xml_prop (version, "node") : NULL;
   updated = child_text (root, "updated");
   if (chain->domain == NULL || *chain->domain == '\0' ||
-      parse_uint64 (gen, &chain->generation) == -1 ||
+      parse_uint64 (gen, &chain->version.generation) == -1 ||
       parse_uint64 (nodeid, &node) == -1 || node > UINT32_MAX ||
       parse_int64 (updated, &chain->updated) == -1) {
     vc_chain_clear (chain);
     return *err = vc_printf ("missing or bad <name>, <version> or <updated>"), -1;
   }
-  chain->node = node;
+  chain->version.node = node;
   {
     CLEANUP_FREE char *q = vc_xml_prop (version, "quorate");
-    chain->without_quorum = q && strcmp (q, "no") == 0;
+    chain->version.without_quorum = q && strcmp (q, "no") == 0;
   }
   xmlNodePtr base = vc_xml_child (root, "base");
   if (base) {
     CLEANUP_FREE char *bg = vc_xml_prop (base, "generation");
     CLEANUP_FREE char *bn = vc_xml_prop (base, "node");
     uint64_t bnode;
-    if (parse_uint64 (bg, &chain->base_generation) == -1 ||
+    if (parse_uint64 (bg, &chain->version.base_generation) == -1 ||
         parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX) {
       vc_chain_clear (chain);
       return *err = vc_printf ("bad <base>"), -1;
     }
-    chain->base_node = bnode;
+    chain->version.base_node = bnode;
   }
-  chain->deleted = vc_xml_child (root, "deleted") != NULL;
+  chain->version.deleted = vc_xml_child (root, "deleted") != NULL;
 
   broken = vc_xml_child (root, "broken");
   if (broken) {

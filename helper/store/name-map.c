@@ -7,9 +7,8 @@
 #include <nettle/sha2.h>
 
 #include "common/cleanup.h"
+#include "common/hex.h"
 #include "store/name-map.h"
-
-static const char hexdigits[] = "0123456789ABCDEF";
 
 static bool
 is_plain (unsigned char c, size_t pos)
@@ -32,43 +31,27 @@ hashed_file (const char *name)
   sha256_update (&ctx, strlen (name), (const uint8_t *) name);
   sha256_digest (&ctx, sizeof digest, digest);
   *p++ = '~';
-  for (size_t i = 0; i < sizeof digest; i++) {
-    *p++ = "0123456789abcdef"[digest[i] >> 4];
-    *p++ = "0123456789abcdef"[digest[i] & 15];
-  }
-  strcpy (p, VC_DOC_SUFFIX);
+  vc_hex_put (p, digest, sizeof digest);
+  strcat (p, VC_DOC_SUFFIX);
   return file;
 }
 
 char *
 vc_name_to_file (const char *name)
 {
-  size_t len = strlen (name), enc = 0;
+  size_t enc;
+  char *file;
 
-  if (len == 0) {
+  if (*name == '\0') {
     errno = EINVAL;
     return NULL;
   }
-  for (size_t i = 0; i < len; i++)
-    enc += is_plain (name[i], i) ? 1 : 3;
+  enc = vc_percent_len (name, is_plain);
   if (enc > VC_MAX_ENCODED_NAME)
     return hashed_file (name);
-
-  char *file = malloc (enc + sizeof VC_DOC_SUFFIX);
-  char *p = file;
-  if (file == NULL)
-    return NULL;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = name[i];
-    if (is_plain (c, i))
-      *p++ = c;
-    else {
-      *p++ = '%';
-      *p++ = hexdigits[c >> 4];
-      *p++ = hexdigits[c & 15];
-    }
-  }
-  strcpy (p, VC_DOC_SUFFIX);
+  file = malloc (enc + sizeof VC_DOC_SUFFIX);
+  if (file)
+    strcpy (vc_percent_put (file, name, is_plain), VC_DOC_SUFFIX);
   return file;
 }
 
@@ -102,39 +85,6 @@ vc_file_kind (const char *file)
   return name ? VC_FILE_ENCODED : VC_FILE_OTHER;
 }
 
-static int
-hexval (char c)
-{
-  const char *p = c ? strchr (hexdigits, c) : NULL;
-  return p ? p - hexdigits : -1;
-}
-
-static char *
-decode (const char *file, size_t stem)
-{
-  char *name = malloc (stem + 1), *p = name;
-
-  if (name == NULL)
-    return NULL;
-  for (size_t i = 0; i < stem; i++) {
-    if (file[i] == '%') {
-      int hi = i + 2 < stem ? hexval (file[i + 1]) : -1;
-      int lo = hi >= 0 ? hexval (file[i + 2]) : -1;
-      if (lo < 0 || (hi == 0 && lo == 0)) {
-        free (name);
-        errno = EINVAL;
-        return NULL;
-      }
-      *p++ = hi << 4 | lo;
-      i += 2;
-    }
-    else
-      *p++ = file[i];
-  }
-  *p = '\0';
-  return name;
-}
-
 char *
 vc_file_to_name (const char *file)
 {
@@ -142,7 +92,7 @@ vc_file_to_name (const char *file)
   char *name;
 
   if (!has_doc_suffix (file, &stem) || file[0] == '~' ||
-      (name = decode (file, stem)) == NULL) {
+      (name = vc_percent_decode (file, stem)) == NULL) {
     errno = EINVAL;
     return NULL;
   }

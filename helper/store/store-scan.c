@@ -89,9 +89,7 @@ parse_entry (struct vc_store *store, struct entry *e)
     e->ok = true;
     e->s = (struct vc_doc_summary) {
       .domain = c.domain,
-      .generation = c.generation, .node = c.node,
-      .base_generation = c.base_generation, .base_node = c.base_node,
-      .without_quorum = c.without_quorum, .deleted = c.deleted,
+      .version = c.version,
       .checkpoints = c.checkpoints.len,
     };
     c.domain = NULL;

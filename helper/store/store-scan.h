@@ -19,9 +19,7 @@
 
 struct vc_doc_summary {
   const char *domain;
-  uint64_t generation, base_generation;
-  uint32_t node, base_node;
-  bool without_quorum, deleted;
+  struct vc_version version;
   size_t checkpoints;
 };
 

@@ -120,18 +120,18 @@ flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
   struct vc_chain current;
 
   if (vc_store_load_any (store, chain->domain, &current) == 0) {
-    if (!current.without_quorum) {
-      chain->base_generation = current.generation;
-      chain->base_node = current.node;
+    if (!current.version.without_quorum) {
+      chain->version.base_generation = current.version.generation;
+      chain->version.base_node = current.version.node;
     }
     else {
-      chain->base_generation = current.base_generation;
-      chain->base_node = current.base_node;
+      chain->version.base_generation = current.version.base_generation;
+      chain->version.base_node = current.version.base_node;
     }
     vc_chain_clear (&current);
   }
-  chain->without_quorum = true;
-  chain->node = store->replica_node;
+  chain->version.without_quorum = true;
+  chain->version.node = store->replica_node;
   if (!store->warned_unreplicated)
     vc_warn ("virtckptd is not running: writing its replica %s alone; the "
              "change is replicated when virtckptd starts, and yields to the "
@@ -322,7 +322,7 @@ vc_store_load (struct vc_store *store, const char *domain,
                struct vc_chain *chain)
 {
   int r = vc_store_load_any (store, domain, chain);
-  if (r == 0 && chain->deleted) {
+  if (r == 0 && chain->version.deleted) {
     vc_chain_clear (chain);
     return 1;
   }
@@ -409,6 +409,35 @@ vc_store_save_text (struct vc_store *store, const char *domain,
 }
 
 int
+vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
+  CLEANUP_FREE char *copy = NULL, *doc = NULL;
+  size_t len;
+  int fd, r;
+
+  if (file == NULL || (doc = vc_document_format (chain, &len)) == NULL) {
+    vc_error ("cannot format the conflicting document of %s", chain->domain);
+    return -1;
+  }
+  file[strlen (file) - strlen (VC_DOC_SUFFIX)] = '\0';
+  copy = vc_printf ("%s@%" PRIu64 "-%" PRIu32 ".xml", file,
+                    chain->version.generation, chain->version.node);
+  if (copy == NULL || store->dirfd == -1 ||
+      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST) ||
+      (fd = openat (store->dirfd, VC_CONFLICTS_DIR,
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+    vc_error ("cannot make %s/%s: %m", store->dir, VC_CONFLICTS_DIR);
+    return -1;
+  }
+  r = vc_atomic_write (fd, copy, doc, len);
+  if (r == -1)
+    vc_error ("cannot write %s/%s/%s: %m", store->dir, VC_CONFLICTS_DIR, copy);
+  close (fd);
+  return r;
+}
+
+int
 vc_store_remove (struct vc_store *store, const char *domain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (domain);
@@ -435,10 +464,10 @@ vc_store_remove (struct vc_store *store, const char *domain)
       return r;
     tomb.domain = chain.domain;
     tomb.uuid = chain.uuid;
-    tomb.generation = chain.generation + 1;
-    tomb.base_generation = chain.base_generation;
-    tomb.base_node = chain.base_node;
-    tomb.deleted = true;
+    tomb.version.generation = chain.version.generation + 1;
+    tomb.version.base_generation = chain.version.base_generation;
+    tomb.version.base_node = chain.version.base_node;
+    tomb.version.deleted = true;
     tomb.updated = time (NULL);
     r = vc_store_save (store, &tomb);
     vc_chain_clear (&chain);
@@ -496,7 +525,7 @@ vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones
       if (name && !tombstones) {
         struct vc_chain chain;
         if (load_file_quietly (store, e->d_name, &chain, true) == 0) {
-          bool deleted = chain.deleted;
+          bool deleted = chain.version.deleted;
           vc_chain_clear (&chain);
           if (deleted) {
             free (name);
@@ -517,7 +546,7 @@ vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones
         vc_chain_clear (&chain);
         continue;
       }
-      if (chain.deleted && !tombstones) {
+      if (chain.version.deleted && !tombstones) {
         vc_chain_clear (&chain);
         continue;
       }
@@ -563,7 +592,7 @@ vc_store_set_broken (struct vc_store *store, const char *domain, bool broken,
     chain.broken_reason = NULL;
     chain.broken_since = 0;
   }
-  chain.generation++;
+  chain.version.generation++;
   chain.updated = time (NULL);
   ret = vc_store_save (store, &chain);
   vc_chain_clear (&chain);

@@ -93,6 +93,14 @@ extern int vc_store_set_broken (struct vc_store *store, const char *domain,
 extern int vc_store_save_text (struct vc_store *store, const char *domain,
                                const char *text, size_t len);
 
+/* Keeps chain, a version that lost to another member's in a sync, as
+ * DIR/conflicts/FILE@GENERATION-NODE.xml (FILE: its document's file name
+ * without the suffix), for the administrator.
+ */
+#define VC_CONFLICTS_DIR "conflicts"
+extern int vc_store_save_conflict (struct vc_store *store,
+                                   const struct vc_chain *chain);
+
 /* 0 removed, 1 there was none, -1 error.  Caller holds the lock. */
 extern int vc_store_remove (struct vc_store *store, const char *domain);
 

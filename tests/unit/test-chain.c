@@ -361,8 +361,8 @@ test_same_checkpoints_equal_chains (void **state)
 
   make_pair (&a, &b);
   /* Document metadata is not part of the comparison. */
-  a.generation = 7;
-  b.generation = 9;
+  a.version.generation = 7;
+  b.version.generation = 9;
   b.broken = true;
   assert_true (vc_chain_same_checkpoints (&a, &b));
   assert_true (vc_chain_same_checkpoints (&b, &a));

@@ -75,8 +75,8 @@ make_chain (struct vc_chain *chain)
   memset (chain, 0, sizeof *chain);
   chain->domain = strdup (DOMAIN_NAME);
   chain->uuid = strdup (UUID);
-  chain->generation = GENERATION;
-  chain->node = 4000000000u;    /* over INT32_MAX */
+  chain->version.generation = GENERATION;
+  chain->version.node = 4000000000u;    /* over INT32_MAX */
   chain->updated = 1764228000;
   chain->broken = true;
   chain->broken_reason = strdup ("bitmap <c3> missing in vda & \"vdb\" \xc3\xa9");
@@ -99,8 +99,8 @@ assert_same_chain (const struct vc_chain *a, const struct vc_chain *b)
 {
   assert_string_equal (a->domain, b->domain);
   assert_true (vc_streq (a->uuid, b->uuid));
-  assert_true (a->generation == b->generation);
-  assert_int_equal (a->node, b->node);
+  assert_true (a->version.generation == b->version.generation);
+  assert_int_equal (a->version.node, b->version.node);
   assert_int_equal (a->updated, b->updated);
   assert_int_equal (a->broken, b->broken);
   assert_true (vc_streq (a->broken_reason, b->broken_reason));
@@ -197,8 +197,8 @@ test_round_trip_three_checkpoints (void **state)
   doc = format_ok (&chain, &len);
   parse_ok (doc, len, &back);
   assert_same_chain (&chain, &back);
-  assert_true (back.generation == GENERATION);
-  assert_int_equal (back.node, 4000000000u);
+  assert_true (back.version.generation == GENERATION);
+  assert_int_equal (back.version.node, 4000000000u);
   assert_string_equal (back.domain, DOMAIN_NAME);
   assert_string_equal (back.checkpoints.ptr[1].name, CP2);
   assert_string_equal (back.checkpoints.ptr[1].parent, CP1);
@@ -228,8 +228,8 @@ test_round_trip_extreme_numbers (void **state)
   char *doc;
 
   make_chain (&chain);
-  chain.generation = UINT64_MAX;
-  chain.node = UINT32_MAX;
+  chain.version.generation = UINT64_MAX;
+  chain.version.node = UINT32_MAX;
   chain.updated = INT64_MIN;
   chain.broken_since = INT64_MAX;
   doc = format_ok (&chain, &len);
@@ -275,7 +275,7 @@ test_round_trip_empty_chain (void **state)
   char *doc;
 
   chain.domain = strdup ("empty");
-  chain.generation = 1;
+  chain.version.generation = 1;
   doc = format_ok (&chain, &len);
   parse_ok (doc, len, &back);
   assert_same_chain (&chain, &back);

@@ -1,4 +1,4 @@
-/* Unit tests of helper/replica/replica.c: the replication protocol of virtckptd,
+/* Unit tests of helper/replica/: the replication protocol of virtckptd,
  * run on a small simulated CPG inside this process.
  *
  * Every member has its own store (a mkdtemp directory), a node id (1..N)
@@ -20,7 +20,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -40,6 +39,7 @@
 #include "common/log.h"
 #include "store/name-map.h"
 #include "replica/replica.h"
+#include "replica/wire.h"
 #include "store/store.h"
 #include "common/vc-strings.h"
 #include "common/xml-safe.h"
@@ -48,8 +48,6 @@
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 #define NODES 3
 #define MAX_CALLS 64
-/* The wire header (see helper/replica/replica.c): 40 bytes, little endian. */
-#define HEADER_SIZE 40
 /* A limit on deliveries per run, so that a livelock fails the test. */
 #define MAX_STEPS 100000
 
@@ -165,7 +163,7 @@ static void
 broadcast (struct sim *s, const struct node *src, const void *msg, size_t len)
 {
   s->delivered++;
-  if (len == HEADER_SIZE + VC_FRAGMENT_SIZE)
+  if (len == VC_WIRE_HEADER_SIZE + VC_FRAGMENT_SIZE)
     s->full_fragments++;
   for (size_t j = 0; j < s->n; j++) {
     struct node *d = &s->node[j];
@@ -348,10 +346,10 @@ version_of (struct sim *s, size_t i, const char *domain, struct version *v)
   memset (v, 0, sizeof *v);
   if (r == 1)
     return false;
-  v->gen = c.generation;
-  v->node = c.node;
-  v->noq = c.without_quorum;
-  v->deleted = c.deleted;
+  v->gen = c.version.generation;
+  v->node = c.version.node;
+  v->noq = c.version.without_quorum;
+  v->deleted = c.version.deleted;
   v->checkpoints = c.checkpoints.len;
   if (c.checkpoints.len)
     snprintf (v->first, sizeof v->first, "%s", c.checkpoints.ptr[0].name);
@@ -372,6 +370,54 @@ assert_version (struct sim *s, size_t i, const char *domain, uint64_t gen,
               "expected %" PRIu64 "/%" PRIu32 " (%s)", i + 1, domain,
               v.gen, v.node, v.first, gen, nodeid, first);
 }
+
+enum flag { ANY, YES, NO };
+
+/* What a member's store should hold of one domain. */
+struct expected_version {
+  const char *domain;
+  uint64_t gen;
+  uint32_t node;
+  const char *first;
+  enum flag noq;                /* written without quorum */
+};
+
+static void
+assert_versions (struct sim *s, size_t i, const struct expected_version *e,
+                 size_t n)
+{
+  for (size_t k = 0; k < n; k++) {
+    struct version v;
+    assert_version (s, i, e[k].domain, e[k].gen, e[k].node, e[k].first);
+    assert_true (version_of (s, i, e[k].domain, &v));
+    if (e[k].noq != ANY && v.noq != (e[k].noq == YES))
+      fail_msg ("node %zu holds %s written %s quorum", i + 1, e[k].domain,
+                v.noq ? "without" : "with");
+  }
+}
+
+/* What a member's applied callback should have seen: ncalls calls, the
+ * first ones with these cookies, each with status.
+ */
+struct expected_calls {
+  size_t node, ncalls;
+  uint64_t cookie[2];
+};
+
+static void
+assert_calls (struct sim *s, const struct expected_calls *e, size_t n, int status)
+{
+  for (size_t k = 0; k < n; k++) {
+    const struct node *d = &s->node[e[k].node];
+    assert_int_equal (d->ncalls, e[k].ncalls);
+    for (size_t c = 0; c < d->ncalls && c < 2; c++) {
+      assert_int_equal (d->calls[c].cookie, e[k].cookie[c]);
+      assert_int_equal (d->calls[c].status, status);
+    }
+  }
+}
+
+#define N_OF(a) (sizeof (a) / sizeof (a)[0])
 
 static uint64_t
 fnv (uint64_t h, const void *p, size_t n)
@@ -469,30 +515,23 @@ count_dir (const char *dir)
   return n;
 }
 
-/* A message as replica.c puts it on the wire. */
+/* A message as the replica puts it on the wire. */
 static unsigned char *
 craft (uint32_t magic, uint16_t version, uint16_t type, uint64_t epoch,
        uint64_t msgid, uint32_t frag, uint32_t frags, const char *payload,
        size_t len, size_t *mlen)
 {
-  unsigned char *m = malloc (HEADER_SIZE + len);
-  uint32_t v32;
-  uint16_t v16;
-  uint64_t v64;
+  unsigned char *m = malloc (VC_WIRE_HEADER_SIZE + len);
+  struct vc_wire_header h = {
+    .magic = magic, .version = version, .type = type, .epoch = epoch,
+    .msgid = msgid, .frag = frag, .frags = frags, .len = len,
+  };
 
   assert_non_null (m);
-  memset (m, 0, HEADER_SIZE);
-  v32 = htole32 (magic); memcpy (m, &v32, 4);
-  v16 = htole16 (version); memcpy (m + 4, &v16, 2);
-  v16 = htole16 (type); memcpy (m + 6, &v16, 2);
-  v64 = htole64 (epoch); memcpy (m + 8, &v64, 8);
-  v64 = htole64 (msgid); memcpy (m + 16, &v64, 8);
-  v32 = htole32 (frag); memcpy (m + 24, &v32, 4);
-  v32 = htole32 (frags); memcpy (m + 28, &v32, 4);
-  v32 = htole32 (len); memcpy (m + 32, &v32, 4);
+  vc_wire_put_header (m, &h);
   if (len)
-    memcpy (m + HEADER_SIZE, payload, len);
-  *mlen = HEADER_SIZE + len;
+    memcpy (m + VC_WIRE_HEADER_SIZE, payload, len);
+  *mlen = VC_WIRE_HEADER_SIZE + len;
   return m;
 }
 
@@ -519,11 +558,12 @@ test_join_and_update (void **state)
   assert_false (version_of (s, 0, DOM_A, &(struct version) { 0 }));
   run (s);
 
-  assert_int_equal (s->node[0].ncalls, 1);
-  assert_int_equal (s->node[0].calls[0].cookie, 42);
-  assert_int_equal (s->node[0].calls[0].status, 0);
-  assert_int_equal (s->node[1].ncalls, 0);
-  assert_int_equal (s->node[2].ncalls, 0);
+  {
+    static const struct expected_calls calls[] = {
+      { 0, 1, { 42 } }, { 1, 0, { 0 } }, { 2, 0, { 0 } },
+    };
+    assert_calls (s, calls, N_OF (calls), 0);
+  }
   for (size_t i = 0; i < s->n; i++) {
     struct version v;
     assert_version (s, i, DOM_A, 1, 1, "a-c1");
@@ -539,10 +579,12 @@ test_join_and_update (void **state)
   /* A second update of the same domain, from another member. */
   submit (s, 2, 43, DOM_A, "b", 3);
   run (s);
-  assert_int_equal (s->node[2].ncalls, 1);
-  assert_int_equal (s->node[2].calls[0].cookie, 43);
-  assert_int_equal (s->node[2].calls[0].status, 0);
-  assert_int_equal (s->node[0].ncalls, 1);
+  {
+    static const struct expected_calls calls[] = {
+      { 2, 1, { 43 } }, { 0, 1, { 42 } },
+    };
+    assert_calls (s, calls, N_OF (calls), 0);
+  }
   for (size_t i = 0; i < s->n; i++)
     assert_version (s, i, DOM_A, 2, 3, "b-c1");
   assert_stores_identical (s);
@@ -696,14 +738,12 @@ test_updates_during_sync (void **state)
   assert_all_synced (s);
 
   /* Each completed once, after the sync. */
-  assert_int_equal (s->node[0].ncalls, 1);
-  assert_int_equal (s->node[0].calls[0].cookie, 11);
-  assert_int_equal (s->node[1].ncalls, 2);
-  assert_int_equal (s->node[1].calls[0].cookie, 21);
-  assert_int_equal (s->node[1].calls[1].cookie, 22);
-  assert_int_equal (s->node[2].ncalls, 2);
-  assert_int_equal (s->node[2].calls[0].cookie, 31);
-  assert_int_equal (s->node[2].calls[1].cookie, 32);
+  {
+    static const struct expected_calls calls[] = {
+      { 0, 1, { 11 } }, { 1, 2, { 21, 22 } }, { 2, 2, { 31, 32 } },
+    };
+    assert_calls (s, calls, N_OF (calls), 0);
+  }
   for (size_t i = 0; i < s->n; i++)
     for (size_t k = 0; k < s->node[i].ncalls; k++) {
       assert_int_equal (s->node[i].calls[k].status, 0);
@@ -717,9 +757,12 @@ test_updates_during_sync (void **state)
   assert_true (version_of (s, 0, DOM_A, &a));
   assert_int_equal (a.gen, 4);
   for (size_t i = 0; i < s->n; i++) {
-    assert_version (s, i, DOM_A, a.gen, a.node, a.first);
-    assert_version (s, i, DOM_B, 2, 3, "n3second-c1");
-    assert_version (s, i, DOM_C, 1, 2, "held-c1");
+    const struct expected_version versions[] = {
+      { DOM_A, a.gen, a.node, a.first, ANY },
+      { DOM_B, 2, 3, "n3second-c1", ANY },
+      { DOM_C, 1, 2, "held-c1", ANY },
+    };
+    assert_versions (s, i, versions, N_OF (versions));
   }
   assert_stores_identical (s);
 }
@@ -731,6 +774,13 @@ test_interrupted_fragments (void **state)
   size_t len;
   CLEANUP_FREE char *big = make_doc (DOM_B, "big", 6, 100 * 1024, &len);
   uint64_t applied[NODES];
+  static const struct expected_calls calls[] = {
+    { 1, 1, { 5 } }, { 0, 1, { 6 } },
+  };
+  static const struct expected_version versions[] = {
+    { DOM_B, 1, 2, "big-c1", ANY },
+    { DOM_A, 1, 1, "small-c1", ANY },
+  };
 
   start_all (s);
   for (size_t i = 0; i < s->n; i++)
@@ -750,16 +800,10 @@ test_interrupted_fragments (void **state)
   run (s);
   assert_all_synced (s);
 
-  assert_int_equal (s->node[1].ncalls, 1);
-  assert_int_equal (s->node[1].calls[0].cookie, 5);
-  assert_int_equal (s->node[1].calls[0].status, 0);
-  assert_int_equal (s->node[0].ncalls, 1);
-  assert_int_equal (s->node[0].calls[0].cookie, 6);
-  assert_int_equal (s->node[0].calls[0].status, 0);
+  assert_calls (s, calls, N_OF (calls), 0);
   for (size_t i = 0; i < 2; i++) {
     assert_int_equal (s->node[i].r.updates_applied, applied[i] + 2);
-    assert_version (s, i, DOM_B, 1, 2, "big-c1");
-    assert_version (s, i, DOM_A, 1, 1, "small-c1");
+    assert_versions (s, i, versions, N_OF (versions));
     assert_int_equal (s->node[i].r.rejected, 0);
   }
   assert_stores_identical (s);
@@ -769,11 +813,9 @@ test_interrupted_fragments (void **state)
   confchg (s, 0);
   run (s);
   assert_all_synced (s);
-  assert_version (s, 2, DOM_B, 1, 2, "big-c1");
-  assert_version (s, 2, DOM_A, 1, 1, "small-c1");
+  assert_versions (s, 2, versions, N_OF (versions));
   assert_stores_identical (s);
-  assert_int_equal (s->node[1].ncalls, 1);
-  assert_int_equal (s->node[0].ncalls, 1);
+  assert_calls (s, calls, N_OF (calls), 0);
 }
 
 /* The leader goes away in the middle of a sync: the next lowest member
@@ -811,8 +853,11 @@ test_leader_leaves_during_sync (void **state)
   assert_int_equal (s->node[2].ncalls, 1);
   assert_int_equal (s->node[2].calls[0].status, 0);
   for (size_t i = 1; i < 3; i++) {
-    assert_version (s, i, DOM_A, 1, 1, "a-c1");
-    assert_version (s, i, DOM_B, 1, 3, "b-c1");
+    static const struct expected_version versions[] = {
+      { DOM_A, 1, 1, "a-c1", ANY },
+      { DOM_B, 1, 3, "b-c1", ANY },
+    };
+    assert_versions (s, i, versions, N_OF (versions));
   }
   assert_stores_identical (s);
 
@@ -880,14 +925,14 @@ test_partition_conflict (void **state)
   heal (s);
   assert_stores_identical (s);
   for (size_t i = 0; i < s->n; i++) {
-    assert_version (s, i, DOM_A, 2, 2, "a-n2-c1");
+    static const struct expected_version versions[] = {
+      { DOM_A, 2, 2, "a-n2-c1", NO },
+      { DOM_B, 2, 1, "b-n1-c1", YES },
+      { DOM_C, 2, 2, "c-n2-c1", ANY },
+    };
+    assert_versions (s, i, versions, N_OF (versions));
     assert_true (version_of (s, i, DOM_A, &v));
-    assert_false (v.noq);
     assert_int_equal (v.checkpoints, 3);
-    assert_version (s, i, DOM_B, 2, 1, "b-n1-c1");
-    assert_true (version_of (s, i, DOM_B, &v));
-    assert_true (v.noq);
-    assert_version (s, i, DOM_C, 2, 2, "c-n2-c1");
     if (!status_has (s, i, "conflicts: 1\n")) {
       CLEANUP_FREE char *st = vc_replica_status (&s->node[i].r);
       fail_msg ("node %zu status:\n%s", i + 1, st);
@@ -910,8 +955,8 @@ test_partition_conflict (void **state)
     if (vc_document_parse (buf, len, &c, &err) == -1)
       fail_msg ("%s: %s", path, err);
     assert_string_equal (c.domain, DOM_A);
-    assert_int_equal (c.generation, 2);
-    assert_int_equal (c.node, 1);
+    assert_int_equal (c.version.generation, 2);
+    assert_int_equal (c.version.node, 1);
     assert_int_equal (c.checkpoints.len, 2);
     assert_string_equal (c.checkpoints.ptr[0].name, "a-n1-c1");
     vc_chain_clear (&c);
@@ -1052,7 +1097,7 @@ test_partition_tombstone (void **state)
   run (s);
   for (size_t i = 0; i < s->n; i++) {
     assert_int_equal (vc_store_load (&s->node[i].store, DOM_A, &c), 0);
-    assert_int_equal (c.generation, 3);
+    assert_int_equal (c.version.generation, 3);
     vc_chain_clear (&c);
   }
   assert_stores_identical (s);
@@ -1085,10 +1130,10 @@ local_write (struct sim *s, size_t i, const char *domain, const char *tag)
     assert_int_equal (vc_store_load (&st, domain, &stored), 0);
     if (vc_document_parse (text, len, &live, &err) == -1)
       fail_msg ("%s", err);
-    live.generation = stored.generation + 1;
-    live.node = stored.node;
-    live.base_generation = stored.base_generation;
-    live.base_node = stored.base_node;
+    live.version.generation = stored.version.generation + 1;
+    live.version.node = stored.version.node;
+    live.version.base_generation = stored.version.base_generation;
+    live.version.base_node = stored.version.base_node;
     assert_int_equal (vc_store_save (&st, &live), 0);
     vc_chain_clear (&live);
     vc_chain_clear (&stored);
@@ -1125,13 +1170,13 @@ test_write_while_daemon_down (void **state)
     struct vc_chain c;
     assert_int_equal (vc_store_open (&st, s->node[2].dir, false), 0);
     assert_int_equal (vc_store_load (&st, DOM_A, &c), 0);
-    assert_true (c.without_quorum);
-    assert_int_equal (c.node, 3);
-    assert_int_equal (c.generation, 2);
+    assert_true (c.version.without_quorum);
+    assert_int_equal (c.version.node, 3);
+    assert_int_equal (c.version.generation, 2);
     vc_chain_clear (&c);
     assert_int_equal (vc_store_load (&st, DOM_C, &c), 1);
     assert_int_equal (vc_store_load_any (&st, DOM_C, &c), 0);
-    assert_true (c.deleted);
+    assert_true (c.version.deleted);
     vc_chain_clear (&c);
     vc_store_close (&st);
   }
@@ -1245,6 +1290,15 @@ assert_rejected (struct sim *s, const uint64_t *before, uint64_t more)
                 i + 1, s->node[i].r.rejected - before[i], more);
 }
 
+/* A message header to inject, and its payload. */
+struct crafted {
+  uint32_t magic;
+  uint16_t version, type;
+  uint64_t msgid;
+  uint32_t frag, frags;
+  const char *payload;
+};
+
 static void
 test_malformed_input (void **state)
 {
@@ -1253,6 +1307,28 @@ test_malformed_input (void **state)
   size_t len;
   CLEANUP_FREE char *doc_a = make_doc (DOM_A, "evil", 1, 0, &len);
   CLEANUP_FREE char *big = make_doc (DOM_C, "big", 3, 100 * 1024, &len);
+  static const struct crafted bad_headers[] = {
+    { .magic = 0xdeadbeef, .version = VC_PROTO_VERSION, .type = VC_MSG_UPDATE, .frags = 1 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION + 1, .type = VC_MSG_UPDATE, .frags = 1 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = 0, .frags = 1 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = 99, .frags = 1 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = VC_MSG_UPDATE, .frags = 0 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = VC_MSG_UPDATE,
+      .frag = 3, .frags = 3 },
+    { .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = VC_MSG_UPDATE,
+      .frags = UINT32_MAX },
+  };
+  static const struct crafted out_of_sequence[] = {
+    { .msgid = 50, .frag = 1, .frags = 3, .payload = "x" },
+    { .msgid = 51, .frag = 0, .frags = 3, .payload = "P\t" },
+    { .msgid = 51, .frag = 2, .frags = 3, .payload = "x" },
+    { .msgid = 52, .frag = 0, .frags = 3, .payload = "P\t" },
+    { .msgid = 53, .frag = 1, .frags = 3, .payload = "x" },
+  };
+  static const char *const bad_updates[] = {
+    "P\t\tq\n", "X\tweb%201\tq\n", "D\tweb%2\tq\n", "D\tweb%00\tq\n",
+    "D\tweb 1", "P", "",
+  };
 
   start_all (s);
   submit (s, 0, 1, DOM_A, "a", 1);
@@ -1264,18 +1340,14 @@ test_malformed_input (void **state)
 
   /* Broken headers. */
   {
-    unsigned char shortmsg[HEADER_SIZE - 1] = { 0x56, 0x43, 0x4b, 0x44 };
+    unsigned char shortmsg[VC_WIRE_HEADER_SIZE - 1] = { 0x56, 0x43, 0x4b, 0x44 };
     broadcast (s, &s->node[1], shortmsg, sizeof shortmsg);
     broadcast (s, &s->node[1], shortmsg, 0);
   }
-  inject (s, 1, 0xdeadbeef, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 1, 0, 1, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION + 1, VC_MSG_UPDATE, epoch, 1, 0, 1, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, 0, epoch, 1, 0, 1, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, 99, epoch, 1, 0, 1, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 1, 0, 0, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 1, 3, 3, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 1, 0,
-          UINT32_MAX, "x", 1);
+  for (size_t k = 0; k < N_OF (bad_headers); k++) {
+    const struct crafted *c = &bad_headers[k];
+    inject (s, 1, c->magic, c->version, c->type, epoch, 1, c->frag, c->frags, "x", 1);
+  }
   {
     /* The header claims more payload than there is. */
     size_t mlen;
@@ -1289,11 +1361,11 @@ test_malformed_input (void **state)
   /* Fragments out of sequence: a middle one first, then a gap, then a
    * fragment of another message.
    */
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 50, 1, 3, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 51, 0, 3, "P\t", 2);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 51, 2, 3, "x", 1);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 52, 0, 3, "P\t", 2);
-  inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, 53, 1, 3, "x", 1);
+  for (size_t k = 0; k < N_OF (out_of_sequence); k++) {
+    const struct crafted *c = &out_of_sequence[k];
+    inject (s, 1, VC_MSG_MAGIC, VC_PROTO_VERSION, VC_MSG_UPDATE, epoch, c->msgid,
+            c->frag, c->frags, c->payload, strlen (c->payload));
+  }
   assert_rejected (s, rejected, 13);
 
   /* Messages of another epoch, or from outside the group: ignored. */
@@ -1310,8 +1382,8 @@ test_malformed_input (void **state)
   }
   assert_rejected (s, rejected, 13);
 
-  /* Bad updates: not XML, another domain's document, no domain, bad
-   * operation, bad escape, truncated.
+  /* Bad updates: not XML, another domain's document, then (the table) no
+   * domain, bad operation, bad escape, truncated.
    */
   inject_ok (s, 1, VC_MSG_UPDATE, "P\tweb%201\tq\nthis is not XML <<<");
   inject_ok (s, 1, VC_MSG_UPDATE, "P\tweb%201\tq\n<virtckpt-domain format=\"1\"/>");
@@ -1319,13 +1391,8 @@ test_malformed_input (void **state)
     CLEANUP_FREE char *payload = vc_printf ("P\tdb\tq\n%s", doc_a);
     inject_ok (s, 1, VC_MSG_UPDATE, payload);
   }
-  inject_ok (s, 1, VC_MSG_UPDATE, "P\t\tq\n");
-  inject_ok (s, 1, VC_MSG_UPDATE, "X\tweb%201\tq\n");
-  inject_ok (s, 1, VC_MSG_UPDATE, "D\tweb%2\tq\n");
-  inject_ok (s, 1, VC_MSG_UPDATE, "D\tweb%00\tq\n");
-  inject_ok (s, 1, VC_MSG_UPDATE, "D\tweb 1");
-  inject_ok (s, 1, VC_MSG_UPDATE, "P");
-  inject_ok (s, 1, VC_MSG_UPDATE, "");
+  for (size_t k = 0; k < N_OF (bad_updates); k++)
+    inject_ok (s, 1, VC_MSG_UPDATE, bad_updates[k]);
   assert_rejected (s, rejected, 23);
   /* DOC, SUMMARY and DONE outside a sync: ignored. */
   inject_ok (s, 1, VC_MSG_DOC, "web%201\ngarbage");
@@ -1562,6 +1629,146 @@ test_stale_sync_start_same_view (void **state)
   assert_stores_identical (s);
 }
 
+
+/* --- 10. the wire and the plan, alone ------------------------------------------------ */
+
+/* The header's bytes are the protocol: members of different builds must
+ * read each other.
+ */
+static void
+test_wire_header_layout (void **state)
+{
+  static const unsigned char expected[VC_WIRE_HEADER_SIZE] = {
+    0x56, 0x43, 0x4b, 0x44,                             /* magic "VCKD" */
+    0x01, 0x00,                                         /* version */
+    0x04, 0x00,                                         /* type */
+    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,     /* epoch */
+    0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,     /* msgid */
+    0x02, 0x00, 0x00, 0x00,                             /* frag */
+    0x03, 0x00, 0x00, 0x00,                             /* frags */
+    0x05, 0x00, 0x00, 0x00,                             /* len */
+    0x00, 0x00, 0x00, 0x00,                             /* reserved */
+  };
+  const struct vc_wire_header h = {
+    .magic = VC_MSG_MAGIC, .version = VC_PROTO_VERSION, .type = VC_MSG_UPDATE,
+    .epoch = UINT64_C (0x0102030405060708), .msgid = UINT64_C (0x1112131415161718),
+    .frag = 2, .frags = 3, .len = 5,
+  };
+  unsigned char buf[VC_WIRE_HEADER_SIZE];
+  struct vc_wire_header back;
+
+  memset (buf, 0xff, sizeof buf);
+  vc_wire_put_header (buf, &h);
+  assert_memory_equal (buf, expected, sizeof expected);
+  vc_wire_get_header (expected, &back);
+  assert_true (back.magic == h.magic && back.version == h.version &&
+               back.type == h.type && back.epoch == h.epoch &&
+               back.msgid == h.msgid && back.frag == h.frag &&
+               back.frags == h.frags && back.len == h.len);
+}
+
+/* One domain's entries, as the members' summaries give them. */
+struct plan_case {
+  const char *what;
+  size_t n;
+  struct vc_version v[3];
+  size_t winner;                /* index in v */
+  bool conflict[3];             /* v[k] lost to a change made apart */
+};
+
+#define V(g, n, noq, bg, bn) { .generation = g, .node = n, .without_quorum = noq, \
+                               .base_generation = bg, .base_node = bn }
+
+static const struct plan_case plan_cases[] = {
+  { "nothing changed: the newest", 2,
+    { V (1, 1, false, 1, 1), V (2, 2, false, 2, 2) }, 1, { false } },
+  { "a change on top of the other", 2,
+    { V (2, 1, false, 1, 1), V (1, 1, false, 1, 1) }, 0, { false } },
+  { "both changed: quorum wins", 2,
+    { V (2, 1, true, 1, 1), V (2, 2, false, 1, 1) }, 1, { true, false } },
+  { "both changed with quorum: higher node wins", 3,
+    { V (2, 1, false, 1, 1), V (2, 3, false, 1, 1), V (1, 1, false, 1, 1) }, 1,
+    { true, false, false } },
+  { "a change without quorum on top of the other", 2,
+    { V (2, 3, true, 1, 1), V (1, 1, false, 1, 1) }, 0, { false } },
+  /* Each claims to be written on top of the other: no candidate. */
+  { "bases naming each other", 2,
+    { V (2, 1, false, 3, 2), V (3, 2, false, 2, 1) }, 1, { false } },
+  { "bases newer than both", 2,
+    { V (1, 1, false, 5, 1), V (2, 2, false, 5, 2) }, 1, { false } },
+};
+
+static void
+test_plan_winner (void **state)
+{
+  for (size_t c = 0; c < N_OF (plan_cases); c++) {
+    const struct plan_case *pc = &plan_cases[c];
+    struct vc_sync_entry e[3], *v[3];
+    const struct vc_sync_entry *w;
+
+    for (size_t k = 0; k < pc->n; k++) {
+      e[k] = (struct vc_sync_entry) { .name = (char *) "d", .member = k, .v = pc->v[k] };
+      v[k] = &e[k];
+    }
+    w = vc_plan_winner (v, pc->n);
+    if (w != &e[pc->winner])
+      fail_msg ("%s: winner %td, expected %zu", pc->what, w ? w - e : -1, pc->winner);
+    for (size_t k = 0; k < pc->n; k++)
+      if (vc_plan_conflict (v, pc->n, &e[k], w) != pc->conflict[k])
+        fail_msg ("%s: entry %zu %s a conflict", pc->what, k,
+                  pc->conflict[k] ? "is not" : "is");
+  }
+}
+
+/* Writes domain's document into node i's store (node i is down) with
+ * version v, as if it had been written so.
+ */
+static void
+plant (struct sim *s, size_t i, const char *domain, const char *tag,
+       struct vc_version v)
+{
+  struct vc_store st;
+  struct vc_chain c;
+  size_t len;
+  char *err = NULL;
+  CLEANUP_FREE char *text = make_doc (domain, tag, 1, 0, &len);
+
+  assert_false (s->node[i].up);
+  if (vc_document_parse (text, len, &c, &err) == -1)
+    fail_msg ("%s", err);
+  c.version = v;
+  assert_int_equal (vc_store_open (&st, s->node[i].dir, false), 0);
+  assert_int_equal (vc_store_lock (&st), 0);
+  assert_int_equal (vc_store_save (&st, &c), 0);
+  vc_chain_clear (&c);
+  vc_store_close (&st);
+}
+
+/* The planner picks a winner even when no version qualifies as one
+ * (before, the sync dereferenced NULL): every member ends with it.
+ */
+static void
+test_plan_without_candidate (void **state)
+{
+  struct sim *s = *state;
+  const struct vc_version x2 = V (2, 1, false, 3, 2), x3 = V (3, 2, false, 2, 1);
+
+  node_stop (&s->node[1]);
+  node_stop (&s->node[2]);
+  plant (s, 1, DOM_A, "n2", x2);
+  plant (s, 2, DOM_A, "n3", x3);
+  node_start (&s->node[1], 2000);
+  node_start (&s->node[2], 3000);
+  start_all (s);
+  assert_stores_identical (s);
+  for (size_t i = 0; i < s->n; i++) {
+    assert_version (s, i, DOM_A, 3, 2, "n3-c1");
+    assert_int_equal (s->node[i].r.rejected, 0);
+  }
+}
+
+#undef V
+
 int
 main (void)
 {
@@ -1583,6 +1790,9 @@ main (void)
     T (test_submit_before_sync_and_offline),
     T (test_stale_sync_start),
     T (test_stale_sync_start_same_view),
+    T (test_wire_header_layout),
+    T (test_plan_winner),
+    T (test_plan_without_candidate),
   };
 #undef T
   int r;

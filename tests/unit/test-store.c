@@ -102,7 +102,7 @@ make_chain (struct vc_chain *chain, const char *domain, size_t n,
   memset (chain, 0, sizeof *chain);
   chain->domain = strdup (domain);
   chain->uuid = strdup (UUID);
-  chain->generation = generation;
+  chain->version.generation = generation;
   chain->updated = 1764228000;
   for (size_t i = 1; i <= n; i++) {
     CLEANUP_FREE char *parent = i > 1
@@ -240,7 +240,7 @@ test_save_load_round_trip (void **state)
   assert_int_equal (vc_store_load (&f->store, "web 1", &back), 0);
   assert_string_equal (back.domain, "web 1");
   assert_string_equal (back.uuid, UUID);
-  assert_true (back.generation == 42);
+  assert_true (back.version.generation == 42);
   assert_int_equal (back.updated, 1764228000);
   assert_true (back.broken);
   assert_string_equal (back.broken_reason, "bitmap c3 missing in vda");
@@ -501,7 +501,7 @@ test_save_again_replaces_atomically (void **state)
   close (fd);
 
   assert_int_equal (vc_store_load (&f->store, "web", &chain), 0);
-  assert_true (chain.generation == 2);
+  assert_true (chain.version.generation == 2);
   assert_int_equal (chain.checkpoints.len, 5);
   vc_chain_clear (&chain);
   assert_int_equal (count_entries (f->dir, ".tmp-"), 0);
@@ -525,9 +525,9 @@ record (const struct vc_doc_summary *d, void *opaque)
 
   assert_true (s->n < 8);
   snprintf (s->names[s->n], sizeof s->names[s->n], "%s", d->domain);
-  s->gen[s->n] = d->generation;
+  s->gen[s->n] = d->version.generation;
   s->checkpoints[s->n] = d->checkpoints;
-  s->deleted[s->n] = d->deleted;
+  s->deleted[s->n] = d->version.deleted;
   s->n++;
   return 0;
 }
@@ -688,7 +688,7 @@ test_read_only_store (void **state)
   vc_chain_clear (&chain);
   assert_int_equal (vc_store_remove (&f->store, "web"), -1);
   assert_int_equal (vc_store_load (&f->store, "web", &chain), 0);
-  assert_true (chain.generation == 1);
+  assert_true (chain.version.generation == 1);
   assert_int_equal (chain.checkpoints.len, 2);
   vc_chain_clear (&chain);
   assert_int_equal (count_entries (f->dir, ".tmp-"), 0);

@@ -1,0 +1,62 @@
+/* virtckptd's status report, as `virtckpt status` shows it. */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "replica/replica.h"
+#include "store/store-scan.h"
+
+struct counts {
+  size_t domains, checkpoints, tombstones;
+};
+
+static int
+count_docs (const struct vc_doc_summary *d, void *opaque)
+{
+  struct counts *n = opaque;
+
+  if (d->version.deleted)
+    n->tombstones++;
+  else {
+    n->domains++;
+    n->checkpoints += d->checkpoints;
+  }
+  return 0;
+}
+
+char *
+vc_replica_status (const struct vc_replica *r)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&text, &len);
+  struct counts n = { 0 };
+
+  if (fp == NULL)
+    return NULL;
+  vc_store_scan (r->store, count_docs, &n);
+
+  fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
+  fprintf (fp, "store: %s\n", r->store->dir);
+  fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
+           : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
+  fprintf (fp, "members:");
+  for (size_t i = 0; i < r->members.len; i++)
+    fprintf (fp, " %" PRIu32, r->members.ptr[i].nodeid);
+  fprintf (fp, "\nquorate: %s\n", r->quorate ? "yes" : "no");
+  fprintf (fp, "epoch: %016" PRIx64 "\n", r->epoch);
+  fprintf (fp, "view: %016" PRIx64 "\n", r->view);
+  fprintf (fp, "syncs: %" PRIu64 "\n", r->syncs);
+  fprintf (fp, "domains: %zu\n", n.domains);
+  fprintf (fp, "checkpoints: %zu\n", n.checkpoints);
+  fprintf (fp, "tombstones: %zu\n", n.tombstones);
+  fprintf (fp, "updates-applied: %" PRIu64 "\n", r->updates_applied);
+  fprintf (fp, "messages-rejected: %" PRIu64 "\n", r->rejected);
+  fprintf (fp, "conflicts: %zu\n", r->conflicts.len);
+  for (size_t i = 0; i < r->conflicts.len; i++)
+    fprintf (fp, "conflict: %s\n", r->conflicts.ptr[i]);
+  fprintf (fp, "last-error: %s\n", r->last_error ? r->last_error : "-");
+  fclose (fp);
+  return text;
+}

@@ -1,0 +1,278 @@
+/* The sync of an epoch: every member sends a summary of what it holds;
+ * with all of them in, each runs the same plan (plan.c), sends the
+ * winning documents it is the first to hold, keeps a copy of what it
+ * lost, and says DONE.  When every member said DONE, what everyone holds
+ * becomes each document's base.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/vc-strings.h"
+#include "replica/replica-internal.h"
+#include "store/document.h"
+#include "store/store-scan.h"
+
+void
+vc_sync_free_entries (struct vc_replica *r)
+{
+  for (size_t i = 0; i < r->entries.len; i++) {
+    free (r->entries.ptr[i]->name);
+    free (r->entries.ptr[i]);
+  }
+  vc_sync_entry_vector_reset (&r->entries);
+}
+
+/* --- summaries ---------------------------------------------------------------- */
+
+static int
+summary_line (const struct vc_doc_summary *d, void *opaque)
+{
+  vc_wire_summary_line (opaque, d->domain, &d->version);
+  return 0;
+}
+
+int
+vc_sync_send_summary (struct vc_replica *r)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&text, &len);
+
+  /* A damaged document is left out: a peer's copy will replace it. */
+  if (fp == NULL || vc_store_scan (r->store, summary_line, fp) == -1) {
+    if (fp)
+      fclose (fp);
+    free (text);
+    vc_replica_error (r, "cannot list the local store for the summary");
+    return -1;
+  }
+  fclose (fp);
+  int ret = vc_replica_queue (r, VC_MSG_SUMMARY, r->next_msgid++, text, len);
+  free (text);
+  return ret;
+}
+
+struct summary_of {
+  struct vc_replica *r;
+  size_t member;
+};
+
+static int
+add_entry (char *name, const struct vc_version *v, void *opaque)
+{
+  struct summary_of *s = opaque;
+  struct vc_sync_entry *e = malloc (sizeof *e);
+
+  if (e == NULL ||
+      vc_sync_entry_vector_append (&s->r->entries, e) == -1) {
+    free (e);
+    free (name);
+    return -1;
+  }
+  *e = (struct vc_sync_entry) { .name = name, .member = s->member, .v = *v };
+  return 0;
+}
+
+/* The entries of a summary's lines up to a malformed one stay: they are
+ * what the member holds, as far as can be told.
+ */
+int
+vc_sync_add_summary (struct vc_replica *r, size_t member, const char *payload,
+                     size_t len)
+{
+  struct summary_of s = { r, member };
+
+  return vc_wire_parse_summary (payload, len, add_entry, &s);
+}
+
+/* --- the plan ----------------------------------------------------------------- */
+
+static bool
+held_here (const struct vc_replica *r, const struct vc_sync_entry *e)
+{
+  return vc_replica_is_self (r, r->members.ptr[e->member]);
+}
+
+/* The member holding the losing version keeps a copy of it. */
+static void
+record_conflict (struct vc_replica *r, const struct vc_sync_entry *winner,
+                 const struct vc_sync_entry *loser)
+{
+  const char *domain = winner->name;
+  struct vc_chain c;
+  char *line = vc_printf ("%s: version %" PRIu64 "/%" PRIu32 "%s of node %" PRIu32
+                          " lost to version %" PRIu64 "/%" PRIu32 "%s",
+                          domain, loser->v.generation, loser->v.node,
+                          loser->v.without_quorum ? " (no quorum)" : "",
+                          r->members.ptr[loser->member].nodeid,
+                          winner->v.generation, winner->v.node,
+                          winner->v.without_quorum ? " (no quorum)" : "");
+
+  if (line == NULL)
+    return;
+  vc_warn ("conflicting changes made apart (partition or daemon down): %s", line);
+  for (size_t i = 0; i < r->conflicts.len; i++)
+    if (strcmp (r->conflicts.ptr[i], line) == 0) {
+      free (line);
+      return;
+    }
+  if (string_vector_append (&r->conflicts, line) == -1)
+    free (line);
+  if (held_here (r, loser) && vc_store_load_any (r->store, domain, &c) == 0) {
+    vc_store_save_conflict (r->store, &c);
+    vc_chain_clear (&c);
+  }
+}
+
+static int
+send_document (struct vc_replica *r, const char *domain)
+{
+  struct vc_chain c;
+  size_t len;
+  CLEANUP_FREE char *text = NULL, *payload = NULL;
+
+  if (vc_store_load_any (r->store, domain, &c) != 0)
+    return -1;
+  text = vc_document_format (&c, &len);
+  vc_chain_clear (&c);
+  payload = text ? vc_wire_doc (domain, text) : NULL;
+  if (payload == NULL)
+    return -1;
+  return vc_replica_queue (r, VC_MSG_DOC, r->next_msgid++, payload, strlen (payload));
+}
+
+void
+vc_sync_plan (struct vc_replica *r)
+{
+  struct vc_sync_entry **v = r->entries.ptr;
+  size_t n = r->entries.len;
+  size_t self = vc_replica_member_index (r, r->self);
+  qsort (v, n, sizeof *v, vc_sync_entry_cmp);
+  r->docs_expected = 0;
+  for (size_t i = 0, j; i < n; i = j) {
+    struct vc_domain_plan p;
+    j = vc_plan_group_end (v, n, i);
+    vc_plan_domain (v + i, j - i, r->members.len, self, &p);
+    for (size_t k = i; k < j; k++)
+      if (vc_plan_conflict (v + i, j - i, v[k], p.winner))
+        record_conflict (r, p.winner, v[k]);
+    if (p.send)
+      send_document (r, p.winner->name);
+    else if (p.expect)
+      r->docs_expected++;
+  }
+  vc_replica_queue (r, VC_MSG_DONE, r->next_msgid++, NULL, 0);
+}
+
+/* The winner of domain in the current plan, or NULL. */
+static const struct vc_sync_entry *
+plan_winner (const struct vc_replica *r, const char *domain)
+{
+  struct vc_sync_entry *const *v = r->entries.ptr;
+  size_t n = r->entries.len;
+
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (v[i]->name, domain) == 0)
+      return vc_plan_winner (v + i, vc_plan_group_end (v, n, i) - i);
+  return NULL;
+}
+
+/* --- documents ---------------------------------------------------------------- */
+
+static bool
+same_as_stored (struct vc_replica *r, const char *domain,
+                const struct vc_chain *incoming)
+{
+  struct vc_chain local;
+  bool same;
+
+  if (vc_store_load_any (r->store, domain, &local) != 0)
+    return false;
+  same = local.version.generation == incoming->version.generation &&
+    local.version.node == incoming->version.node;
+  vc_chain_clear (&local);
+  return same;
+}
+
+void
+vc_sync_receive_document (struct vc_replica *r, const char *payload, size_t len)
+{
+  CLEANUP_FREE char *domain = NULL, *err = NULL;
+  const char *text;
+  size_t text_len;
+  struct vc_chain incoming;
+  const struct vc_sync_entry *w;
+
+  if (vc_wire_parse_doc (payload, len, &domain, &text, &text_len) == -1) {
+    r->rejected++;
+    return;
+  }
+  if (vc_document_parse (text, text_len, &incoming, &err) == -1 ||
+      strcmp (incoming.domain, domain) != 0) {
+    vc_replica_error (r, "rejected a damaged document of %s from a peer: %s",
+                      domain, err ? err : "wrong domain");
+    r->rejected++;
+    if (err == NULL)
+      vc_chain_clear (&incoming);
+    return;
+  }
+  w = plan_winner (r, domain);
+  if (w == NULL || w->v.generation != incoming.version.generation ||
+      w->v.node != incoming.version.node ||
+      same_as_stored (r, domain, &incoming)) {
+    /* not the version the plan chose, or already here */
+    vc_chain_clear (&incoming);
+    return;
+  }
+  if (vc_store_save_text (r->store, domain, text, text_len) == 0)
+    vc_info ("synced %s (version %" PRIu64 "/%" PRIu32 ")", domain,
+             incoming.version.generation, incoming.version.node);
+  vc_chain_clear (&incoming);
+  if (r->docs_expected)
+    r->docs_expected--;
+}
+
+/* --- the end --------------------------------------------------------------------- */
+
+static int
+collect_unbased (const struct vc_doc_summary *d, void *opaque)
+{
+  const struct vc_version *v = &d->version;
+  string_vector *names = opaque;
+  char *name;
+
+  if (v->base_generation == v->generation && v->base_node == v->node)
+    return 0;
+  name = strdup (d->domain);
+  if (name == NULL || string_vector_append (names, name) == -1) {
+    free (name);
+    return -1;
+  }
+  return 0;
+}
+
+/* What everyone now holds becomes each document's base. */
+void
+vc_sync_rebase (struct vc_replica *r)
+{
+  string_vector names = empty_vector;
+
+  if (vc_store_scan (r->store, collect_unbased, &names) == 0) {
+    for (size_t i = 0; i < names.len; i++) {
+      struct vc_chain c;
+      if (vc_store_load_any (r->store, names.ptr[i], &c) != 0)
+        continue;
+      c.version.base_generation = c.version.generation;
+      c.version.base_node = c.version.node;
+      vc_store_save (r->store, &c);
+      vc_chain_clear (&c);
+    }
+  }
+  vc_string_vector_free (&names);
+}
