@@ -147,15 +147,120 @@ parse_checkpoint (xmlNodePtr node, struct vc_checkpoint *c, char **err)
   return 0;
 }
 
+/* Name, UUID, version, base, update time and tombstone of the document. */
+static int
+parse_identity (xmlNodePtr root, struct vc_chain *chain, char **err)
+{
+  CLEANUP_FREE char *gen = NULL, *nodeid = NULL, *updated = NULL;
+  CLEANUP_FREE char *quorate = NULL;
+  xmlNodePtr version, base;
+  uint64_t node;
+
+  chain->domain = child_text (root, "name");
+  chain->uuid = child_text (root, "uuid");
+  version = vc_xml_child (root, "version");
+  if (version) {
+    gen = vc_xml_prop (version, "generation");
+    nodeid = vc_xml_prop (version, "node");
+    quorate = vc_xml_prop (version, "quorate");
+  }
+  updated = child_text (root, "updated");
+  if (chain->domain == NULL || *chain->domain == '\0' ||
+      parse_uint64 (gen, &chain->version.generation) == -1 ||
+      parse_uint64 (nodeid, &node) == -1 || node > UINT32_MAX ||
+      parse_int64 (updated, &chain->updated) == -1)
+    return *err = vc_printf ("missing or bad <name>, <version> or <updated>"), -1;
+  chain->version.node = node;
+  chain->version.without_quorum = quorate && strcmp (quorate, "no") == 0;
+
+  base = vc_xml_child (root, "base");
+  if (base) {
+    CLEANUP_FREE char *bg = vc_xml_prop (base, "generation");
+    CLEANUP_FREE char *bn = vc_xml_prop (base, "node");
+    uint64_t bnode;
+    if (parse_uint64 (bg, &chain->version.base_generation) == -1 ||
+        parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX)
+      return *err = vc_printf ("bad <base>"), -1;
+    chain->version.base_node = bnode;
+  }
+  chain->version.deleted = vc_xml_child (root, "deleted") != NULL;
+  return 0;
+}
+
+static int
+parse_broken (xmlNodePtr root, struct vc_chain *chain, char **err)
+{
+  xmlNodePtr broken = vc_xml_child (root, "broken");
+  CLEANUP_FREE char *since = NULL;
+  xmlChar *reason;
+
+  if (broken == NULL)
+    return 0;
+  reason = xmlNodeGetContent (broken);
+  since = vc_xml_prop (broken, "since");
+  chain->broken = true;
+  chain->broken_reason = strdup (reason ? (char *) reason : "");
+  xmlFree (reason);
+  if (parse_int64 (since, &chain->broken_since) == -1)
+    return *err = vc_printf ("bad <broken since=...>"), -1;
+  return 0;
+}
+
+static int
+parse_checkpoints (xmlNodePtr root, struct vc_chain *chain, char **err)
+{
+  xmlNodePtr cps = vc_xml_child (root, "checkpoints");
+
+  if (cps == NULL)
+    return *err = vc_printf ("no <checkpoints> element"), -1;
+  for (xmlNodePtr n = cps->children; n; n = n->next) {
+    struct vc_checkpoint c;
+    if (n->type != XML_ELEMENT_NODE)
+      continue;
+    if (!xmlStrEqual (n->name, BAD_CAST "checkpoint") ||
+        parse_checkpoint (n, &c, err) == -1) {
+      if (*err == NULL)
+        *err = vc_printf ("unexpected <%s> in <checkpoints>", (char *) n->name);
+      return -1;
+    }
+    if (vc_checkpoint_vector_append (&chain->checkpoints, c) == -1) {
+      vc_checkpoint_clear (&c);
+      return *err = vc_printf ("out of memory"), -1;
+    }
+  }
+  return 0;
+}
+
+/* A stored chain is always parents first with unique names; anything
+ * else was not written by us and is not trusted.
+ */
+static int
+check_order (const struct vc_chain *chain, char **err)
+{
+  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
+    bool parent_seen = c->parent == NULL;
+    for (size_t k = 0; k < i; k++) {
+      const char *earlier = chain->checkpoints.ptr[k].name;
+      if (strcmp (earlier, c->name) == 0)
+        return *err = vc_printf ("checkpoint %s appears twice", c->name), -1;
+      parent_seen = parent_seen || strcmp (earlier, c->parent) == 0;
+    }
+    if (!parent_seen)
+      return *err = vc_printf ("checkpoint %s comes before its parent %s",
+                               c->name, c->parent), -1;
+  }
+  return 0;
+}
+
 int
 vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
                    char **err)
 {
   CLEANUP_XMLFREEDOC xmlDocPtr doc = NULL;
-  CLEANUP_FREE char *format = NULL, *gen = NULL, *nodeid = NULL;
-  CLEANUP_FREE char *updated = NULL, *since = NULL;
-  xmlNodePtr root, version, broken, cps;
-  uint64_t fmt, node;
+  CLEANUP_FREE char *format = NULL;
+  xmlNodePtr root;
+  uint64_t fmt;
 
   memset (chain, 0, sizeof *chain);
   *err = NULL;
@@ -170,95 +275,12 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
     return *err = vc_printf ("unsupported document format '%s'",
                              format ? format : "(none)"), -1;
 
-  chain->domain = child_text (root, "name");
-  chain->uuid = child_text (root, "uuid");
-  version = vc_xml_child (root, "version");
-  gen = version ? vc_xml_prop (version, "generation") : NULL;
-  nodeid = version ? vc_xml_prop (version, "node") : NULL;
-  updated = child_text (root, "updated");
-  if (chain->domain == NULL || *chain->domain == '\0' ||
-      parse_uint64 (gen, &chain->version.generation) == -1 ||
-      parse_uint64 (nodeid, &node) == -1 || node > UINT32_MAX ||
-      parse_int64 (updated, &chain->updated) == -1) {
+  if (parse_identity (root, chain, err) == -1 ||
+      parse_broken (root, chain, err) == -1 ||
+      parse_checkpoints (root, chain, err) == -1 ||
+      check_order (chain, err) == -1) {
     vc_chain_clear (chain);
-    return *err = vc_printf ("missing or bad <name>, <version> or <updated>"), -1;
-  }
-  chain->version.node = node;
-  {
-    CLEANUP_FREE char *q = vc_xml_prop (version, "quorate");
-    chain->version.without_quorum = q && strcmp (q, "no") == 0;
-  }
-  xmlNodePtr base = vc_xml_child (root, "base");
-  if (base) {
-    CLEANUP_FREE char *bg = vc_xml_prop (base, "generation");
-    CLEANUP_FREE char *bn = vc_xml_prop (base, "node");
-    uint64_t bnode;
-    if (parse_uint64 (bg, &chain->version.base_generation) == -1 ||
-        parse_uint64 (bn, &bnode) == -1 || bnode > UINT32_MAX) {
-      vc_chain_clear (chain);
-      return *err = vc_printf ("bad <base>"), -1;
-    }
-    chain->version.base_node = bnode;
-  }
-  chain->version.deleted = vc_xml_child (root, "deleted") != NULL;
-
-  broken = vc_xml_child (root, "broken");
-  if (broken) {
-    xmlChar *reason = xmlNodeGetContent (broken);
-    since = vc_xml_prop (broken, "since");
-    chain->broken = true;
-    chain->broken_reason = strdup (reason ? (char *) reason : "");
-    xmlFree (reason);
-    if (parse_int64 (since, &chain->broken_since) == -1) {
-      vc_chain_clear (chain);
-      return *err = vc_printf ("bad <broken since=...>"), -1;
-    }
-  }
-
-  cps = vc_xml_child (root, "checkpoints");
-  if (cps == NULL) {
-    vc_chain_clear (chain);
-    return *err = vc_printf ("no <checkpoints> element"), -1;
-  }
-  for (xmlNodePtr n = cps->children; n; n = n->next) {
-    struct vc_checkpoint c;
-    if (n->type != XML_ELEMENT_NODE)
-      continue;
-    if (!xmlStrEqual (n->name, BAD_CAST "checkpoint") ||
-        parse_checkpoint (n, &c, err) == -1) {
-      if (*err == NULL)
-        *err = vc_printf ("unexpected <%s> in <checkpoints>", (char *) n->name);
-      vc_chain_clear (chain);
-      return -1;
-    }
-    if (vc_checkpoint_vector_append (&chain->checkpoints, c) == -1) {
-      vc_checkpoint_clear (&c);
-      vc_chain_clear (chain);
-      return *err = vc_printf ("out of memory"), -1;
-    }
-  }
-
-  /* A stored chain is always parents first with unique names; anything
-   * else was not written by us and is not trusted.
-   */
-  for (size_t i = 0; i < chain->checkpoints.len; i++) {
-    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
-    bool parent_seen = c->parent == NULL;
-    for (size_t k = 0; k < i; k++) {
-      const char *earlier = chain->checkpoints.ptr[k].name;
-      if (strcmp (earlier, c->name) == 0) {
-        *err = vc_printf ("checkpoint %s appears twice", c->name);
-        vc_chain_clear (chain);
-        return -1;
-      }
-      parent_seen = parent_seen || strcmp (earlier, c->parent) == 0;
-    }
-    if (!parent_seen) {
-      *err = vc_printf ("checkpoint %s comes before its parent %s",
-                        c->name, c->parent);
-      vc_chain_clear (chain);
-      return -1;
-    }
+    return -1;
   }
   return 0;
 }
