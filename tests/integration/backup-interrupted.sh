@@ -12,18 +12,13 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
 # Slow enough to be caught in the middle: one 64 KiB request at a time.
 SLOW=(--connections 1 --in-flight 1 --request-size 65536)
 
-ref_disk a 128
-vc_domain_xml vm "$VC_TMP/a.qcow2" >"$VC_TMP/vm.xml"
-vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+ref_domain "$H" vm a 128
 
 expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
 manifest0=$(sha256sum <"$B/manifest.xml")

@@ -237,29 +237,6 @@ _vc_pcmk_libvirt_conf() {
 		'listen_tls = 0' 'listen_tcp = 1' 'auth_tcp = "none"' >>"$conf"
 }
 
-_vc_pcmk_libvirtd_spawn() {
-	local name=$1 dir
-	dir=$(_vc_hostdir "$name")
-	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
-		_vc_error "node $name: virtlogd -d failed"
-	vc_on "$name" libvirtd -d --listen </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
-		_vc_error "node $name: libvirtd -d --listen failed"
-}
-
-_vc_pcmk_libvirtd_wait() {
-	local name=$1 dir deadline
-	dir=$(_vc_hostdir "$name")
-	deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-60}))
-	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
-		>"$dir/log/version.out" 2>&1; do
-		if ((SECONDS >= deadline)); then
-			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
-			_vc_error "node $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-60}s"
-		fi
-		sleep 0.2
-	done
-}
-
 # virtckptd as Pacemaker runs it: an anonymous clone of
 # ocf:virtckpt:virtckptd, with each node's store and pid file chosen by a
 # rule on #uname.  Waits until every instance runs and is synced.
@@ -386,13 +363,13 @@ vc_pcmk_cluster() {
 		vc_on "$node" mount --bind "$ocf" "$_VC_OCF_RD" ||
 			_vc_error "node $node: cannot mount $ocf on $_VC_OCF_RD"
 		_vc_pcmk_libvirt_conf "$node"
-		_vc_pcmk_libvirtd_spawn "$node"
+		_vc_libvirtd_spawn "$node" --listen
 	done
 	for node in "${VC_NODES[@]}"; do
 		vc_corosync_start "$node"
 	done
 	for node in "${VC_NODES[@]}"; do
-		_vc_pcmk_libvirtd_wait "$node"
+		_vc_libvirtd_wait "$node" "${VC_HOST_START_TIMEOUT:-60}"
 	done
 	vc_log "libvirtd (--listen) up on ${VC_NODES[*]}"
 	vc_wait_members "${VC_NODES[0]}" "$n"
