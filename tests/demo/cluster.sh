@@ -69,9 +69,8 @@ B=$VC_SHARED/backups/vm1
 
 vc_step "A full backup on $src makes the first checkpoint; the guest writes"
 vc_show "virtckpt backup vm1 -o $B   # on $src"
-expect_exit 0 vnck "$src" backup vm1 -o "$B"
+vc_vm_backup "$src" vm1 1 full
 vc_indent <<<"$VC_ERR"
-ref_snapshot vm1 1
 for w in "0x5a 1M 2M" "0xa5 40M 64k"; do
 	read -r pat off len <<<"$w"
 	echo "    guest on $src writes $len of $pat at $off"
@@ -104,10 +103,8 @@ for w in "0xc3 20M 1M" "0x3c 63M 512k"; do
 	ref_write "$dst" vm1 vda vm1 "$pat" "$off" "$len"
 done
 vc_show "virtckpt backup vm1 -o $B   # on $dst"
-expect_exit 0 vnck "$dst" backup vm1 -o "$B"
+vc_vm_backup "$dst" vm1 2 inc
 vc_indent <<<"$VC_ERR"
-grep -q "backup 2 (inc) of vm1 done" <<<"$VC_ERR" || vc_fail "backup 2 was not incremental"
-ref_snapshot vm1 2
 vc_show "virtckpt list $B"
 vnck "$dst" list "$B" | vc_indent
 

@@ -42,6 +42,7 @@
 #
 # Functions:
 #   vc_cluster_init N                 build hub + nodes n1..nN (no daemons)
+#   vc_corosync_cluster N             the same, corosync started, N members
 #   vc_cluster_stop                   kill all nodes and the hub
 #   vc_node_on NAME CMD...            run CMD in all of NAME's namespaces
 #   vc_node_addr NAME                 print NAME's address
@@ -315,6 +316,17 @@ vc_cluster_init() {
 	done
 	VC_CLUSTER_INIT_SECS=$(vc_elapsed "$t0")
 	vc_log "cluster of $n nodes (${VC_NODES[*]}) set up in ${VC_CLUSTER_INIT_SECS}s"
+}
+
+# vc_corosync_cluster N : vc_cluster_init N, corosync on every node, and
+# all N members seen: where tests of what runs on top of corosync start.
+vc_corosync_cluster() {
+	local n=${1:?vc_corosync_cluster N} node
+	vc_cluster_init "$n"
+	for node in "${VC_NODES[@]}"; do
+		vc_corosync_start "$node"
+	done
+	vc_wait_members "${VC_NODES[0]}" "$n"
 }
 
 # vc_cluster_stop: kill every node (PID 1 of each namespace) and the hub.

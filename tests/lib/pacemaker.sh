@@ -7,8 +7,7 @@
 #     #!/bin/bash
 #     set -eu -o pipefail
 #     . "$(dirname "$0")/../lib/pacemaker.sh"
-#     vc_init
-#     vc_pcmk_cluster 3
+#     vc_pcmk_lab 3
 #     ref_disk vm1 64 && mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/"
 #     vc_vm_create vm1 vm1.qcow2 --node n1
 #     vc_vm_move vm1 n2
@@ -39,6 +38,8 @@
 # Functions:
 #   vc_pcmk_cluster N            the whole cluster above; sets
 #                                VC_PCMK_START_SECS
+#   vc_pcmk_lab N                vc_init and vc_pcmk_cluster N
+#   vc_pcmk_timing WHAT          the scenario's TIMING line
 #   vc_vm_create NAME IMAGE [OPTION]...
 #                                domain NAME (TCG, transient, XML in
 #                                $VC_SHARED/NAME.xml, IMAGE relative to
@@ -69,6 +70,10 @@
 #                                vc_vm_create NAME ... --node NODE OPTION...;
 #                                fails unless NAME started on NODE; sets
 #                                VC_BACKUPS=$VC_SHARED/backups/NAME
+#   vc_vm_backup NODE NAME ID LEVEL
+#                                a backup of NAME on NODE into its
+#                                VC_BACKUPS that must be backup ID at LEVEL;
+#                                keeps the reference under tag ID
 #   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
 #   vc_vm_node NAME              the node where crm_mon says NAME runs
 #                                (empty if none)
@@ -331,6 +336,21 @@ _vc_wait_clone() {
 		fi
 		sleep 0.5
 	done
+}
+
+# vc_pcmk_lab N : vc_init and vc_pcmk_cluster N, as every scenario
+# starts; also starts the clock of vc_pcmk_timing.
+vc_pcmk_lab() {
+	vc_init
+	_VC_PCMK_T0=$EPOCHREALTIME
+	vc_pcmk_cluster "${1:?vc_pcmk_lab N}"
+}
+
+# vc_pcmk_timing WHAT : a scenario's last line, "TIMING cluster ...s,
+# WHAT, total ...s", so that runs can be compared: how long the cluster
+# took to start, then how long the whole test took since vc_pcmk_lab.
+vc_pcmk_timing() {
+	vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, ${1:?vc_pcmk_timing WHAT}, total $(vc_elapsed "$_VC_PCMK_T0")s"
 }
 
 # vc_pcmk_cluster N
@@ -632,6 +652,21 @@ vc_vm_setup() {
 	[[ "$VC_VM_NODE" == "$node" ]] || vc_fail "$name started on $VC_VM_NODE, not on $node"
 	# shellcheck disable=SC2034 # for the tests
 	VC_BACKUPS=$VC_SHARED/backups/$name
+}
+
+# vc_vm_backup NODE NAME ID LEVEL : a virtckpt backup of VM NAME on NODE
+# into $VC_SHARED/backups/NAME (vc_vm_setup's VC_BACKUPS) that must be
+# backup ID at LEVEL (full, inc): which level the chain allows after a move
+# is what the scenarios are about.  Keeps NAME's reference disk (ref_disk)
+# as it is now under tag ID, for the restore of backup ID to be compared
+# with; $VC_ERR keeps what the backup said.
+vc_vm_backup() {
+	local node=${1:?vc_vm_backup NODE NAME ID LEVEL} name=${2:?vc_vm_backup NODE NAME ID LEVEL}
+	local id=${3:?vc_vm_backup NODE NAME ID LEVEL} level=${4:?vc_vm_backup NODE NAME ID LEVEL}
+	expect_exit 0 vnck "$node" backup "$name" -o "$VC_SHARED/backups/$name"
+	grep -q "backup $id ($level) of $name done" <<<"$VC_ERR" ||
+		vc_fail "backup $id of $name on $node was not $level: $VC_ERR"
+	ref_snapshot "$name" "$id"
 }
 
 # vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.
