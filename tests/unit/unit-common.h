@@ -10,6 +10,9 @@
 #include "common/log.h"
 #include "common/vc-strings.h"
 
+/* How many rows a table of cases has. */
+#define VC_TEST_ROWS(table) (sizeof (table) / sizeof (table)[0])
+
 /* The code under test logs the errors the tests provoke on purpose: keep
  * them out of the host's syslog, and off stderr (where they would look
  * like failures) unless VC_TEST_VERBOSE is set.
