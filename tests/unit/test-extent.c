@@ -292,20 +292,10 @@ test_subtract_range_covering_several (void **state)
 
 static uint64_t rng_state;
 
-static uint64_t
-rng (void)
-{
-  /* xorshift64*: the same sequence on every platform. */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * UINT64_C (2685821657736338717);
-}
-
 static unsigned
 rng_below (unsigned n)
 {
-  return rng () % n;
+  return vc_test_rng (&rng_state) % n;
 }
 
 /* Random sorted, disjoint ranges over blocks [0, nblocks) starting at base;
