@@ -75,6 +75,7 @@
 #                                VC_BACKUPS that must be backup ID at LEVEL;
 #                                keeps the reference under tag ID
 #   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
+#   vc_rsc_param RSC NAME VALUE  set a parameter of resource RSC
 #   vc_vm_node NAME              the node where crm_mon says NAME runs
 #                                (empty if none)
 #   vc_rsc_node RSC              the same for any resource
@@ -671,9 +672,20 @@ vc_vm_backup() {
 
 # vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.
 vc_rsc_meta() {
-	local rsc=${1:?vc_rsc_meta RSC NAME VALUE} attr=${2:?vc_rsc_meta RSC NAME VALUE} v=${3?vc_rsc_meta RSC NAME VALUE} n
+	_vc_rsc_set --meta "$@"
+}
+
+# vc_rsc_param RSC NAME VALUE : an instance attribute (a parameter of the
+# agent) of resource RSC.
+vc_rsc_param() {
+	_vc_rsc_set "" "$@"
+}
+
+# _vc_rsc_set --meta|"" RSC NAME VALUE
+_vc_rsc_set() {
+	local kind=$1 rsc=${2:?RSC NAME VALUE} attr=${3:?RSC NAME VALUE} v=${4?RSC NAME VALUE} n
 	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
-	vc_on "$n" crm_resource --resource "$rsc" --meta --set-parameter "$attr" \
+	vc_on "$n" crm_resource --resource "$rsc" ${kind:+"$kind"} --set-parameter "$attr" \
 		--parameter-value "$v" >/dev/null || vc_fail "cannot set $attr=$v on $rsc"
 	vc_log "$rsc: $attr=$v"
 }

@@ -35,9 +35,7 @@ set -eu -o pipefail
 vc_pcmk_lab 3
 
 vc_vm_setup vm5 256 n1
-n=$(_vc_pcmk_node)
-vc_on "$n" crm_resource --resource vm5-ckpt --set-parameter backup_wait \
-	--parameter-value 3 >/dev/null || vc_fail "cannot set backup_wait on vm5-ckpt"
+vc_rsc_param vm5-ckpt backup_wait 3
 vc_wait_idle
 B=$VC_BACKUPS
 PCMK_LOG=$VC_TMP/hosts/n1/root/var/log/pacemaker/pacemaker.log

@@ -25,8 +25,7 @@ vc_vm_setup vm1 64 n1 --no-migrate
 src=$VC_VM_NODE
 dst=n2
 # The failing start waits sync_timeout for virtckptd: 15 s, not 60.
-vc_crm "$src" crm_resource --resource vm1-ckpt --set-parameter sync_timeout \
-	--parameter-value 15 >/dev/null || vc_fail "cannot set sync_timeout of vm1-ckpt"
+vc_rsc_param vm1-ckpt sync_timeout 15
 vc_wait_idle
 B=$VC_BACKUPS
 
