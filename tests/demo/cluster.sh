@@ -47,6 +47,18 @@ agent_log() {
 		sed "s/^.*checkpoints(vm1-ckpt)\[[0-9]*\]: */    $1: /" || true
 }
 
+# guest_writes NODE "PATTERN OFFSET LENGTH"... : the guest of vm1 on NODE
+# writes, and the reader is told what.
+guest_writes() {
+	local node=$1 w pat off len
+	shift
+	for w in "$@"; do
+		read -r pat off len <<<"$w"
+		echo "    guest on $node writes $len of $pat at $off"
+		ref_write "$node" vm1 vda vm1 "$pat" "$off" "$len"
+	done
+}
+
 vc_init
 
 vc_step "Starting a 3-node lab cluster: corosync, libvirtd, virtckptd, Pacemaker on n1 n2 n3"
@@ -71,11 +83,7 @@ vc_step "A full backup on $src makes the first checkpoint; the guest writes"
 vc_show "virtckpt backup vm1 -o $B   # on $src"
 vc_vm_backup "$src" vm1 1 full
 vc_indent <<<"$VC_ERR"
-for w in "0x5a 1M 2M" "0xa5 40M 64k"; do
-	read -r pat off len <<<"$w"
-	echo "    guest on $src writes $len of $pat at $off"
-	ref_write "$src" vm1 vda vm1 "$pat" "$off" "$len"
-done
+guest_writes "$src" "0x5a 1M 2M" "0xa5 40M 64k"
 checkpoints
 
 vc_step "Pacemaker moves vm1 to $dst"
@@ -97,11 +105,7 @@ for n in "${VC_NODES[@]}"; do
 done
 
 vc_step "The guest writes on $dst; the next backup there is incremental"
-for w in "0xc3 20M 1M" "0x3c 63M 512k"; do
-	read -r pat off len <<<"$w"
-	echo "    guest on $dst writes $len of $pat at $off"
-	ref_write "$dst" vm1 vda vm1 "$pat" "$off" "$len"
-done
+guest_writes "$dst" "0xc3 20M 1M" "0x3c 63M 512k"
 vc_show "virtckpt backup vm1 -o $B   # on $dst"
 vc_vm_backup "$dst" vm1 2 inc
 vc_indent <<<"$VC_ERR"

@@ -42,6 +42,15 @@ after_failure() {
 	vc_assert_eq "$manifest0" "$(sha256sum <"$B/manifest.xml")" "$1: manifest unchanged"
 }
 
+# cleaned_up WHAT N : a backup stopped by a signal it can handle removed
+# its partial directory, ended its libvirt job and removed its checkpoint,
+# leaving the N of the chain.
+cleaned_up() {
+	[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "$1 left a partial directory"
+	vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "$1 left the libvirt job"
+	vc_assert_eq "$2" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint was removed"
+}
+
 # next_backup_is_exact WHAT : the next backup is an incremental whose
 # restore equals the disk.
 next_backup_is_exact() {
@@ -76,9 +85,7 @@ start_slow_backup
 kill -TERM "$BACKUP_PID"
 wait_backup_interrupted "SIGTERM"
 after_failure "SIGTERM"
-[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "SIGTERM left a partial directory"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "SIGTERM left the libvirt job"
-vc_assert_eq 2 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: its checkpoint was removed"
+cleaned_up "SIGTERM" 2
 next_backup_is_exact "after SIGTERM"
 
 # --- virtckpt cancel: a backup suspended with ^Z, then a hold ---------------
@@ -98,9 +105,7 @@ for msg in "backups of vm are held on this host for 300 s" \
 done
 wait_backup_interrupted "cancel"
 after_failure "cancel"
-[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "cancel left a partial directory"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "cancel left the libvirt job"
-vc_assert_eq 3 "$(checkpoint_names "$H" vm | grep -c .)" "cancel: its checkpoint was removed"
+cleaned_up "cancel" 3
 vc_assert_eq 3 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain without it"
 expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the cluster is moving it" \
 	vck "$H" -q backup vm -o "$B" "${RUN[@]}"
