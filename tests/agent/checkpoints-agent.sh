@@ -32,11 +32,8 @@ AGENT=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/agent/checkpoints
 	_vc_skip "resource-agents not installed (no /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs)"
 command -v xmllint >/dev/null || _vc_skip "xmllint not installed (libxml2-utils)"
 
-vc_init
-H=h1
+vc_single_host h1
 DOM=vm1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
 
 # ra ACTION [VAR=VALUE]... : the agent in host $H, in the environment
 # Pacemaker gives it (a recurring monitor unless the interval is set to 0),

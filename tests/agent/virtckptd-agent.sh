@@ -73,10 +73,8 @@ mkdir -p "$VC_TMP/bin"
 install -m 0755 "$VIRTCKPT" "$VIRTCKPTD" "$VC_TMP/bin/"
 VIRTCKPT=$VC_TMP/bin/virtckpt
 VIRTCKPTD=$VC_TMP/bin/virtckptd
-vc_cluster_init 3
+vc_corosync_cluster 3
 nodes=(n1 n2 n3)
-for n in "${nodes[@]}"; do vc_corosync_start "$n"; done
-vc_wait_members n1 3
 
 # ra NODE ACTION [VAR=VALUE...]: runs the agent's ACTION inside NODE with a
 # clean environment like Pacemaker's (a recurring monitor unless

@@ -13,10 +13,6 @@ export VC_TEST_NAME=demo-cluster
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-show() { printf '    $ %s\n' "$*"; }
-indent() { sed 's/^/    /'; }
-
 # where : which node runs vm1 and vm1-ckpt, as crm_mon says.
 where() {
 	printf '    vm1 runs on %s, vm1-ckpt on %s\n' "$(vc_vm_node vm1)" "$(vc_rsc_node vm1-ckpt)"
@@ -35,9 +31,9 @@ ops() {
 checkpoints() {
 	local n
 	for n in "${VC_NODES[@]}"; do
-		show "virsh -c qemu:///system checkpoint-list vm1 --name   # on $n"
+		vc_show "virsh -c qemu:///system checkpoint-list vm1 --name   # on $n"
 		if vc_virsh "$n" list --name | grep -qx vm1; then
-			checkpoint_names "$n" vm1 | indent
+			checkpoint_names "$n" vm1 | vc_indent
 		else
 			echo "    (no domain vm1 on $n)"
 		fi
@@ -51,78 +47,79 @@ agent_log() {
 		sed "s/^.*checkpoints(vm1-ckpt)\[[0-9]*\]: */    $1: /" || true
 }
 
+# guest_writes NODE "PATTERN OFFSET LENGTH"... : the guest of vm1 on NODE
+# writes, and the reader is told what.
+guest_writes() {
+	local node=$1 w pat off len
+	shift
+	for w in "$@"; do
+		read -r pat off len <<<"$w"
+		echo "    guest on $node writes $len of $pat at $off"
+		ref_write "$node" vm1 vda vm1 "$pat" "$off" "$len"
+	done
+}
+
 vc_init
 
-step "Starting a 3-node lab cluster: corosync, libvirtd, virtckptd, Pacemaker on n1 n2 n3"
+vc_step "Starting a 3-node lab cluster: corosync, libvirtd, virtckptd, Pacemaker on n1 n2 n3"
 # Not in a pipeline: the harness must remember the cluster to stop it.
 vc_pcmk_cluster 3 2>"$VC_TMP/start.log"
-indent <"$VC_TMP/start.log"
-vc_crm n1 crm_mon -1 | sed -n '/^Node List:/,/^$/p' | indent
+vc_indent <"$VC_TMP/start.log"
+vc_crm n1 crm_mon -1 | sed -n '/^Node List:/,/^$/p' | vc_indent
 
-step "vm1 under Pacemaker: VirtualDomain (stop/start moves) and the checkpoints agent after it"
+vc_step "vm1 under Pacemaker: VirtualDomain (stop/start moves) and the checkpoints agent after it"
 ref_disk vm1 64
 mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/vm1.qcow2"
-show "vm1: ocf:heartbeat:VirtualDomain, allow-migrate=false, prefers n1"
-show "vm1-ckpt: ocf:virtckpt:checkpoints, colocated with vm1, started after it"
-vc_vm_create vm1 vm1.qcow2 --no-migrate --node n1 2>&1 | indent
+vc_show "vm1: ocf:heartbeat:VirtualDomain, allow-migrate=false, prefers n1"
+vc_show "vm1-ckpt: ocf:virtckpt:checkpoints, colocated with vm1, started after it"
+vc_vm_create vm1 vm1.qcow2 --no-migrate --node n1 2>&1 | vc_indent
 src=$(vc_vm_node vm1)
 dst=n2
 [[ "$src" != "$dst" ]] || vc_fail "vm1 started on $dst, not on n1"
 where
 B=$VC_SHARED/backups/vm1
 
-step "A full backup on $src makes the first checkpoint; the guest writes"
-show "virtckpt backup vm1 -o $B   # on $src"
-expect_exit 0 vnck "$src" backup vm1 -o "$B"
-indent <<<"$VC_ERR"
-ref_snapshot vm1 1
-for w in "0x5a 1M 2M" "0xa5 40M 64k"; do
-	read -r pat off len <<<"$w"
-	echo "    guest on $src writes $len of $pat at $off"
-	ref_write "$src" vm1 vda vm1 "$pat" "$off" "$len"
-done
+vc_step "A full backup on $src makes the first checkpoint; the guest writes"
+vc_show "virtckpt backup vm1 -o $B   # on $src"
+vc_vm_backup "$src" vm1 1 full
+vc_indent <<<"$VC_ERR"
+guest_writes "$src" "0x5a 1M 2M" "0xa5 40M 64k"
 checkpoints
 
-step "Pacemaker moves vm1 to $dst"
-show "crm_resource --move --resource vm1 --node $dst"
-vc_vm_move vm1 "$dst" 2>&1 | indent
+vc_step "Pacemaker moves vm1 to $dst"
+vc_show "crm_resource --move --resource vm1 --node $dst"
+vc_vm_move vm1 "$dst" 2>&1 | vc_indent
 where
 echo "    operations Pacemaker ran (last of each kind, in order):"
 ops "$src" "$dst"
 echo "    what vm1-ckpt did:"
 agent_log "$src" 'captured the checkpoints'
 agent_log "$dst" 'redefined'
-vc_assert_eq "$dst" "$(vc_vm_node vm1)" "vm1 runs on $dst" 2>&1 | indent
+vc_assert_eq "$dst" "$(vc_vm_node vm1)" "vm1 runs on $dst" 2>&1 | vc_indent
 
-step "The chain was redefined on $dst (the domain there is new: libvirt knew nothing)"
+vc_step "The chain was redefined on $dst (the domain there is new: libvirt knew nothing)"
 checkpoints
 for n in "${VC_NODES[@]}"; do
 	printf '    virtckptd replica on %s: %s checkpoint(s)\n' "$n" \
 		"$(vnck "$n" checkpoints show vm1 | sed -n 's/^Checkpoints: *//p')"
 done
 
-step "The guest writes on $dst; the next backup there is incremental"
-for w in "0xc3 20M 1M" "0x3c 63M 512k"; do
-	read -r pat off len <<<"$w"
-	echo "    guest on $dst writes $len of $pat at $off"
-	ref_write "$dst" vm1 vda vm1 "$pat" "$off" "$len"
-done
-show "virtckpt backup vm1 -o $B   # on $dst"
-expect_exit 0 vnck "$dst" backup vm1 -o "$B"
-indent <<<"$VC_ERR"
-grep -q "backup 2 (inc) of vm1 done" <<<"$VC_ERR" || vc_fail "backup 2 was not incremental"
-ref_snapshot vm1 2
-show "virtckpt list $B"
-vnck "$dst" list "$B" | indent
+vc_step "The guest writes on $dst; the next backup there is incremental"
+guest_writes "$dst" "0xc3 20M 1M" "0x3c 63M 512k"
+vc_show "virtckpt backup vm1 -o $B   # on $dst"
+vc_vm_backup "$dst" vm1 2 inc
+vc_indent <<<"$VC_ERR"
+vc_show "virtckpt list $B"
+vnck "$dst" list "$B" | vc_indent
 
-step "Restores equal what the guest wrote, byte for byte"
+vc_step "Restores equal what the guest wrote, byte for byte"
 expect_exit 0 vnck "$dst" restore "$B" -o "$VC_TMP/r2"
-show "virtckpt restore $B -o r2; qemu-img compare guest-disk-now r2/vda.qcow2"
-qemu-img compare "$VC_TMP/vm1.ref@2" "$VC_TMP/r2/vda.qcow2" 2>&1 | indent
+vc_show "virtckpt restore $B -o r2; qemu-img compare guest-disk-now r2/vda.qcow2"
+qemu-img compare "$VC_TMP/vm1.ref@2" "$VC_TMP/r2/vda.qcow2" 2>&1 | vc_indent
 expect_exit 0 vnck "$dst" restore "$B" -o "$VC_TMP/r1" --until 1
-show "virtckpt restore $B -o r1 --until 1; qemu-img compare guest-disk-at-backup-1 r1/vda.qcow2"
-qemu-img compare "$VC_TMP/vm1.ref@1" "$VC_TMP/r1/vda.qcow2" 2>&1 | indent
+vc_show "virtckpt restore $B -o r1 --until 1; qemu-img compare guest-disk-at-backup-1 r1/vda.qcow2"
+qemu-img compare "$VC_TMP/vm1.ref@1" "$VC_TMP/r1/vda.qcow2" 2>&1 | vc_indent
 vc_wait_idle
-vc_assert_eq "" "$(vc_pcmk_failures)" "no failed Pacemaker action" 2>&1 | indent
+vc_assert_eq "" "$(vc_pcmk_failures)" "no failed Pacemaker action" 2>&1 | vc_indent
 
-step "Done: the cluster is stopped (maintenance mode first) and its files removed"
+vc_step "Done: the cluster is stopped (maintenance mode first) and its files removed"

@@ -11,17 +11,11 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
 
-ref_disk a 64
-ref_disk b 48
-vc_domain_xml vm "$VC_TMP/a.qcow2" "$VC_TMP/b.qcow2" >"$VC_TMP/vm.xml"
-vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+ref_domain "$H" vm a 64 b 48
 
 # backup LEVEL TAG [ARGS] : backs up, checks the level chosen, keeps the
 # references as they are now under TAG (the backup's id).

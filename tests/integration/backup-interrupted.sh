@@ -12,18 +12,13 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
 # Slow enough to be caught in the middle: one 64 KiB request at a time.
 SLOW=(--connections 1 --in-flight 1 --request-size 65536)
 
-ref_disk a 128
-vc_domain_xml vm "$VC_TMP/a.qcow2" >"$VC_TMP/vm.xml"
-vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+ref_domain "$H" vm a 128
 
 expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
 manifest0=$(sha256sum <"$B/manifest.xml")
@@ -45,6 +40,15 @@ start_slow_backup() {
 # after_failure WHAT : nothing of the failed backup is committed or left.
 after_failure() {
 	vc_assert_eq "$manifest0" "$(sha256sum <"$B/manifest.xml")" "$1: manifest unchanged"
+}
+
+# cleaned_up WHAT N : a backup stopped by a signal it can handle removed
+# its partial directory, ended its libvirt job and removed its checkpoint,
+# leaving the N of the chain.
+cleaned_up() {
+	[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "$1 left a partial directory"
+	vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "$1 left the libvirt job"
+	vc_assert_eq "$2" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint was removed"
 }
 
 # next_backup_is_exact WHAT : the next backup is an incremental whose
@@ -81,9 +85,7 @@ start_slow_backup
 kill -TERM "$BACKUP_PID"
 wait_backup_interrupted "SIGTERM"
 after_failure "SIGTERM"
-[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "SIGTERM left a partial directory"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "SIGTERM left the libvirt job"
-vc_assert_eq 2 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: its checkpoint was removed"
+cleaned_up "SIGTERM" 2
 next_backup_is_exact "after SIGTERM"
 
 # --- virtckpt cancel: a backup suspended with ^Z, then a hold ---------------
@@ -103,9 +105,7 @@ for msg in "backups of vm are held on this host for 300 s" \
 done
 wait_backup_interrupted "cancel"
 after_failure "cancel"
-[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "cancel left a partial directory"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "cancel left the libvirt job"
-vc_assert_eq 3 "$(checkpoint_names "$H" vm | grep -c .)" "cancel: its checkpoint was removed"
+cleaned_up "cancel" 3
 vc_assert_eq 3 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain without it"
 expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the cluster is moving it" \
 	vck "$H" -q backup vm -o "$B" "${RUN[@]}"

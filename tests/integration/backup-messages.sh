@@ -9,15 +9,10 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 RUN=(--rundir "$VC_TMP/run")
 
-ref_disk a 32
-vc_domain_xml vm "$VC_TMP/a.qcow2" >"$VC_TMP/vm.xml"
-vc_virsh "$H" create "$VC_TMP/vm.xml" >/dev/null
+ref_domain "$H" vm a 32
 
 # Not a terminal: no progress line, one warning, one summary.
 expect_exit 0 vck "$H" backup vm -o "$VC_TMP/b1" "${RUN[@]}"

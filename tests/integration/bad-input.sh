@@ -9,10 +9,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 
 vc_make_image "$VC_TMP/vm.qcow2" 32M
 vc_domain_xml vm "$VC_TMP/vm.qcow2" >"$VC_TMP/vm.xml"

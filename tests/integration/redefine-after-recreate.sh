@@ -12,10 +12,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 
 # An odd but valid name: spaces, UTF-8, dots.
 DOM="web 01 ü.é"

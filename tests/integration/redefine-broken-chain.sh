@@ -12,10 +12,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
 . "$(dirname "$0")/../lib/virtckpt.sh"
 
-vc_init
-H=h1
-VC_STORE=$VC_TMP/store
-vc_host_start "$H"
+vc_single_host h1
 
 # --- a. a bitmap missing on one disk ---------------------------------------
 DOM=vm-a

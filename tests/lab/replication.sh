@@ -15,10 +15,8 @@ set -eu -o pipefail
 . "$(dirname "$0")/../lib/daemon.sh"
 
 vc_init
-vc_cluster_init 3
+vc_corosync_cluster 3
 nodes=(n1 n2 n3)
-for n in "${nodes[@]}"; do vc_corosync_start "$n"; done
-vc_wait_members n1 3
 
 same_everywhere() {
 	local what=$1 d1 d2 d3

@@ -42,6 +42,7 @@
 #
 # Functions:
 #   vc_cluster_init N                 build hub + nodes n1..nN (no daemons)
+#   vc_corosync_cluster N             the same, corosync started, N members
 #   vc_cluster_stop                   kill all nodes and the hub
 #   vc_node_on NAME CMD...            run CMD in all of NAME's namespaces
 #   vc_node_addr NAME                 print NAME's address
@@ -154,10 +155,21 @@ _vc_node_signal_wait() {
 	rm -f "$dir/$what.pid"
 }
 
+# _vc_node_term NAME WHAT SECS : a clean stop of the daemon in DIR/WHAT.pid
+# (SIGTERM).  One that is still there after SECS fails the test, and is
+# killed first so that it does not outlive it.
+_vc_node_term() {
+	local name=$1 what=$2 secs=$3
+	if ! _vc_node_signal_wait "$name" "$what" TERM "$secs"; then
+		_vc_node_signal_wait "$name" "$what" KILL 5 || true
+		vc_fail "node $name: $what did not stop within ${secs}s of SIGTERM"
+	fi
+}
+
 # ---------------------------------------------------------------- network --
 
 _vc_hub_start() {
-	local dir upid ipid="" i
+	local dir
 	dir=$(_vc_hostdir "$_VC_HUB")
 	mkdir -p "$dir/log"
 	# shellcheck disable=SC2016
@@ -170,20 +182,8 @@ _vc_hub_start() {
 			touch "$1/.ready"
 			exec tini -s -- sleep infinity' vc-hub "$dir" \
 		</dev/null >>"$dir/log/init.log" 2>&1 {_VC_WD_FD}>&- &
-	upid=$!
-	echo "$upid" >"$dir/unshare.pid"
-	for ((i = 0; i < 100; i++)); do
-		[[ -n "$ipid" ]] || ipid=$(ps -o pid= --ppid "$upid" | tr -d ' ' || true)
-		[[ -n "$ipid" && -e "$dir/.ready" ]] && break
-		kill -0 "$upid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [[ -z "$ipid" || ! -e "$dir/.ready" ]]; then
-		cat "$dir/log/init.log" >&2 || true
-		_vc_error "cluster hub: namespace setup failed"
-	fi
-	echo "$ipid" >"$dir/init.pid"
-	readlink "/proc/$ipid/ns/pid" >"$dir/pidns"
+	echo "$!" >"$dir/unshare.pid"
+	_vc_ns_ready "$dir" "$dir/.ready" 100 "cluster hub"
 }
 
 _vc_hub_stop() {
@@ -318,6 +318,17 @@ vc_cluster_init() {
 	vc_log "cluster of $n nodes (${VC_NODES[*]}) set up in ${VC_CLUSTER_INIT_SECS}s"
 }
 
+# vc_corosync_cluster N : vc_cluster_init N, corosync on every node, and
+# all N members seen: where tests of what runs on top of corosync start.
+vc_corosync_cluster() {
+	local n=${1:?vc_corosync_cluster N} node
+	vc_cluster_init "$n"
+	for node in "${VC_NODES[@]}"; do
+		vc_corosync_start "$node"
+	done
+	vc_wait_members "${VC_NODES[0]}" "$n"
+}
+
 # vc_cluster_stop: kill every node (PID 1 of each namespace) and the hub.
 # Idempotent.  Returns 1 if something was left behind.
 vc_cluster_stop() {
@@ -369,10 +380,7 @@ vc_corosync_start() {
 vc_corosync_stop() {
 	local name=${1:?vc_corosync_stop NAME}
 	_vc_need_node "$name"
-	if ! _vc_node_signal_wait "$name" corosync TERM "${VC_COROSYNC_STOP_TIMEOUT:-30}"; then
-		_vc_node_signal_wait "$name" corosync KILL 5 || true
-		vc_fail "node $name: corosync did not stop within ${VC_COROSYNC_STOP_TIMEOUT:-30}s of SIGTERM"
-	fi
+	_vc_node_term "$name" corosync "${VC_COROSYNC_STOP_TIMEOUT:-30}"
 	vc_log "node $name: corosync stopped"
 }
 
@@ -558,10 +566,7 @@ vc_pacemaker_start() {
 vc_pacemaker_stop() {
 	local name=${1:?vc_pacemaker_stop NAME}
 	_vc_need_node "$name"
-	if ! _vc_node_signal_wait "$name" pacemakerd TERM "${VC_PACEMAKER_STOP_TIMEOUT:-60}"; then
-		_vc_node_signal_wait "$name" pacemakerd KILL 5 || true
-		vc_fail "node $name: pacemakerd did not stop within ${VC_PACEMAKER_STOP_TIMEOUT:-60}s"
-	fi
+	_vc_node_term "$name" pacemakerd "${VC_PACEMAKER_STOP_TIMEOUT:-60}"
 	# pacemakerd stops its daemons before it exits; make sure.
 	local left i
 	for ((i = 0; i < 50; i++)); do
@@ -620,21 +625,9 @@ vc_wait_online() {
 # vc_node_libvirtd_start NAME: virtlogd and libvirtd in node NAME, as
 # functions.sh's vc_host_start does (vc_host_stop stops them).
 vc_node_libvirtd_start() {
-	local name=${1:?vc_node_libvirtd_start NAME} dir deadline
+	local name=${1:?vc_node_libvirtd_start NAME}
 	_vc_need_node "$name"
-	dir=$(_vc_hostdir "$name")
-	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
-		_vc_error "node $name: virtlogd -d failed"
-	vc_on "$name" libvirtd -d </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
-		_vc_error "node $name: libvirtd -d failed"
-	deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-30}))
-	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
-		>"$dir/log/version.out" 2>&1; do
-		if ((SECONDS >= deadline)); then
-			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
-			_vc_error "node $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-30}s"
-		fi
-		sleep 0.2
-	done
+	_vc_libvirtd_spawn "$name"
+	_vc_libvirtd_wait "$name" "${VC_HOST_START_TIMEOUT:-30}"
 	vc_log "node $name: libvirtd up"
 }

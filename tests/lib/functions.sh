@@ -347,19 +347,28 @@ _vc_host_spawn() {
 # _vc_host_ready NAME : waits (10 s at most) until host NAME's namespaces
 # are set up; writes init.pid and pidns.
 _vc_host_ready() {
-	local name=$1 dir root upid ipid="" i
-	dir=$(_vc_hostdir "$name")
-	root=$dir/root
+	local dir
+	dir=$(_vc_hostdir "$1")
+	_vc_ns_ready "$dir" "$dir/root/.ready" 200 "host $1"
+}
+
+# _vc_ns_ready DIR READY TRIES WHAT : waits (TRIES times 50 ms at most)
+# for the init of the namespaces that unshare (DIR/unshare.pid) started,
+# and for it to create READY once its setup is done; writes DIR/init.pid
+# and DIR/pidns, by which vc_host_pid, vc_host_procs and the watchdog find
+# it.  Hosts, cluster nodes and the cluster's hub all start so.
+_vc_ns_ready() {
+	local dir=$1 ready=$2 tries=$3 what=$4 upid ipid="" i
 	upid=$(<"$dir/unshare.pid")
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < tries; i++)); do
 		[[ -n "$ipid" ]] || ipid=$(ps -o pid= --ppid "$upid" | tr -d ' ' || true)
-		[[ -n "$ipid" && -e "$root/.ready" ]] && break
+		[[ -n "$ipid" && -e "$ready" ]] && break
 		kill -0 "$upid" 2>/dev/null || break
 		sleep 0.05
 	done
-	if [[ -z "$ipid" || ! -e "$root/.ready" ]]; then
+	if [[ -z "$ipid" || ! -e "$ready" ]]; then
 		cat "$dir/log/init.log" >&2 || true
-		_vc_error "host $name: namespace setup failed"
+		_vc_error "$what: namespace setup failed"
 	fi
 	echo "$ipid" >"$dir/init.pid"
 	readlink "/proc/$ipid/ns/pid" >"$dir/pidns"
@@ -388,23 +397,42 @@ vc_host_start() {
 	_vc_host_ready "$name"
 	ipid=$(<"$dir/init.pid")
 
-	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
-		_vc_error "host $name: virtlogd -d failed"
-	vc_on "$name" libvirtd -d </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
-		_vc_error "host $name: libvirtd -d failed"
+	_vc_libvirtd_spawn "$name"
+	_vc_libvirtd_wait "$name" "${VC_HOST_START_TIMEOUT:-30}"
+	t1=$(date +%s.%N)
+	VC_HOST_START_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	vc_log "host $name up (init pid $ipid) in ${VC_HOST_START_SECS}s"
+}
 
-	local deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-30}))
+# _vc_libvirtd_spawn NAME [LIBVIRTD-OPTION]... : virtlogd and libvirtd as
+# daemons in host (or node) NAME, logs in its log/.  Apart from the wait
+# (_vc_libvirtd_wait), so that a cluster starts all its nodes' libvirtd
+# before it waits for the first.
+_vc_libvirtd_spawn() {
+	local name=$1 dir
+	shift
+	dir=$(_vc_hostdir "$name")
+	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
+		_vc_error "$name: virtlogd -d failed"
+	vc_on "$name" libvirtd -d "$@" </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
+		_vc_error "$name: libvirtd -d $* failed"
+}
+
+# _vc_libvirtd_wait NAME SECS : until libvirtd in NAME answers; a harness
+# error after SECS, so that a libvirtd that never answers cannot hang the
+# test.
+_vc_libvirtd_wait() {
+	local name=$1 secs=$2 dir deadline
+	dir=$(_vc_hostdir "$name")
+	deadline=$((SECONDS + secs))
 	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
 		>"$dir/log/version.out" 2>&1; do
 		if ((SECONDS >= deadline)); then
 			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
-			_vc_error "host $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-30}s"
+			_vc_error "$name: libvirtd did not answer within ${secs}s"
 		fi
 		sleep 0.2
 	done
-	t1=$(date +%s.%N)
-	VC_HOST_START_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	vc_log "host $name up (init pid $ipid) in ${VC_HOST_START_SECS}s"
 }
 
 # Working directory to use inside a host: the caller's, unless it lies in a

@@ -7,8 +7,7 @@
 #     #!/bin/bash
 #     set -eu -o pipefail
 #     . "$(dirname "$0")/../lib/pacemaker.sh"
-#     vc_init
-#     vc_pcmk_cluster 3
+#     vc_pcmk_lab 3
 #     ref_disk vm1 64 && mv "$VC_TMP/vm1.qcow2" "$VC_SHARED/"
 #     vc_vm_create vm1 vm1.qcow2 --node n1
 #     vc_vm_move vm1 n2
@@ -39,6 +38,8 @@
 # Functions:
 #   vc_pcmk_cluster N            the whole cluster above; sets
 #                                VC_PCMK_START_SECS
+#   vc_pcmk_lab N                vc_init and vc_pcmk_cluster N
+#   vc_pcmk_timing WHAT          the scenario's TIMING line
 #   vc_vm_create NAME IMAGE [OPTION]...
 #                                domain NAME (TCG, transient, XML in
 #                                $VC_SHARED/NAME.xml, IMAGE relative to
@@ -69,7 +70,12 @@
 #                                vc_vm_create NAME ... --node NODE OPTION...;
 #                                fails unless NAME started on NODE; sets
 #                                VC_BACKUPS=$VC_SHARED/backups/NAME
+#   vc_vm_backup NODE NAME ID LEVEL
+#                                a backup of NAME on NODE into its
+#                                VC_BACKUPS that must be backup ID at LEVEL;
+#                                keeps the reference under tag ID
 #   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
+#   vc_rsc_param RSC NAME VALUE  set a parameter of resource RSC
 #   vc_vm_node NAME              the node where crm_mon says NAME runs
 #                                (empty if none)
 #   vc_rsc_node RSC              the same for any resource
@@ -237,29 +243,6 @@ _vc_pcmk_libvirt_conf() {
 		'listen_tls = 0' 'listen_tcp = 1' 'auth_tcp = "none"' >>"$conf"
 }
 
-_vc_pcmk_libvirtd_spawn() {
-	local name=$1 dir
-	dir=$(_vc_hostdir "$name")
-	vc_on "$name" virtlogd -d </dev/null >>"$dir/log/virtlogd.log" 2>&1 ||
-		_vc_error "node $name: virtlogd -d failed"
-	vc_on "$name" libvirtd -d --listen </dev/null >>"$dir/log/libvirtd.log" 2>&1 ||
-		_vc_error "node $name: libvirtd -d --listen failed"
-}
-
-_vc_pcmk_libvirtd_wait() {
-	local name=$1 dir deadline
-	dir=$(_vc_hostdir "$name")
-	deadline=$((SECONDS + ${VC_HOST_START_TIMEOUT:-60}))
-	until vc_on "$name" timeout 10 virsh -q -c qemu:///system version \
-		>"$dir/log/version.out" 2>&1; do
-		if ((SECONDS >= deadline)); then
-			cat "$dir/log/version.out" "$dir/log/libvirtd.log" >&2 || true
-			_vc_error "node $name: libvirtd did not answer within ${VC_HOST_START_TIMEOUT:-60}s"
-		fi
-		sleep 0.2
-	done
-}
-
 # virtckptd as Pacemaker runs it: an anonymous clone of
 # ocf:virtckpt:virtckptd, with each node's store and pid file chosen by a
 # rule on #uname.  Waits until every instance runs and is synced.
@@ -356,6 +339,21 @@ _vc_wait_clone() {
 	done
 }
 
+# vc_pcmk_lab N : vc_init and vc_pcmk_cluster N, as every scenario
+# starts; also starts the clock of vc_pcmk_timing.
+vc_pcmk_lab() {
+	vc_init
+	_VC_PCMK_T0=$EPOCHREALTIME
+	vc_pcmk_cluster "${1:?vc_pcmk_lab N}"
+}
+
+# vc_pcmk_timing WHAT : a scenario's last line, "TIMING cluster ...s,
+# WHAT, total ...s", so that runs can be compared: how long the cluster
+# took to start, then how long the whole test took since vc_pcmk_lab.
+vc_pcmk_timing() {
+	vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, ${1:?vc_pcmk_timing WHAT}, total $(vc_elapsed "$_VC_PCMK_T0")s"
+}
+
 # vc_pcmk_cluster N
 vc_pcmk_cluster() {
 	local n=${1:?vc_pcmk_cluster N} t0 node ocf tool
@@ -386,13 +384,13 @@ vc_pcmk_cluster() {
 		vc_on "$node" mount --bind "$ocf" "$_VC_OCF_RD" ||
 			_vc_error "node $node: cannot mount $ocf on $_VC_OCF_RD"
 		_vc_pcmk_libvirt_conf "$node"
-		_vc_pcmk_libvirtd_spawn "$node"
+		_vc_libvirtd_spawn "$node" --listen
 	done
 	for node in "${VC_NODES[@]}"; do
 		vc_corosync_start "$node"
 	done
 	for node in "${VC_NODES[@]}"; do
-		_vc_pcmk_libvirtd_wait "$node"
+		_vc_libvirtd_wait "$node" "${VC_HOST_START_TIMEOUT:-60}"
 	done
 	vc_log "libvirtd (--listen) up on ${VC_NODES[*]}"
 	vc_wait_members "${VC_NODES[0]}" "$n"
@@ -657,11 +655,37 @@ vc_vm_setup() {
 	VC_BACKUPS=$VC_SHARED/backups/$name
 }
 
+# vc_vm_backup NODE NAME ID LEVEL : a virtckpt backup of VM NAME on NODE
+# into $VC_SHARED/backups/NAME (vc_vm_setup's VC_BACKUPS) that must be
+# backup ID at LEVEL (full, inc): which level the chain allows after a move
+# is what the scenarios are about.  Keeps NAME's reference disk (ref_disk)
+# as it is now under tag ID, for the restore of backup ID to be compared
+# with; $VC_ERR keeps what the backup said.
+vc_vm_backup() {
+	local node=${1:?vc_vm_backup NODE NAME ID LEVEL} name=${2:?vc_vm_backup NODE NAME ID LEVEL}
+	local id=${3:?vc_vm_backup NODE NAME ID LEVEL} level=${4:?vc_vm_backup NODE NAME ID LEVEL}
+	expect_exit 0 vnck "$node" backup "$name" -o "$VC_SHARED/backups/$name"
+	grep -q "backup $id ($level) of $name done" <<<"$VC_ERR" ||
+		vc_fail "backup $id of $name on $node was not $level: $VC_ERR"
+	ref_snapshot "$name" "$id"
+}
+
 # vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.
 vc_rsc_meta() {
-	local rsc=${1:?vc_rsc_meta RSC NAME VALUE} attr=${2:?vc_rsc_meta RSC NAME VALUE} v=${3?vc_rsc_meta RSC NAME VALUE} n
+	_vc_rsc_set --meta "$@"
+}
+
+# vc_rsc_param RSC NAME VALUE : an instance attribute (a parameter of the
+# agent) of resource RSC.
+vc_rsc_param() {
+	_vc_rsc_set "" "$@"
+}
+
+# _vc_rsc_set --meta|"" RSC NAME VALUE
+_vc_rsc_set() {
+	local kind=$1 rsc=${2:?RSC NAME VALUE} attr=${3:?RSC NAME VALUE} v=${4?RSC NAME VALUE} n
 	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
-	vc_on "$n" crm_resource --resource "$rsc" --meta --set-parameter "$attr" \
+	vc_on "$n" crm_resource --resource "$rsc" ${kind:+"$kind"} --set-parameter "$attr" \
 		--parameter-value "$v" >/dev/null || vc_fail "cannot set $attr=$v on $rsc"
 	vc_log "$rsc: $attr=$v"
 }

@@ -18,6 +18,16 @@ if [[ "${VIRTCKPT_VALGRIND:-0}" == 1 ]]; then
 		--errors-for-leak-kinds=definite --show-leak-kinds=definite)
 fi
 
+# vc_single_host HOST : vc_init, then one libvirt host HOST, named in $H,
+# and the test's own store in $VC_STORE: a test must never read or write
+# the real host's default store.
+vc_single_host() {
+	vc_init
+	H=${1:?vc_single_host HOST}
+	VC_STORE=$VC_TMP/store
+	vc_host_start "$H"
+}
+
 # vck HOST ARGS... : virtckpt inside HOST, using the test's store.
 vck() {
 	local host=$1
@@ -150,6 +160,21 @@ ref_disk() {
 	qemu-img convert -q -f raw -O qcow2 "$VC_TMP/$name.ref" "$VC_TMP/$name.qcow2"
 }
 
+# ref_domain HOST DOM NAME MIB [NAME MIB]... : transient domain DOM
+# running on HOST, its disks vda, vdb, ... made by ref_disk NAME MIB; its
+# XML in $VC_TMP/DOM.xml, to create it again.
+ref_domain() {
+	local host=$1 dom=$2 imgs=()
+	shift 2
+	while (($#)); do
+		ref_disk "$1" "${2:?ref_domain: no size for disk $1}"
+		imgs+=("$VC_TMP/$1.qcow2")
+		shift 2
+	done
+	vc_domain_xml "$dom" "${imgs[@]}" >"$VC_TMP/$dom.xml"
+	vc_virsh "$host" create "$VC_TMP/$dom.xml" >/dev/null
+}
+
 # ref_write HOST DOM TARGET REFNAME PATTERN OFFSET LENGTH
 ref_write() {
 	vc_guest_write "$1" "$2" "$3" "$5" "$6" "$7"
@@ -187,3 +212,11 @@ flip_byte() {
 		binmode $f; seek($f, $ARGV[1], 0); read($f, my $c, 1) == 1 or die "short";
 		seek($f, $ARGV[1], 0); print $f chr(ord($c) ^ 1); close($f) or die' "$1" "$2"
 }
+
+# --- the demos' narration ------------------------------------------------
+#
+# Both demos tell their story alike: a step in bold, the command a reader
+# would type, and what it printed, indented under it.
+vc_step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+vc_show() { printf '    $ %s\n' "$*"; }
+vc_indent() { sed 's/^/    /'; }

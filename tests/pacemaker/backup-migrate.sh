@@ -32,22 +32,16 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 vc_vm_setup vm5 256 n1
-n=$(_vc_pcmk_node)
-vc_on "$n" crm_resource --resource vm5-ckpt --set-parameter backup_wait \
-	--parameter-value 3 >/dev/null || vc_fail "cannot set backup_wait on vm5-ckpt"
+vc_rsc_param vm5-ckpt backup_wait 3
 vc_wait_idle
 B=$VC_BACKUPS
 PCMK_LOG=$VC_TMP/hosts/n1/root/var/log/pacemaker/pacemaker.log
 
 # --- full backup, writes ---------------------------------------------------
-expect_exit 0 vnck n1 backup vm5 -o "$B"
-grep -q "backup 1 (full) of vm5 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
-ref_snapshot vm5 1
+vc_vm_backup n1 vm5 1 full
 manifest1=$(sha256sum <"$B/manifest.xml")
 written=0
 for i in 0 1 2 3 4 5 6 7; do
@@ -106,9 +100,7 @@ done
 # --- the next backup, on n2 --------------------------------------------------
 ref_write n2 vm5 vda vm5 0x55 250M 1M
 written=$((written + 1048576))
-expect_exit 0 vnck n2 backup vm5 -o "$B"
-grep -q "backup 2 (inc) of vm5 done" <<<"$VC_ERR" || vc_fail "backup 2 on n2 was not incremental: $VC_ERR"
-ref_snapshot vm5 2
+vc_vm_backup n2 vm5 2 inc
 vc_assert_eq "$written" "$(backup_read "$B" 2)" \
 	"backup 2 read exactly what the guest wrote since backup 1, on n1 and n2"
 expect_exit 0 vnck n2 verify "$B"
@@ -117,4 +109,4 @@ for id in 1 2; do
 	assert_same_disk "$VC_TMP/r$id/vda.qcow2" "$VC_TMP/vm5.ref@$id" "restore of backup $id"
 done
 vc_wait_idle
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, move with a cancelled backup ${t_move}s, total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "move with a cancelled backup ${t_move}s"

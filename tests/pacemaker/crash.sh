@@ -28,9 +28,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 vc_vm_setup vm3 64 n3
 B=$VC_BACKUPS
@@ -65,14 +63,10 @@ probe_rc() {
 pcmk_log() { printf '%s/hosts/%s/root/var/log/pacemaker/pacemaker.log' "$VC_TMP" "$1"; }
 
 # --- a chain of two checkpoints on n3 -------------------------------------
-expect_exit 0 vnck n3 backup vm3 -o "$B"
-grep -q "backup 1 (full) of vm3 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
-ref_snapshot vm3 1
+vc_vm_backup n3 vm3 1 full
 ref_write n3 vm3 vda vm3 0x31 2M 1M
 ref_write n3 vm3 vda vm3 0x32 30M 256k
-expect_exit 0 vnck n3 backup vm3 -o "$B"
-grep -q "backup 2 (inc) of vm3 done" <<<"$VC_ERR" || vc_fail "backup 2 was not incremental: $VC_ERR"
-ref_snapshot vm3 2
+vc_vm_backup n3 vm3 2 inc
 vc_assert_eq $((1048576 + 262144)) "$(backup_read "$B" 2)" "backup 2 on n3 read exactly what the guest wrote"
 chain=$(checkpoint_names n3 vm3)
 vc_assert_eq 2 "$(wc -l <<<"$chain")" "two checkpoints in libvirt on n3"
@@ -138,13 +132,10 @@ grep -q '^State: *broken' "$VC_TMP/show.txt" ||
 vc_log "ok: store on $dst: $(grep '^State:' "$VC_TMP/show.txt")"
 
 # --- the next automatic backup is full --------------------------------------
-expect_exit 0 vnck "$dst" backup vm3 -o "$B"
-grep -q "backup 3 (full) of vm3 done" <<<"$VC_ERR" ||
-	vc_fail "backup 3 after the crash was not full: $VC_ERR"
+vc_vm_backup "$dst" vm3 3 full
 grep -qE 'full backup: .*(broken|bitmap)' <<<"$VC_ERR" ||
 	vc_fail "backup 3 does not say why it is full: $VC_ERR"
 vc_log "ok: backup 3 on $dst: $(grep -m1 'full backup:' <<<"$VC_ERR" | sed 's/^virtckpt: notice: //')"
-ref_snapshot vm3 3
 vnck "$dst" checkpoints show vm3 >"$VC_TMP/show.txt"
 grep -q '^State: *ok' "$VC_TMP/show.txt" ||
 	vc_fail "the full backup did not start a sound chain: $(cat "$VC_TMP/show.txt")"
@@ -153,10 +144,7 @@ grep -q '^State: *ok' "$VC_TMP/show.txt" ||
 ref_write "$dst" vm3 vda vm3 0x35 40M 512k
 ref_write "$dst" vm3 vda vm3 0x36 3M 64k
 ref_zero "$dst" vm3 vda vm3 50M 1M
-expect_exit 0 vnck "$dst" backup vm3 -o "$B"
-grep -q "backup 4 (inc) of vm3 done" <<<"$VC_ERR" ||
-	vc_fail "backup 4 on $dst was not incremental: $VC_ERR"
-ref_snapshot vm3 4
+vc_vm_backup "$dst" vm3 4 inc
 vc_assert_eq $((524288 + 65536)) "$(backup_read "$B" 4)" "backup 4 read exactly what the guest wrote since backup 3"
 vnck "$dst" list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full inc full inc" "$(awk 'NR > 2 { print $2 }' "$VC_TMP/list.txt" | xargs)" \
@@ -198,4 +186,4 @@ for n in "${VC_NODES[@]}"; do
 		"the new chain is stored on $n, not broken"
 done
 vc_assert_eq "$(store_digest_of n1)" "$(store_digest_of n3)" "n3's replica equals n1's"
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, recovery ${t_recover}s (membership ${t_members}s), n3 back ${t_rejoin}s, total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "recovery ${t_recover}s (membership ${t_members}s), n3 back ${t_rejoin}s"

@@ -19,22 +19,18 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 vc_vm_setup vm1 64 n1 --no-migrate
 src=$VC_VM_NODE
 dst=n2
 # The failing start waits sync_timeout for virtckptd: 15 s, not 60.
-vc_crm "$src" crm_resource --resource vm1-ckpt --set-parameter sync_timeout \
-	--parameter-value 15 >/dev/null || vc_fail "cannot set sync_timeout of vm1-ckpt"
+vc_rsc_param vm1-ckpt sync_timeout 15
 vc_wait_idle
 B=$VC_BACKUPS
 
 # --- a chain on n1 --------------------------------------------------------
-expect_exit 0 vnck "$src" backup vm1 -o "$B"
-grep -q "backup 1 (full) of vm1 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
+vc_vm_backup "$src" vm1 1 full
 cp1=$(checkpoint_names "$src" vm1)
 [[ -n "$cp1" && $(wc -l <<<"$cp1") == 1 ]] || vc_fail "one checkpoint expected on $src: $cp1"
 vc_log "ok: full backup on $src, checkpoint $cp1"
@@ -100,7 +96,8 @@ out=$(vc_crm "$src" crm_resource --cleanup --resource vm1-ckpt 2>&1) ||
 	vc_fail "crm_resource --cleanup vm1-ckpt: $out"
 _vc_wait_running "$dst" "$VC_PCMK_TIMEOUT" vm1 vm1-ckpt
 vc_wait_idle
-vc_log "vm1 and vm1-ckpt run on $dst $(vc_elapsed "$t0")s after the cleanup"
+t_back=$(vc_elapsed "$t0")
+vc_log "vm1 and vm1-ckpt run on $dst ${t_back}s after the cleanup"
 vc_assert_eq "$cp1" "$(checkpoint_names "$dst" vm1)" "libvirt on $dst lists the chain (redefined by the agent)"
 grep -q "checkpoints(vm1-ckpt).*redefined 1 checkpoint of vm1" \
 	"$VC_TMP/hosts/$dst/root/var/log/pacemaker/pacemaker.log" ||
@@ -108,10 +105,7 @@ grep -q "checkpoints(vm1-ckpt).*redefined 1 checkpoint of vm1" \
 
 # --- the chain is usable: incremental on n2, exact restore ---------------
 ref_write "$dst" vm1 vda vm1 0xc3 20M 1M
-expect_exit 0 vnck "$dst" backup vm1 -o "$B"
-grep -q "backup 2 (inc) of vm1 done" <<<"$VC_ERR" ||
-	vc_fail "backup 2 on $dst was not incremental: $VC_ERR"
-ref_snapshot vm1 2
+vc_vm_backup "$dst" vm1 2 inc
 expect_exit 0 vnck "$dst" restore "$B" -o "$VC_TMP/r2"
 assert_same_disk "$VC_TMP/r2/vda.qcow2" "$VC_TMP/vm1.ref@2" "restore of the incremental made on $dst"
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "back on $dst ${t_back}s after the cleanup"

@@ -23,9 +23,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 # --ckpt-monitor 600: vm2-ckpt's recurring monitor on n2 runs once at start
 # and not again before the first migration, so it cannot hit the window in
@@ -81,10 +79,8 @@ live_migrate() {
 }
 
 # --- full backup and writes on n2 ----------------------------------------
-expect_exit 0 vnck n2 backup vm2 -o "$B"
-grep -q "backup 1 (full) of vm2 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
+vc_vm_backup n2 vm2 1 full
 vc_log "ok: full backup on n2"
-ref_snapshot vm2 1
 ref_write n2 vm2 vda vm2 0x11 0 1M
 ref_write n2 vm2 vda vm2 0x22 33M 128k
 ref_zero n2 vm2 vda vm2 50M 2M
@@ -93,10 +89,7 @@ ref_zero n2 vm2 vda vm2 50M 2M
 live_migrate n2 n3 migrate
 t_mig1=$VC_MOVE_SECS
 ref_write n3 vm2 vda vm2 0x33 5M 3M
-expect_exit 0 vnck n3 backup vm2 -o "$B"
-grep -q "backup 2 (inc) of vm2 done" <<<"$VC_ERR" ||
-	vc_fail "backup 2 on n3 was not incremental: $VC_ERR"
-ref_snapshot vm2 2
+vc_vm_backup n3 vm2 2 inc
 vc_assert_eq $((1048576 + 131072 + 3145728)) "$(backup_read "$B" 2)" \
 	"the incremental on n3 read exactly what the guest wrote on n2 and n3"
 
@@ -106,10 +99,7 @@ vc_wait_idle
 live_migrate n3 n1 restart
 t_mig2=$VC_MOVE_SECS
 ref_write n1 vm2 vda vm2 0x44 60M 64k
-expect_exit 0 vnck n1 backup vm2 -o "$B"
-grep -q "backup 3 (inc) of vm2 done" <<<"$VC_ERR" ||
-	vc_fail "backup 3 on n1 was not incremental: $VC_ERR"
-ref_snapshot vm2 3
+vc_vm_backup n1 vm2 3 inc
 vc_assert_eq 65536 "$(backup_read "$B" 3)" "the incremental on n1 read exactly the 64 KiB written since backup 2"
 vnck n1 list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full inc inc" "$(awk 'NR > 2 { print $2 }' "$VC_TMP/list.txt" | xargs)" \
@@ -128,4 +118,4 @@ for n in "${VC_NODES[@]}"; do
 		"three checkpoints stored on $n"
 done
 vc_wait_idle
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, migrations ${t_mig1}s and ${t_mig2}s, total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "migrations ${t_mig1}s and ${t_mig2}s"

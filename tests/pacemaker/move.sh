@@ -16,9 +16,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 vc_vm_setup vm1 64 n1 --no-migrate
 src=$VC_VM_NODE
@@ -26,10 +24,8 @@ dst=n2
 B=$VC_BACKUPS
 
 # --- full backup and writes where the VM runs ----------------------------
-expect_exit 0 vnck "$src" backup vm1 -o "$B"
-grep -q "backup 1 (full) of vm1 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
+vc_vm_backup "$src" vm1 1 full
 vc_log "ok: full backup on $src"
-ref_snapshot vm1 1
 cp1=$(checkpoint_names "$src" vm1)
 [[ -n "$cp1" && $(wc -l <<<"$cp1") == 1 ]] || vc_fail "one checkpoint expected on $src: $cp1"
 ref_write "$src" vm1 vda vm1 0x5a 1M 2M
@@ -69,10 +65,7 @@ grep -h 'checkpoints(vm1-ckpt).*redefined' \
 # --- writes and an incremental on the new node ----------------------------
 ref_write "$dst" vm1 vda vm1 0xc3 20M 1M
 ref_write "$dst" vm1 vda vm1 0x3c 63M 512k
-expect_exit 0 vnck "$dst" backup vm1 -o "$B"
-grep -q "backup 2 (inc) of vm1 done" <<<"$VC_ERR" ||
-	vc_fail "backup 2 on $dst was not incremental: $VC_ERR"
-ref_snapshot vm1 2
+vc_vm_backup "$dst" vm1 2 inc
 # 2M + 64k written on n1, 1M + 512k on n2 (zeroes are not read)
 vc_assert_eq $((2097152 + 65536 + 1048576 + 524288)) "$(backup_read "$B" 2)" \
 	"the incremental on $dst read exactly what the guest wrote on $src and $dst"
@@ -93,4 +86,4 @@ for n in "${VC_NODES[@]}"; do
 		"two checkpoints stored on $n"
 done
 vc_wait_idle
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, move ${t_move}s, total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "move ${t_move}s"

@@ -24,9 +24,7 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
-vc_init
-t_start=$EPOCHREALTIME
-vc_pcmk_cluster 3
+vc_pcmk_lab 3
 
 vc_vm_setup vm4 64 n1
 B=$VC_BACKUPS
@@ -39,9 +37,7 @@ last_arrival() {
 }
 
 # --- full backup on n1 -------------------------------------------------------
-expect_exit 0 vnck n1 backup vm4 -o "$B"
-grep -q "backup 1 (full) of vm4 done" <<<"$VC_ERR" || vc_fail "backup 1 was not full: $VC_ERR"
-ref_snapshot vm4 1
+vc_vm_backup n1 vm4 1 full
 vc_log "ok: full backup on n1"
 
 # --- 10 rounds: writes, move, incremental ------------------------------------
@@ -106,10 +102,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		sed "s/^.*INFO: /    $to: /" >&2 || true
 
 	id=$((r + 1))
-	expect_exit 0 vnck "$to" backup vm4 -o "$B"
-	grep -q "backup $id (inc) of vm4 done" <<<"$VC_ERR" ||
-		vc_fail "round $r: backup $id on $to was not incremental: $VC_ERR"
-	ref_snapshot vm4 "$id"
+	vc_vm_backup "$to" vm4 "$id" inc
 	vc_assert_eq $((len_a + len_b)) "$(backup_read "$B" "$id")" \
 		"round $r: backup $id on $to read exactly the $((len_a + len_b)) bytes written this round"
 	node=$to
@@ -138,4 +131,4 @@ for n in "${VC_NODES[@]}"; do
 done
 vc_wait_idle
 avg=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }' <<<"$moves")
-vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, $ROUNDS moves: average ${avg}s (${moves# }), total $(vc_elapsed "$t_start")s"
+vc_pcmk_timing "$ROUNDS moves: average ${avg}s (${moves# })"

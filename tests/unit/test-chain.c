@@ -14,6 +14,7 @@
 
 #include "store/chain.h"
 #include "common/log.h"
+#include "unit-common.h"
 
 /* Appends a checkpoint; its XML is made up but unique per name, so that
  * vc_chain_same_checkpoints has something to compare.
@@ -36,18 +37,26 @@ add (struct vc_chain *chain, const char *name, const char *parent,
   assert_int_equal (vc_checkpoint_vector_append (&chain->checkpoints, c), 0);
 }
 
-/* Checks the chain's names, in order, against a space-separated list. */
-static void
-assert_order (const struct vc_chain *chain, const char *expected)
+/* The chain's names, in order, space-separated (in a static buffer). */
+static const char *
+order_of (const struct vc_chain *chain)
 {
-  char buf[1024] = "";
+  static char buf[1024];
 
+  buf[0] = '\0';
   for (size_t i = 0; i < chain->checkpoints.len; i++) {
     if (i > 0)
       strcat (buf, " ");
     strcat (buf, chain->checkpoints.ptr[i].name);
   }
-  assert_string_equal (buf, expected);
+  return buf;
+}
+
+/* Checks the chain's names, in order, against a space-separated list. */
+static void
+assert_order (const struct vc_chain *chain, const char *expected)
+{
+  assert_string_equal (order_of (chain), expected);
 }
 
 static void
@@ -91,31 +100,68 @@ sort_fails (struct vc_chain *chain, const char *must_contain)
   free (err);
 }
 
+/* A chain given in some order and the one order sorting must give it:
+ * parents first, siblings by creation time, then by name.
+ */
+struct sort_case {
+  const char *what;
+  struct {
+    const char *name, *parent;
+    int64_t created;
+  } in[5];                              /* up to the first without a name */
+  const char *sorted;
+};
+
+static const struct sort_case sort_cases[] = {
+  { "an ordered chain stays as it is",
+    { { "c1", NULL, 100 }, { "c2", "c1", 200 }, { "c3", "c2", 300 } },
+    "c1 c2 c3" },
+  { "a reversed chain is turned round",
+    { { "c4", "c3", 400 }, { "c3", "c2", 300 }, { "c2", "c1", 200 }, { "c1", NULL, 100 } },
+    "c1 c2 c3 c4" },
+  /* The host clock was set back: a child created before its parent still
+   * comes after it.
+   */
+  { "parent first despite the clock",
+    { { "child", "root", 5 }, { "root", NULL, 50 } },
+    "root child" },
+  /* Siblings go by creation time, then by name; the order must not
+   * depend on the input order.
+   */
+  { "siblings",
+    { { "late", "root", 30 }, { "b-same", "root", 20 }, { "a-same", "root", 20 },
+      { "root", NULL, 10 }, { "early", "root", 15 } },
+    "root early a-same b-same late" },
+  { "siblings, other input order",
+    { { "root", NULL, 10 }, { "a-same", "root", 20 }, { "early", "root", 15 },
+      { "late", "root", 30 }, { "b-same", "root", 20 } },
+    "root early a-same b-same late" },
+  /* Two children of one parent, each with a child: a grandchild becomes
+   * ready as soon as its parent is placed and competes by creation time.
+   */
+  { "grandchildren",
+    { { "z", "y", 40 }, { "w", "x", 35 }, { "x", "r", 30 }, { "y", "r", 10 },
+      { "r", NULL, 1 } },
+    "r y x w z" },
+  { "two roots",
+    { { "b2", "b1", 6 }, { "a2", "a1", 3 }, { "a1", NULL, 5 }, { "b1", NULL, 1 } },
+    "b1 a1 a2 b2" },
+};
+
 static void
-test_sort_keeps_ordered_chain (void **state)
+test_sort_cases (void **state)
 {
-  struct vc_chain chain = { 0 };
+  for (size_t i = 0; i < VC_TEST_ROWS (sort_cases); i++) {
+    const struct sort_case *t = &sort_cases[i];
+    struct vc_chain chain = { 0 };
 
-  add (&chain, "c1", NULL, 100);
-  add (&chain, "c2", "c1", 200);
-  add (&chain, "c3", "c2", 300);
-  sort_ok (&chain);
-  assert_order (&chain, "c1 c2 c3");
-  vc_chain_clear (&chain);
-}
-
-static void
-test_sort_reverses_reversed_chain (void **state)
-{
-  struct vc_chain chain = { 0 };
-
-  add (&chain, "c4", "c3", 400);
-  add (&chain, "c3", "c2", 300);
-  add (&chain, "c2", "c1", 200);
-  add (&chain, "c1", NULL, 100);
-  sort_ok (&chain);
-  assert_order (&chain, "c1 c2 c3 c4");
-  vc_chain_clear (&chain);
+    for (size_t k = 0; k < VC_TEST_ROWS (t->in) && t->in[k].name; k++)
+      add (&chain, t->in[k].name, t->in[k].parent, t->in[k].created);
+    sort_ok (&chain);
+    if (strcmp (order_of (&chain), t->sorted) != 0)
+      fail_msg ("%s: sorted to '%s', not '%s'", t->what, order_of (&chain), t->sorted);
+    vc_chain_clear (&chain);
+  }
 }
 
 /* Every permutation of a 5-long linear chain (120 of them) sorts to the
@@ -155,81 +201,6 @@ test_sort_orders_every_shuffle (void **state)
     }
   }
   assert_int_equal (count, 120);
-}
-
-/* A child created before its parent (the host clock was set back) still
- * comes after it.
- */
-static void
-test_sort_parent_first_despite_clock (void **state)
-{
-  struct vc_chain chain = { 0 };
-
-  add (&chain, "child", "root", 5);
-  add (&chain, "root", NULL, 50);
-  sort_ok (&chain);
-  assert_order (&chain, "root child");
-  vc_chain_clear (&chain);
-}
-
-/* Siblings go by creation time, then by name; the order must not depend
- * on the input order.
- */
-static void
-test_sort_tree_orders_siblings (void **state)
-{
-  struct vc_chain chain = { 0 };
-
-  add (&chain, "late", "root", 30);
-  add (&chain, "b-same", "root", 20);
-  add (&chain, "a-same", "root", 20);
-  add (&chain, "root", NULL, 10);
-  add (&chain, "early", "root", 15);
-  sort_ok (&chain);
-  assert_order (&chain, "root early a-same b-same late");
-  vc_chain_clear (&chain);
-
-  /* Same tree, other input order. */
-  add (&chain, "root", NULL, 10);
-  add (&chain, "a-same", "root", 20);
-  add (&chain, "early", "root", 15);
-  add (&chain, "late", "root", 30);
-  add (&chain, "b-same", "root", 20);
-  sort_ok (&chain);
-  assert_order (&chain, "root early a-same b-same late");
-  vc_chain_clear (&chain);
-}
-
-/* Two children of one parent, each with a child: a grandchild becomes
- * ready as soon as its parent is placed and competes by creation time.
- */
-static void
-test_sort_tree_with_grandchildren (void **state)
-{
-  struct vc_chain chain = { 0 };
-
-  add (&chain, "z", "y", 40);
-  add (&chain, "w", "x", 35);
-  add (&chain, "x", "r", 30);
-  add (&chain, "y", "r", 10);
-  add (&chain, "r", NULL, 1);
-  sort_ok (&chain);
-  assert_order (&chain, "r y x w z");
-  vc_chain_clear (&chain);
-}
-
-static void
-test_sort_two_roots (void **state)
-{
-  struct vc_chain chain = { 0 };
-
-  add (&chain, "b2", "b1", 6);
-  add (&chain, "a2", "a1", 3);
-  add (&chain, "a1", NULL, 5);
-  add (&chain, "b1", NULL, 1);
-  sort_ok (&chain);
-  assert_order (&chain, "b1 a1 a2 b2");
-  vc_chain_clear (&chain);
 }
 
 static void
@@ -465,13 +436,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_sort_keeps_ordered_chain),
-    cmocka_unit_test (test_sort_reverses_reversed_chain),
+    cmocka_unit_test (test_sort_cases),
     cmocka_unit_test (test_sort_orders_every_shuffle),
-    cmocka_unit_test (test_sort_parent_first_despite_clock),
-    cmocka_unit_test (test_sort_tree_orders_siblings),
-    cmocka_unit_test (test_sort_tree_with_grandchildren),
-    cmocka_unit_test (test_sort_two_roots),
     cmocka_unit_test (test_sort_empty_chain),
     cmocka_unit_test (test_sort_detects_duplicate),
     cmocka_unit_test (test_sort_detects_missing_parent),

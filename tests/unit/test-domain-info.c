@@ -222,26 +222,31 @@ test_without_seclabel_no_owner (void **state)
 static void
 test_dac_label_forms (void **state)
 {
-  struct vc_domain_info info;
+  static const struct {
+    const char *xml;
+    bool have_owner;
+    unsigned uid, gid;                  /* when have_owner */
+  } forms[] = {
+    /* Without the plus signs. */
+    { LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("107:108")), true, 107, 108 },
+    /* QEMU running as root is an owner too. */
+    { LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("+0:+0")), true, 0, 0 },
+    /* Names (as in inactive XML) are not resolved: no owner. */
+    { LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("libvirt-qemu:kvm")), false, 0, 0 },
+  };
 
-  /* Without the plus signs. */
-  parse_ok (LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("107:108")), &info);
-  assert_true (info.have_owner);
-  assert_int_equal (info.qemu_uid, 107);
-  assert_int_equal (info.qemu_gid, 108);
-  vc_domain_info_clear (&info);
+  for (size_t i = 0; i < VC_TEST_ROWS (forms); i++) {
+    struct vc_domain_info info;
 
-  /* QEMU running as root is an owner too. */
-  parse_ok (LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("+0:+0")), &info);
-  assert_true (info.have_owner);
-  assert_int_equal (info.qemu_uid, 0);
-  assert_int_equal (info.qemu_gid, 0);
-  vc_domain_info_clear (&info);
-
-  /* Names (as in inactive XML) are not resolved: no owner. */
-  parse_ok (LIVE_XML (TWO_DISKS_AND_CDROM, "", DAC ("libvirt-qemu:kvm")), &info);
-  assert_false (info.have_owner);
-  vc_domain_info_clear (&info);
+    parse_ok (forms[i].xml, &info);
+    if (info.have_owner != forms[i].have_owner)
+      fail_msg ("form %zu: have_owner is %d", i, info.have_owner);
+    if (forms[i].have_owner) {
+      assert_int_equal (info.qemu_uid, forms[i].uid);
+      assert_int_equal (info.qemu_gid, forms[i].gid);
+    }
+    vc_domain_info_clear (&info);
+  }
 }
 
 static void

@@ -41,19 +41,27 @@ append_raw (vc_range_vector *v, uint64_t offset, uint64_t length)
   assert_int_equal (vc_range_vector_append (v, (struct vc_range) { offset, length }), 0);
 }
 
-/* Checks v against "offset+length offset+length ..." in bytes. */
-static void
-assert_ranges (const vc_range_vector *v, const char *expected)
+/* v as "offset+length offset+length ..." in bytes (in a static buffer). */
+static const char *
+ranges_of (const vc_range_vector *v)
 {
-  char buf[4096] = "";
+  static char buf[4096];
   size_t n = 0;
 
+  buf[0] = '\0';
   for (size_t i = 0; i < v->len; i++)
     n += snprintf (buf + n, sizeof buf - n, "%s%llu+%llu", i ? " " : "",
                    (unsigned long long) v->ptr[i].offset,
                    (unsigned long long) v->ptr[i].length);
   assert_true (n < sizeof buf);
-  assert_string_equal (buf, expected);
+  return buf;
+}
+
+/* Checks v against "offset+length offset+length ..." in bytes. */
+static void
+assert_ranges (const vc_range_vector *v, const char *expected)
+{
+  assert_string_equal (ranges_of (v), expected);
 }
 
 /* --- vc_ranges_add ----------------------------------------------------- */
@@ -131,72 +139,58 @@ test_add_handles_offsets_above_4_gib (void **state)
 
 /* --- vc_ranges_align --------------------------------------------------- */
 
-static void
-test_align_rounds_out_to_cluster (void **state)
-{
-  vc_range_vector v = empty_vector;
+/* Ranges, aligned to CLUSTER within a limit, and what they must become. */
+struct align_case {
+  const char *what;
+  struct vc_range in[5];                /* up to the first of length 0 */
+  uint64_t limit;
+  const char *aligned;
+};
 
-  add (&v, 4096, 4096);                 /* inside cluster 0 */
-  add (&v, 3 * CLUSTER - 512, 1024);    /* straddles clusters 2 and 3 */
-  add (&v, 10 * CLUSTER, CLUSTER);      /* already aligned */
-  vc_ranges_align (&v, CLUSTER, 1 * MiB);
-  assert_ranges (&v, "0+65536 131072+131072 655360+65536");
-  vc_range_vector_reset (&v);
-}
-
-static void
-test_align_merges_ranges_that_then_touch (void **state)
-{
-  vc_range_vector v = empty_vector;
-
-  add (&v, 4096, 4096);                 /* -> [0, 64K) */
-  add (&v, CLUSTER + 4096, 4096);       /* -> [64K, 128K): touches */
-  add (&v, 3 * CLUSTER + 8192, 4096);   /* -> [192K, 256K): gap before */
-  vc_ranges_align (&v, CLUSTER, 1 * MiB);
-  assert_ranges (&v, "0+131072 196608+65536");
-  vc_range_vector_reset (&v);
-}
-
-static void
-test_align_merges_ranges_that_then_overlap (void **state)
-{
-  vc_range_vector v = empty_vector;
-
+static const struct align_case align_cases[] = {
+  { "rounds out to the cluster",
+    { { 4096, 4096 },                   /* inside cluster 0 */
+      { 3 * CLUSTER - 512, 1024 },      /* straddles clusters 2 and 3 */
+      { 10 * CLUSTER, CLUSTER } },      /* already aligned */
+    1 * MiB, "0+65536 131072+131072 655360+65536" },
+  { "merges ranges that then touch",
+    { { 4096, 4096 },                   /* -> [0, 64K) */
+      { CLUSTER + 4096, 4096 },         /* -> [64K, 128K): touches */
+      { 3 * CLUSTER + 8192, 4096 } },   /* -> [192K, 256K): gap before */
+    1 * MiB, "0+131072 196608+65536" },
   /* Three ranges in one cluster, then one spanning into the next. */
-  add (&v, 4096, 4096);
-  add (&v, 16384, 4096);
-  add (&v, 40960, 4096);
-  add (&v, 61440, 8192);
-  add (&v, 5 * CLUSTER, 1);
-  vc_ranges_align (&v, CLUSTER, 1 * MiB);
-  assert_ranges (&v, "0+131072 327680+65536");
-  vc_range_vector_reset (&v);
-}
+  { "merges ranges that then overlap",
+    { { 4096, 4096 }, { 16384, 4096 }, { 40960, 4096 }, { 61440, 8192 },
+      { 5 * CLUSTER, 1 } },
+    1 * MiB, "0+131072 327680+65536" },
+  /* A limit that is not cluster aligned: the last cluster would round out
+   * to 1 MiB + 64 KiB.
+   */
+  { "clamps the last cluster to the limit",
+    { { 0, 512 }, { 1 * MiB, 4096 } },
+    1 * MiB + 4096, "0+65536 1048576+4096" },
+  { "cuts a last range ending past the limit",
+    { { 512 * KiB + 4096, 1 * MiB } },
+    1 * MiB + 4096, "524288+528384" },
+  { "keeps a range ending exactly at an aligned limit",
+    { { 15 * CLUSTER + 1, CLUSTER - 1 } },
+    1 * MiB, "983040+65536" },
+};
 
 static void
-test_align_clamps_to_limit (void **state)
+test_align_cases (void **state)
 {
-  vc_range_vector v = empty_vector;
-  const uint64_t limit = 1 * MiB + 4096;        /* not cluster aligned */
+  for (size_t i = 0; i < VC_TEST_ROWS (align_cases); i++) {
+    const struct align_case *t = &align_cases[i];
+    vc_range_vector v = empty_vector;
 
-  /* The last cluster would round out to 1 MiB + 64 KiB. */
-  add (&v, 0, 512);
-  add (&v, 1 * MiB, 4096);
-  vc_ranges_align (&v, CLUSTER, limit);
-  assert_ranges (&v, "0+65536 1048576+4096");
-  vc_range_vector_reset (&v);
-
-  /* A last range ending past the limit is cut at the limit. */
-  add (&v, 512 * KiB + 4096, 1 * MiB);
-  vc_ranges_align (&v, CLUSTER, limit);
-  assert_ranges (&v, "524288+528384");
-  vc_range_vector_reset (&v);
-
-  /* An aligned limit, a range ending exactly there. */
-  add (&v, 15 * CLUSTER + 1, CLUSTER - 1);
-  vc_ranges_align (&v, CLUSTER, 1 * MiB);
-  assert_ranges (&v, "983040+65536");
-  vc_range_vector_reset (&v);
+    for (size_t k = 0; k < VC_TEST_ROWS (t->in) && t->in[k].length; k++)
+      add (&v, t->in[k].offset, t->in[k].length);
+    vc_ranges_align (&v, CLUSTER, t->limit);
+    if (strcmp (ranges_of (&v), t->aligned) != 0)
+      fail_msg ("%s: aligned to '%s', not '%s'", t->what, ranges_of (&v), t->aligned);
+    vc_range_vector_reset (&v);
+  }
 }
 
 static void
@@ -298,20 +292,10 @@ test_subtract_range_covering_several (void **state)
 
 static uint64_t rng_state;
 
-static uint64_t
-rng (void)
-{
-  /* xorshift64*: the same sequence on every platform. */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * UINT64_C (2685821657736338717);
-}
-
 static unsigned
 rng_below (unsigned n)
 {
-  return rng () % n;
+  return vc_test_rng (&rng_state) % n;
 }
 
 /* Random sorted, disjoint ranges over blocks [0, nblocks) starting at base;
@@ -372,10 +356,17 @@ random_base (void)
   return bases[rng_below (4)];
 }
 
+typedef int set_op (const vc_range_vector *a, const vc_range_vector *b,
+                     vc_range_vector *out);
+
+/* Runs op on RANDOM_CASES random pairs (a, b) from seed and checks the
+ * result against the model, where a block is in it when keep (in a, in b);
+ * a symmetric op must give the same with a and b swapped.
+ */
 static void
-test_intersect_matches_bitmap_model (void **state)
+check_set_op (uint64_t seed, set_op *op, bool (*keep) (bool, bool), bool symmetric)
 {
-  rng_state = 0x5eed0001;
+  rng_state = seed;
   for (unsigned c = 0; c < RANDOM_CASES; c++) {
     vc_range_vector a = empty_vector, b = empty_vector, out = empty_vector;
     uint8_t ma[BLOCKS], mb[BLOCKS], want[BLOCKS];
@@ -384,38 +375,42 @@ test_intersect_matches_bitmap_model (void **state)
     random_ranges (&a, ma, BLOCKS, base);
     random_ranges (&b, mb, BLOCKS, base);
     for (unsigned i = 0; i < BLOCKS; i++)
-      want[i] = ma[i] && mb[i];
-    assert_int_equal (vc_ranges_intersect (&a, &b, &out), 0);
+      want[i] = keep (ma[i], mb[i]);
+    assert_int_equal (op (&a, &b, &out), 0);
     assert_matches_model (&out, want, base, c);
-    vc_range_vector_reset (&out);
-    /* Symmetric. */
-    assert_int_equal (vc_ranges_intersect (&b, &a, &out), 0);
-    assert_matches_model (&out, want, base, c);
+    if (symmetric) {
+      vc_range_vector_reset (&out);
+      assert_int_equal (op (&b, &a, &out), 0);
+      assert_matches_model (&out, want, base, c);
+    }
     vc_range_vector_reset (&a);
     vc_range_vector_reset (&b);
     vc_range_vector_reset (&out);
   }
 }
 
+static bool
+in_both (bool a, bool b)
+{
+  return a && b;
+}
+
+static bool
+in_a_only (bool a, bool b)
+{
+  return a && !b;
+}
+
+static void
+test_intersect_matches_bitmap_model (void **state)
+{
+  check_set_op (0x5eed0001, vc_ranges_intersect, in_both, true);
+}
+
 static void
 test_subtract_matches_bitmap_model (void **state)
 {
-  rng_state = 0x5eed0002;
-  for (unsigned c = 0; c < RANDOM_CASES; c++) {
-    vc_range_vector a = empty_vector, b = empty_vector, out = empty_vector;
-    uint8_t ma[BLOCKS], mb[BLOCKS], want[BLOCKS];
-    uint64_t base = random_base ();
-
-    random_ranges (&a, ma, BLOCKS, base);
-    random_ranges (&b, mb, BLOCKS, base);
-    for (unsigned i = 0; i < BLOCKS; i++)
-      want[i] = ma[i] && !mb[i];
-    assert_int_equal (vc_ranges_subtract (&a, &b, &out), 0);
-    assert_matches_model (&out, want, base, c);
-    vc_range_vector_reset (&a);
-    vc_range_vector_reset (&b);
-    vc_range_vector_reset (&out);
-  }
+  check_set_op (0x5eed0002, vc_ranges_subtract, in_a_only, false);
 }
 
 static void
@@ -511,10 +506,7 @@ main (void)
     cmocka_unit_test (test_add_merges_overlapping_range),
     cmocka_unit_test (test_add_ignores_zero_length),
     cmocka_unit_test (test_add_handles_offsets_above_4_gib),
-    cmocka_unit_test (test_align_rounds_out_to_cluster),
-    cmocka_unit_test (test_align_merges_ranges_that_then_touch),
-    cmocka_unit_test (test_align_merges_ranges_that_then_overlap),
-    cmocka_unit_test (test_align_clamps_to_limit),
+    cmocka_unit_test (test_align_cases),
     cmocka_unit_test (test_align_empty_list),
     cmocka_unit_test (test_total_sums_lengths),
     cmocka_unit_test (test_intersect_and_subtract_with_empty_inputs),

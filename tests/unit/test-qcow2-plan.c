@@ -226,15 +226,6 @@ image_layout (struct image *im)
 
 static uint64_t rng_state;
 
-static uint64_t
-rng (void)
-{
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * UINT64_C (2685821657736338717);
-}
-
 static void
 pwrite_all (int fd, const void *buf, size_t len, uint64_t offset)
 {
@@ -258,7 +249,7 @@ fill (int fd, uint64_t offset, uint64_t len, bool zero)
   while (len > 0) {
     size_t n = len < CS ? len : CS;
     for (size_t i = 0; i < CS / 8; i++)
-      buf[i] = zero ? 0 : rng ();
+      buf[i] = zero ? 0 : vc_test_rng (&rng_state);
     pwrite_all (fd, buf, n, offset);
     offset += n;
     len -= n;

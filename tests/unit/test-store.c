@@ -86,14 +86,6 @@ path_in (struct fixture *f, const char *file)
   return p;
 }
 
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* A chain of n checkpoints c1 <- c2 <- ... as capture would build it. */
 static void
 make_chain (struct vc_chain *chain, const char *domain, size_t n,
@@ -412,9 +404,9 @@ test_load_oversized_document_fails_quickly (void **state)
   assert_int_equal (ftruncate (fd, 33 * 1024 * 1024), 0);
   close (fd);
 
-  start = now ();
+  start = vc_test_now ();
   assert_int_equal (vc_store_load (&f->store, "web", &chain), -1);
-  assert_true (now () - start < 1.0);
+  assert_true (vc_test_now () - start < 1.0);
 }
 
 /* A document copied or renamed to another domain's file is refused,

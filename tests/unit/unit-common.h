@@ -3,12 +3,17 @@
 #define VIRTCKPT_UNIT_COMMON_H
 
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/vc-strings.h"
+
+/* How many rows a table of cases has. */
+#define VC_TEST_ROWS(table) (sizeof (table) / sizeof (table)[0])
 
 /* The code under test logs the errors the tests provoke on purpose: keep
  * them out of the host's syslog, and off stderr (where they would look
@@ -53,6 +58,29 @@ vc_test_rmtree (const char *dir)
 {
   if (dir)
     nftw (dir, vc_test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Monotonic seconds: tests that bound how long a refusal may take. */
+static inline double
+vc_test_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The next number of the xorshift64* sequence in *state: the same on every
+ * platform, so that a random case that fails can be run again from its
+ * seed.
+ */
+static inline uint64_t
+vc_test_rng (uint64_t *state)
+{
+  *state ^= *state >> 12;
+  *state ^= *state << 25;
+  *state ^= *state >> 27;
+  return *state * UINT64_C (2685821657736338717);
 }
 
 #endif
