@@ -1,4 +1,4 @@
-/* virtckpt checkpoints capture|redefine|show|list|forget */
+/* virtckpt checkpoints capture|redefine|show|list|forget|import */
 #include <config.h>
 
 #include <inttypes.h>
@@ -19,14 +19,7 @@
 #include "store/store.h"
 #include "common/xml-safe.h"
 
-struct subcommand {
-  const char *name;
-  const char *args;
-  const char *help;
-  int nargs;
-  int (*run) (const struct vc_options *, struct vc_store *, char **);
-  bool writes;                  /* creates the store if missing */
-};
+typedef int store_fn (const struct vc_options *, struct vc_store *, char **);
 
 static int
 run_capture (const struct vc_options *opts, struct vc_store *store, char **argv)
@@ -39,7 +32,7 @@ run_capture (const struct vc_options *opts, struct vc_store *store, char **argv)
   int r = vc_capture (conn, store, argv[0], opts->force, 0, &res);
   virConnectClose (conn);
   if (r == -1)
-    return VC_EXIT_ERROR;
+    return res.none_held ? VC_EXIT_NOT_IN_LIBVIRT : VC_EXIT_ERROR;
   if (res.changed)
     vc_notice ("captured %zu checkpoint%s of %s (%zu new, %zu removed)",
                res.count, res.count == 1 ? "" : "s", argv[0],
@@ -77,15 +70,68 @@ print_time (const char *label, int64_t t)
     printf ("%s%" PRId64 "\n", label, t);
 }
 
+/* --names: the interface of the OCF agent, one name a line, parents
+ * first, as "virsh checkpoint-list --name" prints libvirt's; a broken
+ * chain is exit status 3, its reason the error message.
+ */
+static int
+print_names (const struct vc_chain *chain)
+{
+  for (size_t i = 0; i < chain->checkpoints.len; i++)
+    printf ("%s\n", chain->checkpoints.ptr[i].name);
+  if (!chain->broken)
+    return VC_EXIT_OK;
+  vc_error ("the checkpoint chain of %s is broken (%s): the next backup "
+            "must be full", chain->domain, chain->broken_reason);
+  return VC_EXIT_CHAIN_BROKEN;
+}
+
+static void
+print_chain (const struct vc_chain *chain)
+{
+  printf ("Domain:      %s\n", chain->domain);
+  printf ("UUID:        %s\n", chain->uuid ? chain->uuid : "-");
+  printf ("Version:     %" PRIu64 " (node %" PRIu32 ")\n",
+          chain->version.generation, chain->version.node);
+  print_time ("Updated:     ", chain->updated);
+  if (chain->broken) {
+    printf ("State:       broken: %s\n", chain->broken_reason);
+    print_time ("Broken since: ", chain->broken_since);
+  }
+  else
+    printf ("State:       ok\n");
+  printf ("Checkpoints: %zu\n", chain->checkpoints.len);
+  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
+    char when[64] = "";
+    time_t t = c->created;
+    struct tm tm;
+    if (localtime_r (&t, &tm))
+      strftime (when, sizeof when, "%F %T", &tm);
+    printf ("  %-20s parent %-20s %s  disks", c->name,
+            c->parent ? c->parent : "-", when);
+    for (size_t j = 0; j < c->disks.len; j++)
+      printf (" %s%s%s", c->disks.ptr[j].name,
+              strcmp (c->disks.ptr[j].mode, "bitmap") == 0 ? "" : ":",
+              strcmp (c->disks.ptr[j].mode, "bitmap") == 0 ? "" : c->disks.ptr[j].mode);
+    printf ("\n");
+  }
+}
+
 static int
 run_show (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
   struct vc_chain chain;
-  int r = vc_store_load (store, argv[0], &chain);
+  int r, ret = VC_EXIT_OK;
 
+  if (opts->xml && opts->names) {
+    fprintf (stderr, "virtckpt: checkpoints show: --xml and --names exclude each other\n");
+    return VC_EXIT_USAGE;
+  }
+  r = vc_store_load (store, argv[0], &chain);
   if (r == 1) {
     vc_error ("no checkpoints stored for '%s'", argv[0]);
-    return VC_EXIT_ERROR;
+    return VC_EXIT_NOT_STORED;
   }
   if (r == -1)
     return VC_EXIT_ERROR;
@@ -95,37 +141,12 @@ run_show (const struct vc_options *opts, struct vc_store *store, char **argv)
     if (doc)
       fwrite (doc, 1, len, stdout);
   }
-  else {
-    printf ("Domain:      %s\n", chain.domain);
-    printf ("UUID:        %s\n", chain.uuid ? chain.uuid : "-");
-    printf ("Version:     %" PRIu64 " (node %" PRIu32 ")\n",
-            chain.version.generation, chain.version.node);
-    print_time ("Updated:     ", chain.updated);
-    if (chain.broken) {
-      printf ("State:       broken: %s\n", chain.broken_reason);
-      print_time ("Broken since: ", chain.broken_since);
-    }
-    else
-      printf ("State:       ok\n");
-    printf ("Checkpoints: %zu\n", chain.checkpoints.len);
-    for (size_t i = 0; i < chain.checkpoints.len; i++) {
-      const struct vc_checkpoint *c = &chain.checkpoints.ptr[i];
-      char when[64] = "";
-      time_t t = c->created;
-      struct tm tm;
-      if (localtime_r (&t, &tm))
-        strftime (when, sizeof when, "%F %T", &tm);
-      printf ("  %-20s parent %-20s %s  disks", c->name,
-              c->parent ? c->parent : "-", when);
-      for (size_t j = 0; j < c->disks.len; j++)
-        printf (" %s%s%s", c->disks.ptr[j].name,
-                strcmp (c->disks.ptr[j].mode, "bitmap") == 0 ? "" : ":",
-                strcmp (c->disks.ptr[j].mode, "bitmap") == 0 ? "" : c->disks.ptr[j].mode);
-      printf ("\n");
-    }
-  }
+  else if (opts->names)
+    ret = print_names (&chain);
+  else
+    print_chain (&chain);
   vc_chain_clear (&chain);
-  return VC_EXIT_OK;
+  return ret;
 }
 
 static int
@@ -159,7 +180,7 @@ run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
   if (store->dirfd == -1 && store->daemon == NULL) {
     vc_error ("no checkpoints stored for '%s'", argv[0]);
-    return VC_EXIT_ERROR;
+    return VC_EXIT_NOT_STORED;
   }
   if (vc_store_lock (store) == -1)
     return VC_EXIT_ERROR;
@@ -169,7 +190,7 @@ run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
     return VC_EXIT_OK;
   case 1:
     vc_error ("no checkpoints stored for '%s'", argv[0]);
-    return VC_EXIT_ERROR;
+    return VC_EXIT_NOT_STORED;
   default:
     return VC_EXIT_ERROR;
   }
@@ -210,86 +231,68 @@ run_import (const struct vc_options *opts, struct vc_store *store, char **argv)
   return r == 0 ? VC_EXIT_OK : VC_EXIT_ERROR;
 }
 
-static const struct subcommand subcommands[] = {
-  { "capture", "DOMAIN",
-    "Record libvirt's current checkpoint chain of DOMAIN in the store;\n"
-    "checkpoints deleted in libvirt are deleted from the store.  Refuses to\n"
-    "replace a stored chain of which libvirt holds none (run redefine first)\n"
-    "unless --force.", 1, run_capture, true },
-  { "redefine", "DOMAIN",
-    "Redefine in libvirt, parent first, every stored checkpoint of the running\n"
-    "DOMAIN that libvirt lacks: all of them or none.  Checkpoints libvirt\n"
-    "already has, or that are not in the store, are left alone.  Exits 3 when\n"
-    "a bitmap is missing or inconsistent: the chain is then marked broken and\n"
-    "the next backup must be full.", 1, run_redefine, false },
-  { "show", "DOMAIN",
-    "Show the stored chain of DOMAIN (--xml: the store document).",
-    1, run_show, false },
-  { "list", "",
-    "List the domains in the store with their chain length and state.",
-    0, run_list, false },
-  { "forget", "DOMAIN",
-    "Delete the stored chain of DOMAIN.  libvirt is not touched.",
-    1, run_forget, false },
-  { "import", "FILE",
-    "Store the chain in FILE, a store document (for example one shown by\n"
-    "'show --xml', or a conflict copy kept by virtckptd), as the newest\n"
-    "version of its domain.  libvirt is not touched.",
-    1, run_import, true },
-};
-
-void
-vc_usage_checkpoints (const char *sub)
+/* Checks the arguments of checkpoints NAME (none, or one ARG), opens the
+ * store (creating it if the command writes) and runs fn.
+ */
+static int
+with_store (const struct vc_options *opts, const char *name, const char *arg,
+            int argc, char **argv, bool writes, store_fn *fn)
 {
-  for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
-    const struct subcommand *s = &subcommands[i];
-    if (sub && strcmp (sub, s->name) == 0) {
-      printf ("Usage: virtckpt [OPTION]... checkpoints %s %s\n\n%s\n",
-              s->name, s->args, s->help);
-      return;
-    }
+  struct vc_store store;
+  int nargs = arg ? 1 : 0, ret;
+
+  if (argc != nargs) {
+    fprintf (stderr, "virtckpt: checkpoints %s: expected %s%s%s\n"
+             "Try 'virtckpt checkpoints %s --help'.\n", name,
+             arg ? "one " : "no argument", arg ? arg : "", arg ? " argument" : "",
+             name);
+    return VC_EXIT_USAGE;
   }
-  printf ("Usage: virtckpt [OPTION]... checkpoints SUBCOMMAND [DOMAIN]\n\n");
-  for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-    printf ("  %-9s %s\n", subcommands[i].name, subcommands[i].args);
-  printf ("\n'virtckpt checkpoints SUBCOMMAND --help' describes one.\n");
+  if (nargs && argv[0][0] == '\0') {
+    fprintf (stderr, "virtckpt: checkpoints %s: empty %s\n", name,
+             strcmp (arg, "DOMAIN") == 0 ? "domain name" : "file name");
+    return VC_EXIT_USAGE;
+  }
+  if (vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
+                         writes) == -1)
+    return VC_EXIT_ERROR;
+  ret = fn (opts, &store, argv);
+  vc_store_close (&store);
+  return ret;
 }
 
 int
-vc_cmd_checkpoints (const struct vc_options *opts, int argc, char **argv)
+vc_cmd_capture (const struct vc_options *o, int argc, char **argv)
 {
-  const struct subcommand *s = NULL;
-  struct vc_store store;
-  int ret;
+  return with_store (o, "capture", "DOMAIN", argc, argv, true, run_capture);
+}
 
-  if (argc == 0) {
-    fprintf (stderr, "virtckpt: checkpoints: missing subcommand\n");
-    fprintf (stderr, "Try 'virtckpt checkpoints --help'.\n");
-    return VC_EXIT_USAGE;
-  }
-  for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-    if (strcmp (argv[0], subcommands[i].name) == 0)
-      s = &subcommands[i];
-  if (s == NULL) {
-    fprintf (stderr, "virtckpt: checkpoints: unknown subcommand '%s'\n"
-             "Try 'virtckpt checkpoints --help'.\n", argv[0]);
-    return VC_EXIT_USAGE;
-  }
-  if (argc - 1 != s->nargs) {
-    fprintf (stderr, "virtckpt: checkpoints %s: expected %s\n"
-             "Try 'virtckpt checkpoints %s --help'.\n", s->name,
-             s->nargs ? "one DOMAIN argument" : "no argument", s->name);
-    return VC_EXIT_USAGE;
-  }
-  if (s->nargs && argv[1][0] == '\0') {
-    fprintf (stderr, "virtckpt: checkpoints %s: empty domain name\n", s->name);
-    return VC_EXIT_USAGE;
-  }
+int
+vc_cmd_redefine (const struct vc_options *o, int argc, char **argv)
+{
+  return with_store (o, "redefine", "DOMAIN", argc, argv, false, run_redefine);
+}
 
-  if (vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
-                         s->writes) == -1)
-    return VC_EXIT_ERROR;
-  ret = s->run (opts, &store, argv + 1);
-  vc_store_close (&store);
-  return ret;
+int
+vc_cmd_show (const struct vc_options *o, int argc, char **argv)
+{
+  return with_store (o, "show", "DOMAIN", argc, argv, false, run_show);
+}
+
+int
+vc_cmd_list_domains (const struct vc_options *o, int argc, char **argv)
+{
+  return with_store (o, "list", NULL, argc, argv, false, run_list);
+}
+
+int
+vc_cmd_forget (const struct vc_options *o, int argc, char **argv)
+{
+  return with_store (o, "forget", "DOMAIN", argc, argv, false, run_forget);
+}
+
+int
+vc_cmd_import (const struct vc_options *o, int argc, char **argv)
+{
+  return with_store (o, "import", "FILE", argc, argv, true, run_import);
 }

@@ -33,6 +33,9 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
     else {
       text = vc_daemon_status (d);
       vc_daemon_close (d);
+      /* It runs, so a failure here must not read "not running". */
+      if (text == NULL)
+        why = EPROTO;
     }
     bool synced = text && strstr (text, "\nstate: synced\n") != NULL;
     if (synced || o->wait_synced == 0 || time (NULL) >= deadline)
@@ -44,14 +47,14 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   if (text == NULL) {
     vc_error ("%s%s", vc_daemon_unreachable (why),
               o->wait_synced ? " (waited for it)" : "");
-    return VC_EXIT_ERROR;
+    return why == ENOENT ? VC_EXIT_NO_DAEMON : VC_EXIT_ERROR;
   }
   fputs (text, stdout);
   bool synced = strstr (text, "\nstate: synced\n") != NULL;
   free (text);
   if (o->wait_synced && !synced) {
     vc_error ("virtckptd is not synced after %u s", o->wait_synced);
-    return VC_EXIT_ERROR;
+    return VC_EXIT_NOT_SYNCED;
   }
   return VC_EXIT_OK;
 }

@@ -15,6 +15,7 @@ struct vc_options {
   int verbosity;
   bool force;
   bool xml;
+  bool names;                   /* checkpoints show --names */
   /* backup, restore */
   const char *output;
   const char *level;
@@ -36,19 +37,35 @@ struct vc_options {
   bool release;
 };
 
-/* Each returns a VC_EXIT_* code; argv holds the positional arguments
- * after the command's own name.
- */
-extern int vc_cmd_checkpoints (const struct vc_options *opts,
-                               int argc, char **argv);
-extern void vc_usage_checkpoints (const char *sub);
+/* The long options without a short form. */
+enum {
+  VC_OPT_XML = 256, VC_OPT_NAMES, VC_OPT_DISK, VC_OPT_EXCLUDE, VC_OPT_UNTIL,
+  VC_OPT_FORMAT, VC_OPT_CONNECTIONS, VC_OPT_REQUEST_SIZE, VC_OPT_IN_FLIGHT,
+  VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
+  VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
+};
 
-extern int vc_cmd_backup (const struct vc_options *opts, int argc, char **argv);
-extern int vc_cmd_restore (const struct vc_options *opts, int argc, char **argv);
-extern int vc_cmd_verify (const struct vc_options *opts, int argc, char **argv);
-extern int vc_cmd_list (const struct vc_options *opts, int argc, char **argv);
-extern int vc_cmd_cancel (const struct vc_options *opts, int argc, char **argv);
-extern void vc_usage_backup (const char *cmd);
-extern int vc_cmd_status (const struct vc_options *opts, int argc, char **argv);
+/* A command's handler returns a VC_EXIT_* code; argv holds the positional
+ * arguments after the command's (and subcommand's) name.
+ */
+typedef int vc_command_fn (const struct vc_options *opts, int argc, char **argv);
+
+/* An entry of virtckpt's command table (virtckpt.c). */
+struct vc_command {
+  const char *name;
+  const char *args;             /* after the name in 'virtckpt --help' */
+  const char *summary;          /* one line in 'virtckpt --help' */
+  const char *synopsis;         /* 'NAME --help' usage line; NULL: args */
+  const char *help;             /* the rest of 'NAME --help', or NULL */
+  vc_command_fn *run;           /* NULL when it has subcommands */
+  const struct vc_command *subcommands; /* ended by a NULL name, or NULL */
+};
+
+/* checkpoints SUBCOMMAND */
+extern vc_command_fn vc_cmd_capture, vc_cmd_redefine, vc_cmd_show,
+  vc_cmd_list_domains, vc_cmd_forget, vc_cmd_import;
+
+extern vc_command_fn vc_cmd_backup, vc_cmd_restore, vc_cmd_verify,
+  vc_cmd_list, vc_cmd_cancel, vc_cmd_status;
 
 #endif

@@ -11,6 +11,139 @@
 #include "common/exit-codes.h"
 #include "common/log.h"
 
+/* The command table: dispatch and every help text come from it, so that
+ * a command cannot exist without its help, nor the help list a command
+ * that is gone.
+ */
+static const struct vc_command checkpoints_commands[] = {
+  { "capture", "DOMAIN", "record libvirt's checkpoints of DOMAIN", NULL,
+    "Record libvirt's current checkpoint chain of DOMAIN in the store;\n"
+    "checkpoints deleted in libvirt are deleted from the store.  Refuses to\n"
+    "replace a stored chain of which libvirt holds none (run redefine first)\n"
+    "unless --force: exit status 5.\n",
+    vc_cmd_capture, NULL },
+  { "redefine", "DOMAIN", "redefine stored checkpoints libvirt lacks", NULL,
+    "Redefine in libvirt, parent first, every stored checkpoint of the running\n"
+    "DOMAIN that libvirt lacks: all of them or none.  Checkpoints libvirt\n"
+    "already has, or that are not in the store, are left alone.  Exits 3 when\n"
+    "a bitmap is missing or inconsistent: the chain is then marked broken and\n"
+    "the next backup must be full.  Exits 6 when virtckptd here is not synced.\n",
+    vc_cmd_redefine, NULL },
+  { "show", "DOMAIN", "show the stored chain of DOMAIN", "[--xml | --names] DOMAIN",
+    "Show the stored chain of DOMAIN (--xml: the store document; --names: the\n"
+    "checkpoint names, one a line, parents first, and exit status 3 when the\n"
+    "chain is broken).  Exits 4 when nothing is stored for DOMAIN.\n",
+    vc_cmd_show, NULL },
+  { "list", "", "list the domains in the store", NULL,
+    "List the domains in the store with their chain length and state.\n",
+    vc_cmd_list_domains, NULL },
+  { "forget", "DOMAIN", "delete the stored chain of DOMAIN", NULL,
+    "Delete the stored chain of DOMAIN.  libvirt is not touched.  Exits 4 when\n"
+    "nothing is stored for DOMAIN.\n",
+    vc_cmd_forget, NULL },
+  { "import", "FILE", "store the chain in FILE (a store document)", NULL,
+    "Store the chain in FILE, a store document (for example one shown by\n"
+    "'show --xml', or a conflict copy kept by virtckptd), as the newest\n"
+    "version of its domain.  libvirt is not touched.\n",
+    vc_cmd_import, NULL },
+  { NULL },
+};
+
+static const struct vc_command commands[] = {
+  { "checkpoints", "SUBCOMMAND", "the stored checkpoint chains", "SUBCOMMAND [DOMAIN]",
+    NULL, NULL, checkpoints_commands },
+  { "backup", "DOMAIN -o DIR",
+    "back up DOMAIN (--level full|inc|diff|copy|auto)",
+    "DOMAIN -o DIR [--level LEVEL]\n"
+    "                [--disk NAME]... [--exclude NAME]...",
+    "Back up the running DOMAIN into DIR through a libvirt pull-mode backup.\n"
+    "Each disk becomes a qcow2 image; an incremental or differential is an\n"
+    "overlay whose backing file is the previous link of its chain.\n"
+    "\n"
+    "  -o, --output=DIR      backup directory (one domain per directory)\n"
+    "  -l, --level=LEVEL     full: start a new chain; inc: changes since the last\n"
+    "                        backup; diff: changes since the chain's full backup;\n"
+    "                        copy: a standalone full copy, no checkpoint;\n"
+    "                        auto (default): full when the chain is unusable,\n"
+    "                        else inc\n"
+    "      --disk=NAME       back up only this disk (repeatable)\n"
+    "      --exclude=NAME    skip this disk (repeatable)\n"
+    "      --checksum=ALGO   xxh128 (default; xxhsum -H2) or sha256 (sha256sum)\n"
+    "      --connections=N   NBD connections per disk, used when QEMU allows\n"
+    "                        multi-conn (default 1)\n"
+    "      --in-flight=N     NBD reads in flight (default 16)\n"
+    "      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
+    "                        in-flight x request size is capped at 40 MiB\n"
+    "      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
+    "      --no-progress     no progress line, even on a terminal\n"
+    "\n"
+    "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
+    "a full backup is needed.\n",
+    vc_cmd_backup, NULL },
+  { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
+    "DIR -o OUTDIR [--until BACKUP]\n"
+    "                [--disk NAME]... [--format qcow2|raw]",
+    "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
+    "backup directory name; default: the newest), as a standalone image\n"
+    "OUTDIR/DISK.qcow2 (or .raw).  The files of the chain are verified first\n"
+    "unless --no-verify.\n",
+    vc_cmd_restore, NULL },
+  { "verify", "DIR", "check every backup file against the manifest", NULL,
+    "Check every file of every backup in DIR against the manifest (size,\n"
+    "SHA-256, backing links).  Exits 1 on any mismatch.\n",
+    vc_cmd_verify, NULL },
+  { "list", "DIR", "show the backups in DIR", NULL,
+    "Show the backups in DIR, oldest first.\n",
+    vc_cmd_list, NULL },
+  { "status", "[--wait-synced SECS]", "virtckptd's view of the cluster",
+    "[--wait-synced SECONDS]",
+    "Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
+    "is synced, domains, checkpoints, conflicts, the last error, as \"KEY: VALUE\"\n"
+    "lines.  With --wait-synced, wait up to SECONDS for it to be synced, and\n"
+    "exit 6 if it is not.  Exits 7 when no virtckptd runs on this node.\n",
+    vc_cmd_status, NULL },
+  { "cancel", "DOMAIN", "end a running backup of DOMAIN on this host",
+    "DOMAIN [--grace SECS] [--wait SECS]\n"
+    "                [--hold SECS | --release]",
+    "End the virtckpt backup of DOMAIN running on this host: it gets SIGTERM\n"
+    "(and SIGCONT), ends its libvirt job, removes its partial files and its\n"
+    "checkpoint, and commits nothing.  A backup job left by a killed virtckpt\n"
+    "is ended too; a job another tool started is reported, not touched.  The\n"
+    "OCF agent runs this before Pacemaker migrates or stops the domain: a\n"
+    "running backup job blocks a live migration.\n"
+    "\n"
+    "      --grace=SECS  first let a running backup finish for up to SECS\n"
+    "      --wait=SECS   wait up to SECS for the cancelled backup to end\n"
+    "                    (default 60)\n"
+    "      --hold=SECS   refuse new backups of DOMAIN on this host for SECS\n"
+    "      --release     end such a hold\n"
+    "\n"
+    "Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
+    "none, it finished, or it was cancelled); 1 when it did not end in time.\n",
+    vc_cmd_cancel, NULL },
+  { NULL },
+};
+
+static const struct vc_command *
+find_command (const struct vc_command *table, const char *name)
+{
+  for (; table->name; table++)
+    if (strcmp (table->name, name) == 0)
+      return table;
+  return NULL;
+}
+
+/* One line of the command list: "  NAME ARGS" padded, then the summary. */
+static void
+list_command (FILE *fp, const char *parent, const struct vc_command *c)
+{
+  char words[128];
+
+  snprintf (words, sizeof words, "%s%s%s%s%s", parent ? parent : "",
+            parent ? " " : "", c->name, *c->args ? " " : "", c->args);
+  fprintf (fp, "  %-28s %s\n", words, c->summary);
+}
+
 static void
 usage_main (FILE *fp)
 {
@@ -19,24 +152,21 @@ usage_main (FILE *fp)
 "Keep libvirt checkpoint chains (and so incremental backups) alive when a\n"
 "domain is re-created or moves to another host.\n"
 "\n"
-"Commands:\n"
-"  checkpoints capture DOMAIN   record libvirt's checkpoints of DOMAIN\n"
-"  checkpoints redefine DOMAIN  redefine stored checkpoints libvirt lacks\n"
-"  checkpoints show DOMAIN      show the stored chain of DOMAIN\n"
-"  checkpoints list             list the domains in the store\n"
-"  checkpoints forget DOMAIN    delete the stored chain of DOMAIN\n"
-"  backup DOMAIN -o DIR         back up DOMAIN (--level full|inc|diff|copy|auto)\n"
-"  restore DIR -o OUTDIR        rebuild the disks of a backup (--until BACKUP)\n"
-"  verify DIR                   check every backup file against the manifest\n"
-"  list DIR                     show the backups in DIR\n"
-"  status [--wait-synced SECS]  virtckptd's view of the cluster\n"
-"  cancel DOMAIN                end a running backup of DOMAIN on this host\n"
+"Commands:\n");
+  for (const struct vc_command *c = commands; c->name; c++) {
+    if (c->subcommands == NULL)
+      list_command (fp, NULL, c);
+    for (const struct vc_command *s = c->subcommands; s && s->name; s++)
+      list_command (fp, c->name, s);
+  }
+  fprintf (fp,
 "\n"
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
 "  -s, --store=DIR     checkpoint store (default: %s, or $VIRTCKPT_STORE)\n"
 "  -f, --force         capture: replace a stored chain libvirt does not hold\n"
 "      --xml           show: print the store document as XML\n"
+"      --names         show: print the checkpoint names, one a line\n"
 "  -o, --output=DIR    backup: backup directory; restore: output directory\n"
 "  -l, --level=LEVEL   backup level (default auto)\n"
 "      --disk=NAME     only this disk (repeatable)\n"
@@ -50,129 +180,140 @@ usage_main (FILE *fp)
 "  -V, --version       show the version\n"
 "\n"
 "Exit status: 0 success, 1 error, 2 usage error, 3 the checkpoint chain is\n"
-"broken and the next backup must be full.\n"
+"broken and the next backup must be full, 4 nothing stored for the domain,\n"
+"5 libvirt holds none of the stored checkpoints, 6 virtckptd is not synced,\n"
+"7 no virtckptd runs on this node.\n"
 "See virtckpt(8).\n", STORE_DIR);
 }
 
-int
-main (int argc, char **argv)
+/* virtckpt [PARENT] NAME --help */
+static void
+usage_command (const char *parent, const struct vc_command *c)
 {
-  enum { OPT_XML = 256, OPT_DISK, OPT_EXCLUDE, OPT_UNTIL, OPT_FORMAT,
-         OPT_CONNECTIONS, OPT_REQUEST_SIZE, OPT_IN_FLIGHT, OPT_NO_VERIFY,
-         OPT_NO_PROGRESS, OPT_RUNDIR, OPT_WAIT_SYNCED, OPT_CHECKSUM,
-         OPT_GRACE, OPT_WAIT, OPT_HOLD, OPT_RELEASE };
-  static const struct option long_options[] = {
-    { "connect", required_argument, NULL, 'c' },
-    { "store", required_argument, NULL, 's' },
-    { "force", no_argument, NULL, 'f' },
-    { "xml", no_argument, NULL, OPT_XML },
-    { "output", required_argument, NULL, 'o' },
-    { "level", required_argument, NULL, 'l' },
-    { "disk", required_argument, NULL, OPT_DISK },
-    { "exclude", required_argument, NULL, OPT_EXCLUDE },
-    { "until", required_argument, NULL, OPT_UNTIL },
-    { "format", required_argument, NULL, OPT_FORMAT },
-    { "connections", required_argument, NULL, OPT_CONNECTIONS },
-    { "request-size", required_argument, NULL, OPT_REQUEST_SIZE },
-    { "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
-    { "no-verify", no_argument, NULL, OPT_NO_VERIFY },
-    { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-    { "rundir", required_argument, NULL, OPT_RUNDIR },
-    { "wait-synced", required_argument, NULL, OPT_WAIT_SYNCED },
-    { "checksum", required_argument, NULL, OPT_CHECKSUM },
-    { "grace", required_argument, NULL, OPT_GRACE },
-    { "wait", required_argument, NULL, OPT_WAIT },
-    { "hold", required_argument, NULL, OPT_HOLD },
-    { "release", no_argument, NULL, OPT_RELEASE },
-    { "verbose", no_argument, NULL, 'v' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
-    { NULL, 0, NULL, 0 },
-  };
-  struct vc_options opts = { .store_dir = getenv ("VIRTCKPT_STORE"),
-                            .rundir = getenv ("VIRTCKPT_RUNDIR"),
-                            .wait = 60, .hold = -1 };
-  bool help = false, quiet = false;
-  int c, ret;
+  printf ("Usage: virtckpt [OPTION]... %s%s%s %s\n", parent ? parent : "",
+          parent ? " " : "", c->name, c->synopsis ? c->synopsis : c->args);
+  if (c->help)
+    printf ("\n%s", c->help);
+  if (c->subcommands) {
+    printf ("\n");
+    for (const struct vc_command *s = c->subcommands; s->name; s++)
+      list_command (stdout, NULL, s);
+    printf ("\n'virtckpt %s SUBCOMMAND --help' describes one.\n", c->name);
+  }
+}
 
-  if (opts.store_dir == NULL || *opts.store_dir == '\0')
-    opts.store_dir = STORE_DIR;
-  else
-    opts.store_explicit = true;
-  if (opts.rundir == NULL || *opts.rundir == '\0')
-    opts.rundir = RUN_DIR;
-  opts.uri = getenv ("LIBVIRT_DEFAULT_URI");
+/* The numeric options.  Returns 0, or VC_EXIT_USAGE (said). */
+static int
+parse_number (int c, const char *arg, struct vc_options *o)
+{
+  char *end;
+  unsigned long v = strtoul (arg, &end, 10);
+  bool digits = *arg >= '0' && *arg <= '9' && *end == '\0';
+
+  switch (c) {
+  case VC_OPT_CONNECTIONS:
+  case VC_OPT_REQUEST_SIZE:
+  case VC_OPT_IN_FLIGHT:
+    if (!digits || v == 0 || v > UINT32_MAX ||
+        (c == VC_OPT_CONNECTIONS && v > 8) || (c == VC_OPT_IN_FLIGHT && v > 256) ||
+        (c == VC_OPT_REQUEST_SIZE && (v % 65536 || v > 32 * 1024 * 1024))) {
+      fprintf (stderr, "virtckpt: bad value '%s' for --%s\n", arg,
+               c == VC_OPT_CONNECTIONS ? "connections (1-8)"
+               : c == VC_OPT_IN_FLIGHT ? "in-flight (1-256)"
+               : "request-size (multiple of 65536, at most 32 MiB)");
+      return VC_EXIT_USAGE;
+    }
+    if (c == VC_OPT_CONNECTIONS) o->connections = v;
+    else if (c == VC_OPT_IN_FLIGHT) o->in_flight = v;
+    else o->request_size = v;
+    return 0;
+  default:
+    if (!digits || v > 86400) {
+      fprintf (stderr, "virtckpt: bad value '%s' for --%s (seconds, at most 86400)\n",
+               arg, c == VC_OPT_WAIT_SYNCED ? "wait-synced" : c == VC_OPT_GRACE ? "grace"
+               : c == VC_OPT_WAIT ? "wait" : "hold");
+      return VC_EXIT_USAGE;
+    }
+    if (c == VC_OPT_WAIT_SYNCED) o->wait_synced = v;
+    else if (c == VC_OPT_GRACE) o->grace = v;
+    else if (c == VC_OPT_WAIT) o->wait = v;
+    else o->hold = v;
+    return 0;
+  }
+}
+
+static const struct option long_options[] = {
+  { "connect", required_argument, NULL, 'c' },
+  { "store", required_argument, NULL, 's' },
+  { "force", no_argument, NULL, 'f' },
+  { "xml", no_argument, NULL, VC_OPT_XML },
+  { "names", no_argument, NULL, VC_OPT_NAMES },
+  { "output", required_argument, NULL, 'o' },
+  { "level", required_argument, NULL, 'l' },
+  { "disk", required_argument, NULL, VC_OPT_DISK },
+  { "exclude", required_argument, NULL, VC_OPT_EXCLUDE },
+  { "until", required_argument, NULL, VC_OPT_UNTIL },
+  { "format", required_argument, NULL, VC_OPT_FORMAT },
+  { "connections", required_argument, NULL, VC_OPT_CONNECTIONS },
+  { "request-size", required_argument, NULL, VC_OPT_REQUEST_SIZE },
+  { "in-flight", required_argument, NULL, VC_OPT_IN_FLIGHT },
+  { "no-verify", no_argument, NULL, VC_OPT_NO_VERIFY },
+  { "no-progress", no_argument, NULL, VC_OPT_NO_PROGRESS },
+  { "rundir", required_argument, NULL, VC_OPT_RUNDIR },
+  { "wait-synced", required_argument, NULL, VC_OPT_WAIT_SYNCED },
+  { "checksum", required_argument, NULL, VC_OPT_CHECKSUM },
+  { "grace", required_argument, NULL, VC_OPT_GRACE },
+  { "wait", required_argument, NULL, VC_OPT_WAIT },
+  { "hold", required_argument, NULL, VC_OPT_HOLD },
+  { "release", no_argument, NULL, VC_OPT_RELEASE },
+  { "verbose", no_argument, NULL, 'v' },
+  { "quiet", no_argument, NULL, 'q' },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, 'V' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* Parses the options into o.  Returns -1 to go on, or the exit status. */
+static int
+parse_options (int argc, char **argv, struct vc_options *o, bool *help)
+{
+  bool quiet = false;
+  int c;
 
   while ((c = getopt_long (argc, argv, "c:s:fo:l:vqhV", long_options, NULL)) != -1) {
     switch (c) {
-    case 'c': opts.uri = optarg; break;
-    case 's': opts.store_dir = optarg; opts.store_explicit = true; break;
-    case 'f': opts.force = true; break;
-    case OPT_XML: opts.xml = true; break;
-    case 'o': opts.output = optarg; break;
-    case 'l': opts.level = optarg; break;
-    case OPT_DISK:
-    case OPT_EXCLUDE: {
+    case 'c': o->uri = optarg; break;
+    case 's': o->store_dir = optarg; o->store_explicit = true; break;
+    case 'f': o->force = true; break;
+    case VC_OPT_XML: o->xml = true; break;
+    case VC_OPT_NAMES: o->names = true; break;
+    case 'o': o->output = optarg; break;
+    case 'l': o->level = optarg; break;
+    case VC_OPT_DISK:
+    case VC_OPT_EXCLUDE: {
       char *d = strdup (optarg);
       if (d == NULL ||
-          string_vector_append (c == OPT_DISK ? &opts.disks : &opts.excludes, d) == -1) {
+          string_vector_append (c == VC_OPT_DISK ? &o->disks : &o->excludes, d) == -1) {
         perror ("virtckpt");
         return VC_EXIT_ERROR;
       }
       break;
     }
-    case OPT_UNTIL: opts.until = optarg; break;
-    case OPT_FORMAT: opts.format = optarg; break;
-    case OPT_CONNECTIONS:
-    case OPT_REQUEST_SIZE:
-    case OPT_IN_FLIGHT: {
-      char *end;
-      unsigned long v = strtoul (optarg, &end, 10);
-      if (*optarg < '0' || *optarg > '9' || *end || v == 0 || v > UINT32_MAX ||
-          (c == OPT_CONNECTIONS && v > 8) || (c == OPT_IN_FLIGHT && v > 256) ||
-          (c == OPT_REQUEST_SIZE && (v % 65536 || v > 32 * 1024 * 1024))) {
-        fprintf (stderr, "virtckpt: bad value '%s' for --%s\n", optarg,
-                 c == OPT_CONNECTIONS ? "connections (1-8)"
-                 : c == OPT_IN_FLIGHT ? "in-flight (1-256)"
-                 : "request-size (multiple of 65536, at most 32 MiB)");
+    case VC_OPT_UNTIL: o->until = optarg; break;
+    case VC_OPT_FORMAT: o->format = optarg; break;
+    case VC_OPT_CONNECTIONS: case VC_OPT_REQUEST_SIZE: case VC_OPT_IN_FLIGHT:
+    case VC_OPT_WAIT_SYNCED: case VC_OPT_GRACE: case VC_OPT_WAIT: case VC_OPT_HOLD:
+      if (parse_number (c, optarg, o) != 0)
         return VC_EXIT_USAGE;
-      }
-      if (c == OPT_CONNECTIONS) opts.connections = v;
-      else if (c == OPT_IN_FLIGHT) opts.in_flight = v;
-      else opts.request_size = v;
       break;
-    }
-    case OPT_NO_VERIFY: opts.no_verify = true; break;
-    case OPT_NO_PROGRESS: opts.no_progress = true; break;
-    case OPT_RUNDIR: opts.rundir = optarg; break;
-    case OPT_CHECKSUM: opts.checksum = optarg; break;
-    case OPT_WAIT_SYNCED:
-    case OPT_GRACE:
-    case OPT_WAIT:
-    case OPT_HOLD: {
-      char *end;
-      unsigned long v = strtoul (optarg, &end, 10);
-      if (*optarg < '0' || *optarg > '9' || *end || v > 86400) {
-        fprintf (stderr, "virtckpt: bad value '%s' for --%s (seconds, at most 86400)\n",
-                 optarg, c == OPT_WAIT_SYNCED ? "wait-synced" : c == OPT_GRACE ? "grace"
-                 : c == OPT_WAIT ? "wait" : "hold");
-        return VC_EXIT_USAGE;
-      }
-      if (c == OPT_WAIT_SYNCED)
-        opts.wait_synced = v;
-      else if (c == OPT_GRACE)
-        opts.grace = v;
-      else if (c == OPT_WAIT)
-        opts.wait = v;
-      else
-        opts.hold = v;
-      break;
-    }
-    case OPT_RELEASE: opts.release = true; break;
-    case 'v': opts.verbosity++; break;
+    case VC_OPT_NO_VERIFY: o->no_verify = true; break;
+    case VC_OPT_NO_PROGRESS: o->no_progress = true; break;
+    case VC_OPT_RUNDIR: o->rundir = optarg; break;
+    case VC_OPT_CHECKSUM: o->checksum = optarg; break;
+    case VC_OPT_RELEASE: o->release = true; break;
+    case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
-    case 'h': help = true; break;
+    case 'h': *help = true; break;
     case 'V':
       printf ("virtckpt %s\n", PACKAGE_VERSION);
       return VC_EXIT_OK;
@@ -182,8 +323,82 @@ main (int argc, char **argv)
     }
   }
   if (quiet)
-    opts.verbosity = -1;
+    o->verbosity = -1;
+  return -1;
+}
 
+/* Finds the handler of argv[0] (and of its subcommand), or prints the
+ * usage error and returns NULL.  *skip: the words the command took.
+ */
+static vc_command_fn *
+find_handler (int argc, char **argv, int *skip)
+{
+  const struct vc_command *c = find_command (commands, argv[0]), *s;
+
+  if (c == NULL) {
+    fprintf (stderr, "virtckpt: unknown command '%s'\nTry 'virtckpt --help'.\n",
+             argv[0]);
+    return NULL;
+  }
+  *skip = 1;
+  if (c->subcommands == NULL)
+    return c->run;
+  if (argc < 2) {
+    fprintf (stderr, "virtckpt: %s: missing subcommand\n"
+             "Try 'virtckpt %s --help'.\n", c->name, c->name);
+    return NULL;
+  }
+  s = find_command (c->subcommands, argv[1]);
+  if (s == NULL) {
+    fprintf (stderr, "virtckpt: %s: unknown subcommand '%s'\n"
+             "Try 'virtckpt %s --help'.\n", c->name, argv[1], c->name);
+    return NULL;
+  }
+  *skip = 2;
+  return s->run;
+}
+
+/* virtckpt [SUB]COMMAND --help; an unknown subcommand gets its command's. */
+static int
+help_for (int argc, char **argv)
+{
+  const struct vc_command *c = find_command (commands, argv[0]), *s = NULL;
+
+  if (c == NULL) {
+    fprintf (stderr, "virtckpt: unknown command '%s'\nTry 'virtckpt --help'.\n",
+             argv[0]);
+    return VC_EXIT_USAGE;
+  }
+  if (c->subcommands && argc > 1)
+    s = find_command (c->subcommands, argv[1]);
+  if (s)
+    usage_command (c->name, s);
+  else
+    usage_command (NULL, c);
+  return VC_EXIT_OK;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct vc_options opts = { .store_dir = getenv ("VIRTCKPT_STORE"),
+                            .rundir = getenv ("VIRTCKPT_RUNDIR"),
+                            .wait = 60, .hold = -1 };
+  bool help = false;
+  vc_command_fn *run;
+  int ret, skip;
+
+  if (opts.store_dir == NULL || *opts.store_dir == '\0')
+    opts.store_dir = STORE_DIR;
+  else
+    opts.store_explicit = true;
+  if (opts.rundir == NULL || *opts.rundir == '\0')
+    opts.rundir = RUN_DIR;
+  opts.uri = getenv ("LIBVIRT_DEFAULT_URI");
+
+  ret = parse_options (argc, argv, &opts, &help);
+  if (ret != -1)
+    return ret;
   argc -= optind;
   argv += optind;
   if (argc == 0 || strcmp (argv[0], "help") == 0) {
@@ -194,45 +409,16 @@ main (int argc, char **argv)
     usage_main (stderr);
     return VC_EXIT_USAGE;
   }
+  if (help)
+    return help_for (argc, argv);
+  run = find_handler (argc, argv, &skip);
+  if (run == NULL)
+    return VC_EXIT_USAGE;
 
-  if (strcmp (argv[0], "checkpoints") == 0) {
-    if (help) {
-      vc_usage_checkpoints (argc > 1 ? argv[1] : NULL);
-      return VC_EXIT_OK;
-    }
-    vc_log_init ("virtckpt", opts.verbosity);
-    ret = vc_cmd_checkpoints (&opts, argc - 1, argv + 1);
-    vc_log_fini ();
-    return ret;
-  }
-
-  static const struct {
-    const char *name;
-    int (*run) (const struct vc_options *, int, char **);
-  } commands[] = {
-    { "backup", vc_cmd_backup },
-    { "restore", vc_cmd_restore },
-    { "verify", vc_cmd_verify },
-    { "list", vc_cmd_list },
-    { "status", vc_cmd_status },
-    { "cancel", vc_cmd_cancel },
-  };
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-    if (strcmp (argv[0], commands[i].name) != 0)
-      continue;
-    if (help) {
-      vc_usage_backup (argv[0]);
-      return VC_EXIT_OK;
-    }
-    vc_log_init ("virtckpt", opts.verbosity);
-    ret = commands[i].run (&opts, argc - 1, argv + 1);
-    vc_log_fini ();
-    vc_string_vector_free (&opts.disks);
-    vc_string_vector_free (&opts.excludes);
-    return ret;
-  }
-
-  fprintf (stderr, "virtckpt: unknown command '%s'\nTry 'virtckpt --help'.\n",
-           argv[0]);
-  return VC_EXIT_USAGE;
+  vc_log_init ("virtckpt", opts.verbosity);
+  ret = run (&opts, argc - skip, argv + skip);
+  vc_log_fini ();
+  vc_string_vector_free (&opts.disks);
+  vc_string_vector_free (&opts.excludes);
+  return ret;
 }

@@ -1,4 +1,7 @@
-/* Exit codes of virtckpt(8): documented there, relied on by the OCF agents. */
+/* Exit codes of virtckpt(8): documented there (EXIT STATUS), relied on by
+ * the OCF agents instead of the wording of messages.  A code, once given a
+ * meaning, keeps it.
+ */
 #ifndef VIRTCKPT_EXIT_CODES_H
 #define VIRTCKPT_EXIT_CODES_H
 
@@ -8,6 +11,18 @@ enum {
   VC_EXIT_USAGE = 2,
   /* The checkpoint chain cannot be used: the next backup must be full. */
   VC_EXIT_CHAIN_BROKEN = 3,
+  /* Nothing is stored for the domain (checkpoints show, forget). */
+  VC_EXIT_NOT_STORED = 4,
+  /* capture refused: libvirt holds none of the stored checkpoints (the
+   * domain was re-created and not redefined yet); the store is unchanged.
+   */
+  VC_EXIT_NOT_IN_LIBVIRT = 5,
+  /* virtckptd runs on this node but is not synced with the cluster
+   * (status --wait-synced, redefine): its replica may be stale.
+   */
+  VC_EXIT_NOT_SYNCED = 6,
+  /* No virtckptd runs on this node (status). */
+  VC_EXIT_NO_DAEMON = 7,
 };
 
 #endif

@@ -53,6 +53,7 @@ vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
               "run 'virtckpt checkpoints redefine' first "
               "(or capture --force to store libvirt's chain as it is)",
               stored.checkpoints.len, domain);
+    result->none_held = true;
     goto out;
   }
   if (r == 0 && vc_chain_same_checkpoints (&live, &stored)) {

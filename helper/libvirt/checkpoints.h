@@ -18,12 +18,14 @@ struct vc_capture_result {
   size_t count;                 /* checkpoints now stored */
   size_t added, removed;
   bool changed;                 /* document written */
+  bool none_held;               /* refused: libvirt holds none of the stored */
 };
 
-/* Records libvirt's current chain of domain in the store.  Refuses (-1)
- * to replace a stored chain with one that shares none of its checkpoints
- * unless force: that is what libvirt shows on a host where the chain has
- * not been redefined yet, and capturing it would throw the chain away.
+/* Records libvirt's current chain of domain in the store.  Refuses (-1,
+ * result->none_held) to replace a stored chain with one that shares none
+ * of its checkpoints unless force: that is what libvirt shows on a host
+ * where the chain has not been redefined yet, and capturing it would throw
+ * the chain away.
  */
 extern int vc_capture (virConnectPtr conn, struct vc_store *store,
                        const char *domain, bool force, uint32_t node,
@@ -40,7 +42,8 @@ struct vc_redefine_result {
 /* Redefines, parent first, every stored checkpoint libvirt lacks: all of
  * them or none.  Returns a VC_EXIT_* code: VC_EXIT_CHAIN_BROKEN when a
  * bitmap is missing or inconsistent (the chain is then marked broken in
- * the store so the next automatic backup is full).
+ * the store so the next automatic backup is full), VC_EXIT_NOT_SYNCED when
+ * virtckptd here is not synced (its replica may hold an old chain).
  */
 extern int vc_redefine (virConnectPtr conn, struct vc_store *store,
                         const char *domain, struct vc_redefine_result *result);

@@ -108,7 +108,7 @@ vc_redefine (virConnectPtr conn, struct vc_store *store, const char *domain,
                 "of %s from a replica that may be stale",
                 s == 0 ? "not synced with the cluster" : "not answering", domain);
       virDomainFree (dom);
-      return VC_EXIT_ERROR;
+      return s == 0 ? VC_EXIT_NOT_SYNCED : VC_EXIT_ERROR;
     }
   }
   r = vc_store_load (store, domain, &stored);

@@ -23,14 +23,31 @@ expect 0 "$VIRTCKPT" --help
 grep -q "^Usage: virtckpt" <<<"$out" || fail "--help: $out"
 grep -q "checkpoints redefine DOMAIN" <<<"$out" || fail "--help lacks redefine"
 grep -q "3 the checkpoint chain is" <<<"$out" || fail "--help lacks exit codes"
+for code in "4 nothing stored" "5 libvirt holds none" "6 virtckptd is not synced" "7 no virtckptd"; do
+	grep -q "$code" <<<"$out" || fail "--help lacks exit status $code"
+done
+# Every command the help lists has its own help, and each one is listed.
+for cmd in backup restore verify list status cancel; do
+	grep -q "^  $cmd " <<<"$out" || fail "--help does not list $cmd"
+done
+main_help=$out
+for cmd in backup restore verify list status cancel; do
+	expect 0 "$VIRTCKPT" "$cmd" --help
+	grep -q "^Usage: virtckpt \[OPTION\]... $cmd " <<<"$out" || fail "$cmd --help: $out"
+	[[ "$(wc -l <<<"$out")" -gt 2 ]] || fail "$cmd --help has no description: $out"
+done
+expect 0 "$VIRTCKPT" help
+[[ "$out" == "$main_help" ]] || fail "'virtckpt help' differs from --help"
+expect 2 "$VIRTCKPT" frobnicate --help
 
 expect 0 "$VIRTCKPT" --version
 [[ "$out" =~ ^virtckpt\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version: $out"
 
-for sub in capture redefine show list forget; do
+for sub in capture redefine show list forget import; do
 	expect 0 "$VIRTCKPT" checkpoints "$sub" --help
 	grep -q "^Usage: virtckpt \[OPTION\]... checkpoints $sub" <<<"$out" ||
 		fail "checkpoints $sub --help: $out"
+	grep -q "^  checkpoints $sub" <<<"$main_help" || fail "--help does not list checkpoints $sub"
 done
 expect 0 "$VIRTCKPT" checkpoints --help
 grep -q "redefine" <<<"$out" || fail "checkpoints --help: $out"
@@ -65,8 +82,39 @@ expect 2 "$VIRTCKPT" checkpoints list extra
 expect 0 "$VIRTCKPT" --store "$tmp/none" checkpoints list
 [[ -z "$out" ]] || fail "list of a missing store printed: $out"
 [[ ! -e "$tmp/none" ]] || fail "list created the store"
-expect 1 "$VIRTCKPT" --store "$tmp/none" checkpoints show vm
+expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints show vm
 grep -q "no checkpoints stored for 'vm'" <<<"$err" || fail "show: $err"
+expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints show --names vm
+[[ -z "$out" ]] || fail "show --names of nothing printed: $out"
+expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints forget vm
+expect 2 "$VIRTCKPT" --store "$tmp/none" checkpoints show --xml --names vm
+
+# show --names: the stored names, one a line, parents first; exit status 3
+# (and the reason as the error) when the chain is marked broken.
+doc() { # DOMAIN [BROKEN-REASON]
+	printf '<?xml version="1.0"?>\n<virtckpt-domain format="1">\n'
+	printf '  <name>%s</name>\n  <version generation="1" node="0"/>\n  <updated>1700000000</updated>\n' "$1"
+	[[ -z "${2:-}" ]] || printf '  <broken since="1700000000">%s</broken>\n' "$2"
+	printf '  <checkpoints>\n'
+	printf '    <checkpoint name="%s"%s created="1700000001">\n      <disk name="vda" checkpoint="bitmap" bitmap="b"/>\n      <xml>&lt;domaincheckpoint&gt;&lt;name&gt;%s&lt;/name&gt;%s&lt;/domaincheckpoint&gt;</xml>\n    </checkpoint>\n' \
+		"c 1" "" "c 1" "" \
+		"c&amp;2" ' parent="c 1"' "c&amp;amp;2" "&lt;parent&gt;&lt;name&gt;c 1&lt;/name&gt;&lt;/parent&gt;"
+	printf '  </checkpoints>\n</virtckpt-domain>\n'
+}
+mkdir -m 0700 "$tmp/names"
+doc vm1 >"$tmp/vm1.xml"
+doc vm2 "bitmap c&amp;2 missing" >"$tmp/vm2.xml"
+expect 0 "$VIRTCKPT" -q --store "$tmp/names" checkpoints import "$tmp/vm1.xml"
+expect 0 "$VIRTCKPT" -q --store "$tmp/names" checkpoints import "$tmp/vm2.xml"
+expect 0 "$VIRTCKPT" --store "$tmp/names" checkpoints show --names vm1
+[[ "$out" == $'c 1\nc&2' ]] || fail "show --names: $out"
+expect 3 "$VIRTCKPT" --store "$tmp/names" checkpoints show --names vm2
+[[ "$out" == $'c 1\nc&2' ]] || fail "show --names of a broken chain: $out"
+grep -q "error: the checkpoint chain of vm2 is broken (bitmap c&2 missing)" <<<"$err" ||
+	fail "show --names of a broken chain: $err"
+expect 0 "$VIRTCKPT" --store "$tmp/names" checkpoints show vm2
+expect 0 "$VIRTCKPT" -q --store "$tmp/names" checkpoints forget vm2
+expect 4 "$VIRTCKPT" --store "$tmp/names" checkpoints show --names vm2
 
 # A store path that is a file.
 : >"$tmp/file"
@@ -80,6 +128,6 @@ expect 0 env VIRTCKPT_STORE="$tmp/none" "$VIRTCKPT" --store "$tmp/s" -vv checkpo
 grep -q "using the local store $tmp/s" <<<"$err" || fail "-vv did not name the store: $err"
 
 # -q silences notices but not errors.
-expect 1 "$VIRTCKPT" -q --store "$tmp/none" checkpoints show vm
+expect 4 "$VIRTCKPT" -q --store "$tmp/none" checkpoints show vm
 [[ -n "$err" ]] || fail "-q silenced an error"
 echo "PASS"

@@ -90,8 +90,8 @@ cp "$VC_TMP/good.xml" "$doc"
 before=$(store_digest)
 expect_error 1 "domain 'nosuch' is not defined on this host" vck "$H" checkpoints capture nosuch
 expect_error 1 "domain 'nosuch' is not defined on this host" vck "$H" checkpoints redefine nosuch
-expect_error 1 "no checkpoints stored for 'nosuch'" vck "$H" checkpoints show nosuch
-expect_error 1 "no checkpoints stored for 'nosuch'" vck "$H" checkpoints forget nosuch
+expect_error 4 "no checkpoints stored for 'nosuch'" vck "$H" checkpoints show nosuch
+expect_error 4 "no checkpoints stored for 'nosuch'" vck "$H" checkpoints forget nosuch
 
 vc_domain_xml parked "$VC_TMP/vm2.qcow2" >"$VC_TMP/parked.xml"
 vc_virsh "$H" define "$VC_TMP/parked.xml" >/dev/null

@@ -72,7 +72,7 @@ vc_log "ok: without virtckpt: $out"
 
 # Capturing now would throw the stored chain away: refused, store untouched.
 before=$(store_digest)
-expect_error 1 "holds none of the 3 stored checkpoints" vck "$H" checkpoints capture "$DOM"
+expect_error 5 "holds none of the 3 stored checkpoints" vck "$H" checkpoints capture "$DOM"
 vc_assert_eq "$before" "$(store_digest)" "refused capture left the store unchanged"
 
 expect_exit 0 vck "$H" -v checkpoints redefine "$DOM"

@@ -58,7 +58,7 @@ for n in "${nodes[@]}"; do
 done
 vnck n2 -q checkpoints forget vm2
 for n in "${nodes[@]}"; do
-	expect_exit 1 vnck "$n" checkpoints show vm2
+	expect_exit 4 vnck "$n" checkpoints show vm2
 done
 vc_log "ok: forget on n2 is seen on all nodes"
 same_everywhere "after updates and a forget"
@@ -182,7 +182,7 @@ for n in "${nodes[@]}"; do vc_wait_synced "$n" 3 60; done
 for n in "${nodes[@]}"; do
 	vc_assert_eq "c1 c2 c3 c4 c5 c6 c7 c8 c9" "$(checkpoints_of "$n" vm15)" "vm15 changed only on n3 (daemon down): n3's version on $n"
 	vc_assert_eq "c1 c2" "$(checkpoints_of "$n" vm16)" "vm16 changed on both sides: the cluster's version on $n"
-	expect_exit 1 vnck "$n" checkpoints show vm17
+	expect_exit 4 vnck "$n" checkpoints show vm17
 done
 vnck n1 status | grep -q "^conflict: vm16: version .* (no quorum) of node 3 lost" ||
 	vc_fail "the vm16 conflict is not reported: $(vnck n1 status)"

@@ -24,8 +24,10 @@
 #   - a private copy of /usr/lib/ocf/resource.d with the provider
 #     "virtckpt" added (checkpoints -> agent/checkpoints, and virtckptd ->
 #     heartbeat/virtckptd when it exists), bind-mounted over
-#     /usr/lib/ocf/resource.d in the node's mount namespace only.  Nothing
-#     is written to the real /usr.
+#     /usr/lib/ocf/resource.d in the node's mount namespace only, and so
+#     is a private copy of /usr/lib/ocf/lib with the agents' shared
+#     helpers added (virtckpt/virtckpt-shellfuncs, where "make install"
+#     puts them).  Nothing is written to the real /usr.
 # Images and domain XML live in $VC_SHARED ($VC_TMP/shared), which every
 # node sees (the nodes share the real filesystem but for their private
 # directories).
@@ -141,6 +143,7 @@ VC_PCMK_TIMEOUT=${VC_PCMK_TIMEOUT:-150}
 VC_PCMK_DAEMON=${VC_PCMK_DAEMON:-manual}
 _VC_SRCDIR=${abs_top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 _VC_OCF_RD=/usr/lib/ocf/resource.d
+_VC_OCF_LIB=/usr/lib/ocf/lib
 
 vc_crm() {
 	vc_node_on "$@"
@@ -231,6 +234,20 @@ _vc_pcmk_ocf_dir() {
 	if [[ -f "$_VC_SRCDIR/heartbeat/virtckptd" ]]; then
 		ln -s "$_VC_SRCDIR/heartbeat/virtckptd" "$d/virtckpt/virtckptd"
 	fi
+	printf '%s\n' "$d"
+}
+
+# The private OCF library directory: a copy of the real one plus
+# virtckpt/virtckpt-shellfuncs (a symlink to the project's), where "make
+# install" puts the helpers the agents share: the lab's agents find them
+# as installed ones do.
+_vc_pcmk_ocf_lib() {
+	local d=$VC_TMP/ocf/lib
+	mkdir -p "$d"
+	cp -a "$_VC_OCF_LIB/." "$d/" || _vc_error "cannot copy $_VC_OCF_LIB"
+	rm -rf "${d:?}/virtckpt"
+	mkdir -m 0755 "$d/virtckpt"
+	ln -s "$_VC_SRCDIR/agent/virtckpt-shellfuncs" "$d/virtckpt/virtckpt-shellfuncs"
 	printf '%s\n' "$d"
 }
 
@@ -356,7 +373,7 @@ vc_pcmk_timing() {
 
 # vc_pcmk_cluster N
 vc_pcmk_cluster() {
-	local n=${1:?vc_pcmk_cluster N} t0 node ocf tool
+	local n=${1:?vc_pcmk_cluster N} t0 node ocf ocflib tool
 	for tool in pacemakerd crm_mon crm_resource crm_attribute cibadmin; do
 		command -v "$tool" >/dev/null 2>&1 || _vc_skip "$tool not found"
 	done
@@ -380,9 +397,12 @@ vc_pcmk_cluster() {
 	VC_SHARED=$VC_TMP/shared
 	mkdir -m 0755 "$VC_SHARED"
 	ocf=$(_vc_pcmk_ocf_dir)
+	ocflib=$(_vc_pcmk_ocf_lib)
 	for node in "${VC_NODES[@]}"; do
 		vc_on "$node" mount --bind "$ocf" "$_VC_OCF_RD" ||
 			_vc_error "node $node: cannot mount $ocf on $_VC_OCF_RD"
+		vc_on "$node" mount --bind "$ocflib" "$_VC_OCF_LIB" ||
+			_vc_error "node $node: cannot mount $ocflib on $_VC_OCF_LIB"
 		_vc_pcmk_libvirt_conf "$node"
 		_vc_libvirtd_spawn "$node" --listen
 	done
