@@ -2,6 +2,7 @@
 #ifndef VIRTCKPT_CLEANUP_H
 #define VIRTCKPT_CLEANUP_H
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <libxml/tree.h>
@@ -49,5 +50,13 @@ cleanup_close (int *fd)
     close (*fd);
 }
 #define CLEANUP_CLOSE __attribute__ ((cleanup (cleanup_close)))
+
+static inline void
+cleanup_closedir (DIR **d)
+{
+  if (*d)
+    closedir (*d);
+}
+#define CLEANUP_CLOSEDIR __attribute__ ((cleanup (cleanup_closedir)))
 
 #endif
