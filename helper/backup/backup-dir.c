@@ -43,7 +43,8 @@ vc_remove_flat_dir (int dirfd, const char *name)
 int
 vc_backup_dir_lock (int outfd, const char *outdir)
 {
-  int fd = openat (outfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  CLEANUP_CLOSE int fd =
+    openat (outfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
   if (fd == -1) {
     vc_error ("cannot create lock file %s: %m", ".lock");
@@ -54,10 +55,9 @@ vc_backup_dir_lock (int outfd, const char *outdir)
       vc_error ("another virtckpt is writing to %s", outdir);
     else
       vc_error ("cannot lock %s: %m", ".lock");
-    close (fd);
     return -1;
   }
-  return fd;
+  return steal_fd (&fd);
 }
 
 char *

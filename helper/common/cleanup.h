@@ -51,6 +51,15 @@ cleanup_close (int *fd)
 }
 #define CLEANUP_CLOSE __attribute__ ((cleanup (cleanup_close)))
 
+/* Hands a CLEANUP_CLOSE descriptor to the caller. */
+static inline int
+steal_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+
 static inline void
 cleanup_closedir (DIR **d)
 {
