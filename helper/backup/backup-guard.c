@@ -38,6 +38,7 @@ guard_close (struct guard *g)
   free (g->lock);
   free (g->hold);
 }
+#define CLEANUP_GUARD __attribute__ ((cleanup (guard_close)))
 
 static int
 guard_open (struct guard *g, const char *rundir, const char *domain)
@@ -91,17 +92,17 @@ hold_left (struct guard *g)
 int
 vc_backup_guard_take (const char *rundir, const char *domain)
 {
-  struct guard g;
-  int fd = -1;
+  CLEANUP_GUARD struct guard g = { .dirfd = -1 };
+  CLEANUP_CLOSE int fd = -1;
   long held;
   char pid[32];
 
   if (guard_open (&g, rundir, domain) == -1)
-    goto out;
+    return -1;
   fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd == -1) {
     vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
-    goto out;
+    return -1;
   }
   if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
     pid_t owner = errno == EWOULDBLOCK ? lock_owner (fd) : 0;
@@ -111,24 +112,18 @@ vc_backup_guard_take (const char *rundir, const char *domain)
       vc_error ("a backup of %s is already running (pid %d)", domain, (int) owner);
     else
       vc_error ("a backup of %s is already running", domain);
-    close (fd);
-    fd = -1;
-    goto out;
+    return -1;
   }
   held = hold_left (&g);
   if (held > 0) {
     vc_error ("backups of %s are held on this host for %ld more s: the cluster "
               "is moving it (virtckpt cancel --hold); try again later", domain, held);
-    close (fd);
-    fd = -1;
-    goto out;
+    return -1;
   }
   snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
   if (ftruncate (fd, 0) == -1 || pwrite (fd, pid, strlen (pid), 0) == -1)
     vc_warn ("cannot record this backup in %s/%s: %m", rundir, g.lock);
- out:
-  guard_close (&g);
-  return fd;
+  return steal_fd (&fd);
 }
 
 static void
@@ -191,76 +186,85 @@ vc_backup_end_stale_job (virDomainPtr dom, const char *rundir, const char *domai
   return 0;
 }
 
+/* fd: the domain's run lock, which a running backup holds.  Lets it
+ * finish within the grace period, else ends it with SIGTERM and waits for
+ * it to roll back.  0 once it ended.
+ */
+static int
+stop_running (const struct vc_cancel_options *o, int fd, const char *lock)
+{
+  pid_t pid = 0;
+
+  /* The pid is written just after the lock is taken. */
+  for (int i = 0; i < 20 && (pid = lock_owner (fd)) == 0; i++)
+    nap ();
+  if (pid == 0) {
+    vc_error ("a backup of %s is running but did not record its pid in %s/%s",
+              o->domain, o->rundir, lock);
+    return -1;
+  }
+  if (o->grace) {
+    vc_notice ("waiting up to %u s for the backup of %s (pid %d) to finish",
+               o->grace, o->domain, (int) pid);
+    if (lock_within (fd, o->grace)) {
+      vc_notice ("the backup of %s (pid %d) finished", o->domain, (int) pid);
+      return 0;
+    }
+  }
+  vc_notice ("cancelling the backup of %s (pid %d)", o->domain, (int) pid);
+  /* SIGCONT too: a backup stopped with ^Z would never see SIGTERM. */
+  if (kill (pid, SIGTERM) == -1 && errno != ESRCH) {
+    vc_error ("cannot signal the backup of %s (pid %d): %m", o->domain, (int) pid);
+    return -1;
+  }
+  kill (pid, SIGCONT);
+  if (!lock_within (fd, o->wait)) {
+    vc_error ("the backup of %s (pid %d) did not end within %u s of SIGTERM",
+              o->domain, (int) pid, o->wait);
+    return -1;
+  }
+  vc_notice ("the backup of %s (pid %d) was cancelled: it committed nothing "
+             "and removed its checkpoint", o->domain, (int) pid);
+  return 0;
+}
+
+/* Called holding the run lock: no virtckpt backup of the domain runs, so
+ * a job of ours is a killed one's.
+ */
+static int
+end_stale_job (virConnectPtr conn, const struct vc_cancel_options *o)
+{
+  virDomainPtr dom = conn ? virDomainLookupByName (conn, o->domain) : NULL;
+  int r;
+
+  if (dom == NULL)
+    return 0;
+  r = vc_backup_end_stale_job (dom, o->rundir, o->domain);
+  virDomainFree (dom);
+  if (r == 1)
+    vc_warn ("domain %s has a backup job that virtckpt did not start: not "
+             "ended (a migration waits for it; virsh domjobabort ends it)",
+             o->domain);
+  return r == -1 ? -1 : 0;
+}
+
 int
 vc_backup_cancel (virConnectPtr conn, const struct vc_cancel_options *o)
 {
-  struct guard g;
-  int fd = -1, ret = VC_EXIT_ERROR;
-  pid_t pid = 0;
+  CLEANUP_GUARD struct guard g = { .dirfd = -1 };
+  CLEANUP_CLOSE int fd = -1;
 
-  if (guard_open (&g, o->rundir, o->domain) == -1)
-    goto out;
-  if (o->hold >= 0 && set_hold (&g, o) == -1)
-    goto out;
+  if (guard_open (&g, o->rundir, o->domain) == -1 ||
+      (o->hold >= 0 && set_hold (&g, o) == -1))
+    return VC_EXIT_ERROR;
   fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd == -1) {
     vc_error ("cannot open %s/%s: %m", o->rundir, g.lock);
-    goto out;
+    return VC_EXIT_ERROR;
   }
   if (flock (fd, LOCK_EX | LOCK_NB) == 0)
     vc_info ("no backup of %s is running on this host", o->domain);
-  else {
-    /* The pid is written just after the lock is taken. */
-    for (int i = 0; i < 20 && (pid = lock_owner (fd)) == 0; i++)
-      nap ();
-    if (pid == 0) {
-      vc_error ("a backup of %s is running but did not record its pid in %s/%s",
-                o->domain, o->rundir, g.lock);
-      goto out;
-    }
-    if (o->grace) {
-      vc_notice ("waiting up to %u s for the backup of %s (pid %d) to finish",
-                 o->grace, o->domain, (int) pid);
-      if (lock_within (fd, o->grace)) {
-        vc_notice ("the backup of %s (pid %d) finished", o->domain, (int) pid);
-        pid = 0;
-      }
-    }
-    if (pid) {
-      vc_notice ("cancelling the backup of %s (pid %d)", o->domain, (int) pid);
-      /* SIGCONT too: a backup stopped with ^Z would never see SIGTERM. */
-      if (kill (pid, SIGTERM) == -1 && errno != ESRCH) {
-        vc_error ("cannot signal the backup of %s (pid %d): %m", o->domain, (int) pid);
-        goto out;
-      }
-      kill (pid, SIGCONT);
-      if (!lock_within (fd, o->wait)) {
-        vc_error ("the backup of %s (pid %d) did not end within %u s of SIGTERM",
-                  o->domain, (int) pid, o->wait);
-        goto out;
-      }
-      vc_notice ("the backup of %s (pid %d) was cancelled: it committed nothing "
-                 "and removed its checkpoint", o->domain, (int) pid);
-    }
-  }
-  /* Holding the lock: no virtckpt backup of the domain runs now. */
-  if (conn) {
-    virDomainPtr dom = virDomainLookupByName (conn, o->domain);
-    if (dom) {
-      int r = vc_backup_end_stale_job (dom, o->rundir, o->domain);
-      virDomainFree (dom);
-      if (r == -1)
-        goto out;
-      if (r == 1)
-        vc_warn ("domain %s has a backup job that virtckpt did not start: not "
-                 "ended (a migration waits for it; virsh domjobabort ends it)",
-                 o->domain);
-    }
-  }
-  ret = VC_EXIT_OK;
- out:
-  if (fd >= 0)
-    close (fd);
-  guard_close (&g);
-  return ret;
+  else if (stop_running (o, fd, g.lock) == -1)
+    return VC_EXIT_ERROR;
+  return end_stale_job (conn, o) == -1 ? VC_EXIT_ERROR : VC_EXIT_OK;
 }

@@ -138,6 +138,24 @@ map_extents (void *opaque, const char *context, uint64_t offset,
   return 0;
 }
 
+/* Adds the part of round below end to to: past end, the other context
+ * has not been heard from yet, so it is asked again next round.
+ */
+static int
+add_until (vc_range_vector *to, const vc_range_vector *round, uint64_t end)
+{
+  for (size_t i = 0; i < round->len; i++) {
+    struct vc_range x = round->ptr[i];
+    if (x.offset >= end)
+      break;
+    if (x.offset + x.length > end)
+      x.length = end - x.offset;
+    if (vc_ranges_add (to, x.offset, x.length) == -1)
+      return -1;
+  }
+  return 0;
+}
+
 int
 vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
             vc_range_vector *dirty)
@@ -168,24 +186,9 @@ vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
     uint64_t end = r.covered_alloc < r.covered_dirty ? r.covered_alloc : r.covered_dirty;
     if (end <= offset)
       r.err = EIO;              /* no progress: refuse to loop forever */
-    for (size_t i = 0; !r.err && i < alloc_round.len; i++) {
-      struct vc_range x = alloc_round.ptr[i];
-      if (x.offset >= end)
-        break;
-      if (x.offset + x.length > end)
-        x.length = end - x.offset;
-      if (vc_ranges_add (nonzero, x.offset, x.length) == -1)
-        r.err = ENOMEM;
-    }
-    for (size_t i = 0; !r.err && dirty && i < dirty_round.len; i++) {
-      struct vc_range x = dirty_round.ptr[i];
-      if (x.offset >= end)
-        break;
-      if (x.offset + x.length > end)
-        x.length = end - x.offset;
-      if (vc_ranges_add (dirty, x.offset, x.length) == -1)
-        r.err = ENOMEM;
-    }
+    if (!r.err && (add_until (nonzero, &alloc_round, end) == -1 ||
+                   (dirty && add_until (dirty, &dirty_round, end) == -1)))
+      r.err = ENOMEM;
     vc_range_vector_reset (&alloc_round);
     vc_range_vector_reset (&dirty_round);
     if (r.err) {

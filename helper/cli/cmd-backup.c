@@ -111,20 +111,32 @@ open_backup_dir (const char *dir, struct vc_manifest *m)
   }
 }
 
+/* The DIR argument of verify and list, opened, its manifest loaded.
+ * Returns its fd, or -1 with the exit code in *status.
+ */
+static int
+dir_argument (const char *cmd, int argc, char **argv, struct vc_manifest *m,
+              int *status)
+{
+  if (argc != 1) {
+    fprintf (stderr, "virtckpt: %s: expected DIR\n", cmd);
+    *status = VC_EXIT_USAGE;
+    return -1;
+  }
+  *status = VC_EXIT_ERROR;
+  return open_backup_dir (argv[0], m);
+}
+
 int
 vc_cmd_verify (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_manifest m;
-  int fd, problems = 0;
+  int status, problems = 0;
   size_t files = 0;
+  int fd = dir_argument ("verify", argc, argv, &m, &status);
 
-  if (argc != 1) {
-    fprintf (stderr, "virtckpt: verify: expected DIR\n");
-    return VC_EXIT_USAGE;
-  }
-  fd = open_backup_dir (argv[0], &m);
   if (fd == -1)
-    return VC_EXIT_ERROR;
+    return status;
   for (size_t i = 0; i < m.backups.len; i++) {
     const struct vc_backup *b = &m.backups.ptr[i];
     int p = vc_verify_backup (fd, argv[0], &m, b, false, o->verbosity > 0);
@@ -149,15 +161,11 @@ int
 vc_cmd_list (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_manifest m;
-  int fd;
+  int status;
+  int fd = dir_argument ("list", argc, argv, &m, &status);
 
-  if (argc != 1) {
-    fprintf (stderr, "virtckpt: list: expected DIR\n");
-    return VC_EXIT_USAGE;
-  }
-  fd = open_backup_dir (argv[0], &m);
   if (fd == -1)
-    return VC_EXIT_ERROR;
+    return status;
   close (fd);
   printf ("Domain: %s\n", m.domain);
   printf ("%4s %-5s %-20s %6s %-6s %12s %9s  %s\n", "ID", "LEVEL", "TIME (UTC)",

@@ -2,6 +2,7 @@
 #ifndef VIRTCKPT_CLEANUP_H
 #define VIRTCKPT_CLEANUP_H
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <libxml/tree.h>
@@ -49,5 +50,22 @@ cleanup_close (int *fd)
     close (*fd);
 }
 #define CLEANUP_CLOSE __attribute__ ((cleanup (cleanup_close)))
+
+/* Hands a CLEANUP_CLOSE descriptor to the caller. */
+static inline int
+steal_fd (int *fd)
+{
+  int r = *fd;
+  *fd = -1;
+  return r;
+}
+
+static inline void
+cleanup_closedir (DIR **d)
+{
+  if (*d)
+    closedir (*d);
+}
+#define CLEANUP_CLOSEDIR __attribute__ ((cleanup (cleanup_closedir)))
 
 #endif

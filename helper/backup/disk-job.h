@@ -1,0 +1,43 @@
+/* One disk of a backup: what to read from its NBD export, and its qcow2
+ * image (a standalone image, or an overlay of the parent backup's).
+ */
+#ifndef VIRTCKPT_DISK_JOB_H
+#define VIRTCKPT_DISK_JOB_H
+
+#include "backup/backup.h"
+#include "backup/extent.h"
+#include "backup/manifest.h"
+#include "backup/nbd-source.h"
+#include "common/progress.h"
+
+struct vc_disk_job {
+  const char *target;
+  struct vc_nbd_source src;
+  vc_range_vector data;         /* clusters to copy */
+  vc_range_vector zero;         /* clusters to mark zero in an overlay */
+};
+
+/* Connects to the target's export on socket and plans what to copy: the
+ * allocated clusters, or with since the dirty ones.
+ */
+extern int vc_disk_job_map (struct vc_disk_job *j, const char *socket,
+                            const char *since, unsigned connections);
+
+/* Writes TARGET.qcow2 into dirfd (dir, for messages, is its path) and
+ * describes it in out.  backing: the parent image, relative to dirfd.
+ */
+extern int vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
+                              struct vc_progress *progress, int dirfd,
+                              const char *dir, const char *backing,
+                              struct vc_backup_disk *out);
+
+/* NBD connections go before the job ends: QEMU cannot tear down an
+ * export while it waits to send replies nobody reads, and libvirt then
+ * holds the domain's job lock for its 30 s timeout.
+ */
+extern void vc_disk_jobs_close (struct vc_disk_job *jobs, size_t n);
+
+/* Closes and frees jobs. */
+extern void vc_disk_jobs_free (struct vc_disk_job *jobs, size_t n);
+
+#endif
