@@ -183,6 +183,7 @@ vc_backup_job_begin (struct vc_backup_job *j, const struct vc_domain_info *info,
 {
   CLEANUP_FREE char *bxml = backup_xml (j, info, disks, since);
   CLEANUP_FREE char *cxml = checkpoint ? checkpoint_xml (info, disks, checkpoint, id) : NULL;
+  CLEANUP_FREE char *why = NULL;
   bool frozen;
   int ret;
 
@@ -193,11 +194,14 @@ vc_backup_job_begin (struct vc_backup_job *j, const struct vc_domain_info *info,
   vc_debug ("backup XML:\n%s", bxml);
   frozen = freeze (j->d, info);
   ret = virDomainBackupBegin (j->d->dom, bxml, cxml, 0);
+  /* Thawing resets libvirt's last error: keep the reason first. */
+  if (ret == -1)
+    why = strdup (vc_libvirt_error ());
   if (frozen)
     thaw (j->d);
   if (ret == -1) {
     vc_error ("cannot start the backup job of %s: %s", j->d->name,
-              vc_libvirt_error ());
+              why ? why : "out of memory");
     return -1;
   }
   j->started = true;
