@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The map at the top of doc/design.md stays true: every folder of helper/
 # is in it, and each file includes only its own folder's headers and those

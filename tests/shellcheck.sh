@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every shell script of the project is shellcheck clean.
 set -eu -o pipefail
 cd "${abs_top_srcdir:-$(dirname "$0")/..}"

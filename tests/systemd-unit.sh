@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The unit make installs is one systemd accepts: every @...@ substituted,
 # ExecStart an absolute path to the daemon that was built.

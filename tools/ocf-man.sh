@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # tools/ocf-man.sh - a man page (section 7) from any OCF resource agent's
 # meta-data, such as ocf_virtckpt_virtckptd(7) or

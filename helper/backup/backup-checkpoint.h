@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The checkpoints virtckpt makes on the domain it backs up: their names,
  * and looking them up, deleting them and recording them in the store.
  */

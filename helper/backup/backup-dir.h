@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A backup directory's housekeeping: its lock, the .partial-ID directory
  * a backup is written into before its commit, and what interrupted runs
  * left behind.

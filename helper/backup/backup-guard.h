@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which backup of a domain runs on this host, and ending it.
  *
  * A backup holds RUNDIR/NAME.lock (flock) while it runs and writes its

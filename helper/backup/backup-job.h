@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The libvirt side of a pull-mode backup: the job, its checkpoint, and
  * the NBD export QEMU serves on a unix socket in a private job directory.
  */

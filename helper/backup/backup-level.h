@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which level a backup gets: what was asked for, unless the chain it
  * would extend is unusable (then auto falls back to full, and an explicit
  * inc or diff is refused).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt backup: one pull-mode backup of a running domain into a
  * backup directory (see manifest.h for its layout).
  */

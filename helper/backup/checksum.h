@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checksums of backup files, computed as the files stream out.
  *
  * xxh128 (XXH3, 128 bits) is the default: it keeps up with any disk at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copying a disk's planned data clusters from NBD into the image file,
  * many requests in flight, hashing the file in order as it streams.
  */

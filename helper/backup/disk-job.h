@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One disk of a backup: what to read from its NBD export, and its qcow2
  * image (a standalone image, or an overlay of the parent backup's).
  */

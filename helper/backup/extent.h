@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Sorted lists of byte ranges, and the set operations that turn NBD block
  * status into the plan of a backup image.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The manifest of a backup directory: every backup of one domain, in
  * order, with what is needed to restore and verify it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A disk exported over NBD by QEMU for a pull-mode backup: connections,
  * and its map (what holds data, what is dirty since the checkpoint).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A qcow2 v3 image whose whole content is known before it is written.
  *
  * A backup knows, from NBD block status, which clusters it will write and

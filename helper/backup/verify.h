@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Checking a backup directory against its manifest. */
 #ifndef VIRTCKPT_VERIFY_H
 #define VIRTCKPT_VERIFY_H

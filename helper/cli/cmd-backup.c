@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt backup | restore | verify | list */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt checkpoints capture|redefine|show|list|forget|import */
 #include <config.h>
 

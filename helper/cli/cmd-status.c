@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt status: what virtckptd on this node knows. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Subcommands of virtckpt(8). */
 #ifndef VIRTCKPT_COMMANDS_H
 #define VIRTCKPT_COMMANDS_H

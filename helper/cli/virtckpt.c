@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt: keeps libvirt checkpoint chains alive across hosts. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whole-file reads and crash-safe replacement of files in a directory. */
 #ifndef VIRTCKPT_ATOMIC_FILE_H
 #define VIRTCKPT_ATOMIC_FILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Scope-bound cleanup of heap objects, in the style of nbdkit's common/. */
 #ifndef VIRTCKPT_CLEANUP_H
 #define VIRTCKPT_CLEANUP_H

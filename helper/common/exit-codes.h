@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Exit codes of virtckpt(8): documented there (EXIT STATUS), relied on by
  * the OCF agents instead of the wording of messages.  A code, once given a
  * meaning, keeps it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Hex digits, and the %XX escapes built from them.
  *
  * One codec for every place that turns bytes into text: digests (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging through libqb: messages go to stderr, and to syslog when stderr
  * is not a terminal (so that runs from Pacemaker or cron leave a trace).
  * Each error is reported once, where it happens.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Progress of long work on a terminal: bytes, rate, time left. */
 #ifndef VIRTCKPT_PROGRESS_H
 #define VIRTCKPT_PROGRESS_H

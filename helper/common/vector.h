@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Typed growable arrays, after nbdkit's common/utils/vector.h.
  *
  *   DEFINE_VECTOR_TYPE (string_vector, char *);

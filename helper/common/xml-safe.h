@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Parsing untrusted XML: no network, no external entities, no DTD, a size
  * limit.  Store documents can be damaged or planted, and checkpoint XML
  * crosses hosts, so every parse goes through here.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Moving checkpoint chains between libvirt and the store. */
 #ifndef VIRTCKPT_CHECKPOINTS_H
 #define VIRTCKPT_CHECKPOINTS_H

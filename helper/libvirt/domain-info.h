@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a backup needs from the live domain XML: its disks, and the user
  * QEMU runs as (who must be able to create the NBD socket).
  */

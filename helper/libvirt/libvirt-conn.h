@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Talking to libvirt: connection and error reporting. */
 #ifndef VIRTCKPT_LIBVIRT_CONN_H
 #define VIRTCKPT_LIBVIRT_CONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The plan of a sync: with every member's summary in, which version of
  * each domain wins, who sends it and who lacks it.  Every member runs
  * these pure functions on the same entries and reaches the same plan,

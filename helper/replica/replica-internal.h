@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the replica share: the state machine (replica.c),
  * the sync of an epoch (sync.c) and the replicated updates (update.c).
  * Not for users of the replica: they see replica.h only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The replica's state machine: membership changes open epochs, delivered
  * messages go to one handler per type, and the state changes in one
  * place.  The sync itself is in sync.c, updates in update.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The replicated checkpoint store: the protocol virtckptd speaks over
  * corosync CPG, independent of corosync itself (the daemon feeds it
  * membership changes and delivered messages, and sends what it queues),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckptd's status report, as `virtckpt status` shows it. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The sync of an epoch: every member sends a summary of what it holds;
  * with all of them in, each runs the same plan (plan.c), sends the
  * winning documents it is the first to hold, keeps a copy of what it

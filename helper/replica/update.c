@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Replicated updates: a document or a tombstone submitted here goes
  * round the group as UPDATE and every synced member applies it in the
  * order CPG delivers it.  Updates delivered during a sync wait for its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckptd: keeps every domain's checkpoint chain replicated on every
  * cluster node over corosync CPG, and serves virtckpt on this node.
  */

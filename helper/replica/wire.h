@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckptd's messages as they travel over CPG.
  *
  * Every CPG message is a 40-byte little-endian header, then a fragment of

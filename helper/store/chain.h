@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The checkpoint chain of one domain, as the store keeps it. */
 #ifndef VIRTCKPT_CHAIN_H
 #define VIRTCKPT_CHAIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libvirt's <domaincheckpoint> XML: reading it and preparing it for
  * virDomainCheckpointCreateXML(..., REDEFINE).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* virtckpt's side of the IPC with virtckptd. */
 #ifndef VIRTCKPT_DAEMON_CLIENT_H
 #define VIRTCKPT_DAEMON_CLIENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The store document: one XML file per domain holding its chain.
  *
  *   <virtckpt-domain format="1">

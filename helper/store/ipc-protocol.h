@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The local protocol between virtckpt and virtckptd (libqb IPC).
  *
  * Requests: struct qb_ipc_request_header, then a payload.

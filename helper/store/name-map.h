@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Domain names map to store file names and back.
  *
  * libvirt accepts almost any name (spaces, UTF-8, '/', leading dots, very

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Summaries of every stored document, parsed only when changed: see
  * store-scan.h.
  */

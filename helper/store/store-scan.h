@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What replication needs of every stored document, without parsing them
  * all each time: the summary, the status and the end of a sync of
  * virtckptd read it at 1000s of domains.

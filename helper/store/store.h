@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The local checkpoint store: a directory with one document per domain.
  *
  * Readers take no lock: documents are replaced atomically, so a reader

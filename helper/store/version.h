@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The version of a store document, as replication orders and plans them.
  *
  * Declared here, the lowest layer that stores it: the document format

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The OCF agent ocf:virtckpt:checkpoints (agent/checkpoints), run inside a
 # private libvirt host as Pacemaker runs it (OCF environment, no daemon:

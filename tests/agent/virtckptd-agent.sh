@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The OCF agent heartbeat/virtckptd (ocf:virtckpt:virtckptd) in a real
 # 3-node corosync lab.  Its actions run directly inside node n1, as

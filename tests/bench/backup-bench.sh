@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Benchmark, not part of the test suite: run it by hand, as root, after make.
 #

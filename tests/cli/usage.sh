@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The command line: help, version, usage errors (exit 2) and messages that
 # need no libvirt.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The cluster story, told step by step: Pacemaker moves a VM from one node
 # to another (stop there, start here: a new transient domain), the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The single-host story, told step by step: a transient VM loses its
 # checkpoints when it is re-created (as Pacemaker does), the next

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Backups are byte-exact at every link: a two-disk domain gets a full
 # backup, incrementals with writes, zero writes and discards in between, a

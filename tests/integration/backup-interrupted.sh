@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # A backup that does not finish commits nothing and costs the chain
 # nothing: virtckpt killed with SIGKILL mid-copy, stopped with SIGTERM, its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # What an operator sees: one warning line when the backup cannot be made
 # application-consistent (no guest agent, or an agent channel nobody

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Bad input gets a clear one-line error and a non-zero exit, and no store
 # document is lost or changed: damaged, truncated, hostile and huge store

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Self-test of tests/lib/functions.sh: a private libvirt host, a transient
 # TCG domain, a checkpoint, guest writes, dirty extents, and - without any

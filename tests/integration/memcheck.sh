@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The integration scenarios again, with every virtckpt run under valgrind
 # memcheck: a memory error or a definite leak fails the test.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The seed scenario: a transient two-disk domain gets checkpoints with guest
 # writes in between; virtckpt captures them; the domain is destroyed and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # A chain whose bitmaps are gone is redefined all or nothing: nothing is
 # left half-defined in libvirt, the chain is marked broken in the store,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Self-test of tests/lib/cluster.sh: a 3-node corosync (knet) cluster in
 # network namespaces on this machine.  All nodes join and are quorate; a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # virtckptd keeps the checkpoint store identical on every node of a real
 # 3-node corosync cluster: an update on one node is on all; a node that

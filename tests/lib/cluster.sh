@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 #
 # tests/lib/cluster.sh - an N-node corosync 3 (knet) + Pacemaker lab on one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 #
 # tests/lib/pacemaker.sh - virtual machines under Pacemaker in the lab

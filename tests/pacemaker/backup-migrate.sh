@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Scenario f: a backup is running when Pacemaker live-migrates the VM.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Scenario d: virtckptd is down on the node Pacemaker moves the VM to.
 #

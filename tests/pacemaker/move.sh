@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Checkpoints follow the VM wherever Pacemaker puts it: a stop/start move.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Scenario e: one VM relocated 10 times, a backup after each move; the chain
 # stays whole and every point restores.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/store/chain.c: ordering and comparing checkpoint chains. */
 #include <config.h>
 

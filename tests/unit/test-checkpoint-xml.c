@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/store/checkpoint-xml.c and helper/common/xml-safe.c: reading
  * libvirt's <domaincheckpoint> XML, refusing hostile XML, and preparing
  * XML for a redefinition.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/store/document.c: the store document, written and read
  * back, and refused when it is damaged or not ours.
  */

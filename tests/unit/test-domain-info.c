@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/libvirt/domain-info.c: what a backup takes from the live
  * domain XML (disks, the DAC owner QEMU runs as, the guest agent).
  */

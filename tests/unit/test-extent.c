@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/backup/extent.c: the range lists a backup plan is made of.
  * The set operations are checked against a bitmap model on many random
  * inputs (fixed seed, so a failure is reproducible).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/backup/manifest.c: the manifest of a backup directory,
  * each test in a fresh mkdtemp directory.
  */

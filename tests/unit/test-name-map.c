@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/store/name-map.c: domain names <-> store file names. */
 #include <config.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/qcow2-plan.c: images are laid out, written for real
  * (metadata through the emit callback, data clusters copied from a raw
  * reference file of known random content) and then judged by stock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/replica/: the replication protocol of virtckptd,
  * run on a small simulated CPG inside this process.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of helper/store/store.c and helper/common/atomic-file.c, each in a fresh
  * store under a mkdtemp directory.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the unit tests share: quiet logs and scratch directories. */
 #ifndef VIRTCKPT_UNIT_COMMON_H
 #define VIRTCKPT_UNIT_COMMON_H
