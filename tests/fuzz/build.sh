@@ -40,6 +40,7 @@ declare -A TARGETS=(
   [document]="$COMMON store/chain store/checkpoint-xml store/document"
   [manifest]="$COMMON backup/checksum backup/manifest"
   [name-map]="$COMMON store/name-map"
+  [qcow2]="$COMMON backup/checksum backup/manifest backup/verify"
   [replica]="$STORE replica/plan replica/replica replica/status replica/sync
     replica/update replica/wire"
 )
