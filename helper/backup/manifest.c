@@ -237,8 +237,8 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
   secs = vc_xml_prop (n, "seconds");
   if (get_u (n, "id", &id, true) == -1 || id == 0 || id > UINT32_MAX ||
       get_u (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
-      get_u (n, "started", &started, true) == -1 ||
-      get_u (n, "finished", &finished, true) == -1 ||
+      get_u (n, "started", &started, true) == -1 || started > INT64_MAX ||
+      get_u (n, "finished", &finished, true) == -1 || finished > INT64_MAX ||
       b->level == NULL || !safe_component (b->dir)) {
     *err = vc_printf ("a <backup> has a missing or bad id, level, dir or time");
     return -1;

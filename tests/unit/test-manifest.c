@@ -628,6 +628,26 @@ test_load_refuses_bad_ids_and_numbers (void **state)
     "<disk name='vda' file='vda.qcow2' virtual-size='1' sha256='" SHA_A "'/>")));
 }
 
+/* Times over INT64_MAX loaded as negative numbers, which the next save
+ * wrote and no later load accepted: the backup after a tampered manifest
+ * locked its owner out of every backup in the directory.
+ */
+static void
+test_load_refuses_times_that_do_not_save (void **state)
+{
+  struct fixture *f = *state;
+
+  assert_refused (f, MANIFEST (
+    "<backup id='1' level='full' dir='d1' started='9223372036854775808'"
+    " finished='2'/>"));
+  assert_refused (f, MANIFEST (
+    "<backup id='1' level='full' dir='d1' started='1'"
+    " finished='18446744073709551615'/>"));
+  assert_accepted (f, MANIFEST (
+    "<backup id='1' level='full' dir='d1' started='9223372036854775807'"
+    " finished='9223372036854775807'/>"));
+}
+
 static void
 test_load_refuses_doctype (void **state)
 {
@@ -662,6 +682,7 @@ main (void)
     T (test_load_refuses_ids_not_increasing),
     T (test_load_refuses_bad_ids_and_numbers),
     T (test_load_refuses_doctype),
+    T (test_load_refuses_times_that_do_not_save),
   };
 #undef T
   int r;
