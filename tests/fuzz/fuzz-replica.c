@@ -499,6 +499,9 @@ heal (void)
         sim.m[i].r.epoch != sim.m[0].r.epoch)
       fuzz_fail ("member %u is not synced in the healed group's epoch",
                  sim.m[i].nodeid);
+    CLEANUP_FREE char *status = vc_replica_status (&sim.m[i].r);
+    if (status == NULL || strncmp (status, "node: ", 6) != 0)
+      fuzz_fail ("member %u: no status report", sim.m[i].nodeid);
     CLEANUP_FREE char *h = holdings (&sim.m[i]);
     if (first == NULL)
       first = strdup (h);
