@@ -61,6 +61,13 @@ for t in "${!TARGETS[@]}"; do
     objs+=("$o")
   done
   compile "$srcdir/tests/fuzz/fuzz-$t.c" "$obj/fuzz-$t.o"
-  echo "  LINK     tests/fuzz/fuzz-$t"
-  "$CLANG" "${SAN[@]}" -o "$out/fuzz-$t" "$obj/fuzz-$t.o" "${objs[@]}" "${PKG_LIBS[@]}"
+  objs+=("$obj/fuzz-$t.o")
+  newer=0
+  for o in "${objs[@]}"; do
+    [[ "$o" -nt "$out/fuzz-$t" ]] && newer=1
+  done
+  if [[ $newer == 1 || ! -e "$out/fuzz-$t" ]]; then
+    echo "  LINK     tests/fuzz/fuzz-$t"
+    "$CLANG" "${SAN[@]}" -o "$out/fuzz-$t" "${objs[@]}" "${PKG_LIBS[@]}"
+  fi
 done
