@@ -7,9 +7,13 @@
 #                    the length of a test; `make fuzz` runs longer)
 #   FUZZ_TARGETS=".." which targets (default: all)
 #
-# New inputs go to a scratch corpus in the build tree, never into the
-# seed corpus in the source tree; a crashing input is kept in
-# tests/fuzz/artifacts/ with the command that replays it.  Without clang
+#   FUZZ_KEEP=1      keep what the runs find in tests/fuzz/work/TARGET
+#                    (build tree) and start from it next time, as
+#                    `make fuzz` does; otherwise each run starts from the
+#                    seed corpus alone, so that the test stays short
+#
+# New inputs never go into the seed corpus in the source tree; a crashing
+# input is kept in tests/fuzz/artifacts/ with the command that replays it.  Without clang
 # the targets are not built: skipped, unless VIRTCKPT_REQUIRE_INTEGRATION=1.
 set -uo pipefail
 
@@ -36,7 +40,8 @@ mkdir -p "$out/artifacts"
 
 fail=0
 for t in $targets; do
-	work=$out/work/$t
+	work=$scratch/work-$t
+	[[ "${FUZZ_KEEP:-0}" == 1 ]] && work=$out/work/$t
 	mkdir -p "$work"
 	log=$scratch/$t.log
 	echo "== fuzz-$t for ${seconds}s"
