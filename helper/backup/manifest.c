@@ -48,9 +48,17 @@ vc_manifest_clear (struct vc_manifest *m)
 struct vc_backup *
 vc_manifest_find (const struct vc_manifest *m, unsigned id)
 {
-  for (size_t i = 0; i < m->backups.len; i++)
-    if (m->backups.ptr[i].id == id)
-      return &m->backups.ptr[i];
+  size_t lo = 0, hi = m->backups.len;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->backups.ptr[mid].id == id)
+      return &m->backups.ptr[mid];
+    if (m->backups.ptr[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   return NULL;
 }
 
@@ -328,17 +336,10 @@ vc_manifest_load (int dirfd, const char *dir, struct vc_manifest *m)
           err = vc_printf ("out of memory");
         goto bad;
       }
-      if (m->backups.len > 1 &&
-          m->backups.ptr[m->backups.len - 2].id >= b.id) {
-        err = vc_printf ("backup ids are not increasing");
-        goto bad;
-      }
     }
   }
-  if (m->domain == NULL || *m->domain == '\0') {
-    err = vc_printf ("no <domain>");
+  if (vc_manifest_check (m, &err) == -1)
     goto bad;
-  }
   return 0;
 
  bad:
