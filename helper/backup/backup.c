@@ -104,9 +104,13 @@ open_outdir (struct run *r)
     }
     return VC_EXIT_OK;
   case 1:
+    if (vc_backup_dir_check_unlisted (r->outfd, outdir) == -1)
+      return VC_EXIT_ERROR;
     r->manifest.domain = strdup (r->o->domain);
     return VC_EXIT_OK;
   default:
+    vc_error ("not backing up into %s: repair %s or restore it from a copy, "
+              "or back up into a new directory", outdir, VC_MANIFEST_FILE);
     return VC_EXIT_ERROR;
   }
 }
@@ -194,6 +198,11 @@ name_backup (struct run *r)
   const vc_backup_vector *done = &r->manifest.backups;
   struct vc_backup *b = &r->b;
 
+  if (done->len && done->ptr[done->len - 1].id >= VC_BACKUP_ID_MAX) {
+    vc_error ("%s holds backup %u, the highest id: back up into a new directory",
+              r->o->outdir, VC_BACKUP_ID_MAX);
+    return -1;
+  }
   b->id = done->len ? done->ptr[done->len - 1].id + 1 : 1;
   b->level = strdup (p->level);
   if (strcmp (p->level, "copy") != 0) {
@@ -348,7 +357,28 @@ copy_disks (struct run *r)
 
 /* --- commit and after ------------------------------------------------------ */
 
-/* The manifest is the commit record: the backup exists once it lists it. */
+/* The partial directory and its entry in outdir, durable before the
+ * manifest names them.
+ */
+static int
+sync_partial (struct run *r)
+{
+  CLEANUP_CLOSE int fd =
+    openat (r->outfd, r->partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd == -1 || fsync (fd) == -1 || fsync (r->outfd) == -1) {
+    vc_error ("cannot sync %s/%s: %m", r->o->outdir, r->partial);
+    return -1;
+  }
+  return 0;
+}
+
+/* The manifest is the commit record: the backup exists once it lists it.
+ * The rename comes after: a run stopped in between leaves a .partial-ID
+ * that the manifest lists, and the next run finishes the rename
+ * (vc_backup_dir_remove_stale).  So no directory but a .partial-* is ever
+ * a leftover.
+ */
 static int
 commit (struct run *r)
 {
@@ -356,13 +386,8 @@ commit (struct run *r)
 
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_backup_job_end (&r->job);
-  if (renameat (r->outfd, r->partial, r->outfd, r->b.dir) == -1 || fsync (r->outfd) == -1) {
-    vc_error ("cannot rename %s/%s to %s: %m", r->o->outdir, r->partial, r->b.dir);
+  if (sync_partial (r) == -1)
     return -1;
-  }
-  free (r->partial);
-  r->partial = strdup (r->b.dir);   /* roll_back removes it until committed */
-
   clock_gettime (CLOCK_MONOTONIC, &t1);
   r->b.finished = time (NULL);
   r->b.seconds = (t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
@@ -373,9 +398,13 @@ commit (struct run *r)
     return -1;
   }
   r->committed = true;
+  r->made_checkpoint = false;
+  if (renameat (r->outfd, r->partial, r->outfd, r->b.dir) == -1 || fsync (r->outfd) == -1)
+    vc_warn ("backup %u is committed, but %s/%s could not be renamed to %s (%m): "
+             "the next backup into %s renames it", r->b.id, r->o->outdir,
+             r->partial, r->b.dir, r->o->outdir);
   free (r->partial);
   r->partial = NULL;
-  r->made_checkpoint = false;
   return 0;
 }
 
