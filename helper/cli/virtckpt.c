@@ -86,12 +86,14 @@ static const struct vc_command commands[] = {
     "                [--disk NAME]... [--format qcow2|raw]",
     "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
     "backup directory name; default: the newest), as a standalone image\n"
-    "OUTDIR/DISK.qcow2 (or .raw).  The files of the chain are verified first\n"
-    "unless --no-verify.\n",
+    "OUTDIR/DISK.qcow2 (or .raw), mode 0600.  OUTDIR must not exist or be\n"
+    "empty; it appears complete or not at all.  The checksums of the chain\n"
+    "are verified first unless --no-verify; image headers are always\n"
+    "checked, and only the chain the manifest names is ever read.\n",
     vc_cmd_restore, NULL },
   { "verify", "DIR", "check every backup file against the manifest", NULL,
     "Check every file of every backup in DIR against the manifest (size,\n"
-    "SHA-256, backing links).  Exits 1 on any mismatch.\n",
+    "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n",
     vc_cmd_verify, NULL },
   { "list", "DIR", "show the backups in DIR", NULL,
     "Show the backups in DIR, oldest first.\n",
