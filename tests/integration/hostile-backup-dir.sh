@@ -90,10 +90,10 @@ refused() {
 	shift
 	"$@" >"$VC_TMP/out.txt" 2>"$VC_TMP/err.txt" || rc=$?
 	VC_ERR=$(<"$VC_TMP/err.txt")
+	no_secret_in "$OUT" "$VC_TMP/out.txt"
 	[[ $rc -ne 124 ]] || vc_fail "$what: hung (killed after $LIMIT s)"
 	[[ $rc -eq 1 ]] || vc_fail "$what: exit $rc, expected 1: $VC_ERR"
 	[[ ! -e "$OUT" ]] || vc_fail "$what: $OUT was created"
-	no_secret_in "$OUT" "$VC_TMP/out.txt"
 	vc_log "ok: $what refused: $(head -n 1 <<<"$VC_ERR")"
 }
 
