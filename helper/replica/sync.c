@@ -19,7 +19,14 @@
 #include "store/document.h"
 #include "store/store-scan.h"
 
-static void free_entries (struct vc_sync_entry **v, size_t n);
+static void
+free_entries (struct vc_sync_entry **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free (v[i]->name);
+    free (v[i]);
+  }
+}
 
 void
 vc_sync_free_entries (struct vc_replica *r)
@@ -31,10 +38,18 @@ vc_sync_free_entries (struct vc_replica *r)
 
 /* --- summaries ---------------------------------------------------------------- */
 
+struct summary_text {
+  FILE *fp;
+  size_t lines;
+};
+
 static int
 summary_line (const struct vc_doc_summary *d, void *opaque)
 {
-  vc_wire_summary_line (opaque, d->domain, &d->version);
+  struct summary_text *t = opaque;
+
+  vc_wire_summary_line (t->fp, d->domain, &d->version);
+  t->lines++;
   return 0;
 }
 
@@ -43,29 +58,25 @@ vc_sync_send_summary (struct vc_replica *r)
 {
   char *text = NULL;
   size_t len = 0;
-  FILE *fp = open_memstream (&text, &len);
+  struct summary_text t = { open_memstream (&text, &len), 0 };
 
   /* A damaged document is left out: a peer's copy will replace it. */
-  if (fp == NULL || vc_store_scan (r->store, summary_line, fp) == -1) {
-    if (fp)
-      fclose (fp);
+  if (t.fp == NULL || vc_store_scan (r->store, summary_line, &t) == -1) {
+    if (t.fp)
+      fclose (t.fp);
     free (text);
     vc_replica_error (r, "cannot list the local store for the summary");
     return -1;
   }
-  fclose (fp);
+  fclose (t.fp);
+  if (t.lines > VC_SUMMARY_MAX_ENTRIES)
+    vc_replica_error (r, "the store holds %zu documents (domains and tombstones), "
+                      "over the %d a summary may list: the members will "
+                      "reject this node's summary", t.lines,
+                      VC_SUMMARY_MAX_ENTRIES);
   int ret = vc_replica_queue (r, VC_MSG_SUMMARY, r->next_msgid++, text, len);
   free (text);
   return ret;
-}
-
-static void
-free_entries (struct vc_sync_entry **v, size_t n)
-{
-  for (size_t i = 0; i < n; i++) {
-    free (v[i]->name);
-    free (v[i]);
-  }
 }
 
 static int

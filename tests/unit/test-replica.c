@@ -1747,7 +1747,10 @@ plant (struct sim *s, size_t i, const char *domain, const char *tag,
 }
 
 /* The planner picks a winner even when no version qualifies as one
- * (before, the sync dereferenced NULL): every member ends with it.
+ * (before, the sync dereferenced NULL): every member ends with it.  The
+ * store now refuses n2's document (its version is older than its base)
+ * as damaged, so n3's replaces it; vc_plan_winner's fallback itself is
+ * in the table above.
  */
 static void
 test_plan_without_candidate (void **state)
