@@ -220,6 +220,11 @@ run_import (const struct vc_options *opts, struct vc_store *store, char **argv)
     return VC_EXIT_ERROR;
   }
   chain.version.generation = (r == 0 ? old.version.generation : 0) + 1;
+  /* The copy's base was its holder's: this write is made on top of the
+   * version it replaces here, whose base it keeps.
+   */
+  chain.version.base_generation = r == 0 ? old.version.base_generation : 0;
+  chain.version.base_node = r == 0 ? old.version.base_node : 0;
   chain.version.deleted = false;
   chain.updated = time (NULL);
   if (r == 0)

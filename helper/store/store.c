@@ -113,13 +113,18 @@ vc_store_mark_replica (struct vc_store *store, uint32_t nodeid)
  * cluster: base is otherwise only moved by a sync, and the daemon's sync
  * must see this write as made on top of what the cluster holds (it wins)
  * unless the cluster changed the domain since (a conflict, and the
- * cluster's quorate version wins).
+ * cluster's quorate version wins).  Its generation goes above the one it
+ * replaces, tombstones included (callers count from what they can load,
+ * which hides a tombstone): a write below its base could not be ordered
+ * by the sync.  Nothing replaced: the write has no base.
  */
 static void
 flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
 {
   struct vc_chain current;
 
+  chain->version.base_generation = 0;
+  chain->version.base_node = 0;
   if (vc_store_load_any (store, chain->domain, &current) == 0) {
     if (!current.version.without_quorum) {
       chain->version.base_generation = current.version.generation;
@@ -129,8 +134,12 @@ flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
       chain->version.base_generation = current.version.base_generation;
       chain->version.base_node = current.version.base_node;
     }
+    if (chain->version.generation <= current.version.generation)
+      chain->version.generation = current.version.generation + 1;
     vc_chain_clear (&current);
   }
+  if (chain->version.generation <= chain->version.base_generation)
+    chain->version.generation = chain->version.base_generation + 1;
   chain->version.without_quorum = true;
   chain->version.node = store->replica_node;
   if (!store->warned_unreplicated)
