@@ -90,8 +90,9 @@ check_restore() {
 		vc_fail "backup $id: e2fsck -fn found problems: $(cat "$dir/e2fsck.out")"
 	debugfs -R "rdump /w $dir" "$img" >/dev/null 2>&1
 	FROZEN=$(cat "$dir/w/FROZEN_AT" 2>/dev/null || true)
-	[[ "$FROZEN" =~ ^[0-9]+$ ]] && ((FROZEN > 0)) ||
+	if [[ ! "$FROZEN" =~ ^[1-9][0-9]*$ ]]; then
 		vc_fail "backup $id: no FROZEN_AT record count in the restored disk"
+	fi
 	for ((n = 1; n <= FROZEN; n++)); do
 		cmp -s "$dir/w/$n" <(vc_guest_record "$n") ||
 			vc_fail "backup $id: record $n of $FROZEN (acknowledged before the freeze) is missing or wrong"
@@ -134,7 +135,7 @@ grep -q "backup interrupted by signal 15: nothing was committed" "$VC_TMP/bg.out
 	vc_fail "SIGTERM: $(cat "$VC_TMP/bg.out")"
 grep -q "thawed vm" "$VC_TMP/bg.out" || vc_fail "SIGTERM: no 'thawed': $(cat "$VC_TMP/bg.out")"
 assert_thawed "thawed at once after SIGTERM"
-[[ ! -e "$VC_TMP/run/vm.frozen" ]] || vc_fail "SIGTERM: the freeze marker is left"
+[[ -z "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "SIGTERM: the freeze marker is left"
 
 # --- 3. SIGKILL while frozen: 'virtckpt thaw' thaws it -------------------
 bg_backup
@@ -143,6 +144,7 @@ KILLED=$(_vc_descendant "$BG" virtckpt)
 kill -KILL "$KILLED"
 wait "$BG" || true
 vc_assert_eq frozen "$(vc_guest_freeze_status "$H" vm)" "SIGKILL leaves the guest frozen"
+[[ -n "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "SIGKILL: no freeze marker"
 unset VIRTCKPT_TEST_FREEZE_PAUSE
 expect_exit 0 vck "$H" thaw vm "${RUN[@]}"
 grep -q "vm was left frozen by a virtckpt that was killed (pid [0-9]*): thawed" <<<"$VC_ERR" ||
@@ -150,6 +152,7 @@ grep -q "vm was left frozen by a virtckpt that was killed (pid [0-9]*): thawed" 
 assert_thawed "'virtckpt thaw' thawed the guest"
 expect_exit 0 vck "$H" -v thaw vm "${RUN[@]}"
 grep -q "nothing to thaw" <<<"$VC_ERR" || vc_fail "second thaw: $VC_ERR"
+[[ -z "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "thaw: the freeze marker is left"
 
 # --- 4. a freeze by another tool is left alone, and labelled -------------
 vc_virsh "$H" domfsfreeze vm >/dev/null
@@ -197,6 +200,10 @@ vc_virsh "$H" create "$VC_TMP/vm2.xml" >/dev/null
 vc_guest_wait_agent "$H" vm2 120
 vc_assert_eq "$TOKEN" "$(vc_guest_cat "$H" vm2 /data/MARKER)" "the restored guest reads its marker file"
 vc_assert_eq "$FROZEN" "$(vc_guest_cat "$H" vm2 /data/w/FROZEN_AT)" "the restored guest sees the freeze point"
+
+# What the manifest says survives later backups (each loads and saves it).
+vc_assert_eq "application crash application" "$(consistency 1) $(consistency 2) $(consistency 3)" \
+	"the manifest keeps each backup's consistency"
 
 vc_log "figure: guest-freeze test $((SECONDS - T0)) s"
 vc_log PASS

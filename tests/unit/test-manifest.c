@@ -640,6 +640,36 @@ test_load_refuses_doctype (void **state)
                   MANIFEST (""));
 }
 
+/* Whether a backup was frozen survives save and load; other values are
+ * refused.
+ */
+static void
+test_consistency_round_trips (void **state)
+{
+  struct fixture *f = *state;
+  struct vc_manifest m, back;
+
+  make_manifest (&m);
+  m.backups.ptr[0].consistency = strdup (VC_APPLICATION_CONSISTENT);
+  m.backups.ptr[1].consistency = strdup (VC_CRASH_CONSISTENT);
+  assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
+  assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &back), 0);
+  assert_string_equal (back.backups.ptr[0].consistency, "application");
+  assert_string_equal (back.backups.ptr[1].consistency, "crash");
+  assert_null (back.backups.ptr[2].consistency);
+  vc_manifest_clear (&m);
+  vc_manifest_clear (&back);
+
+#define FROZEN(c) \
+  MANIFEST ("<backup id='1' level='full' chain='c' checkpoint='cp1' dir='d1'" \
+            " started='1' finished='2' seconds='1.000' consistency='" c "'>" \
+            GOOD_DISK (SHA_A) "</backup>")
+  assert_accepted (f, FROZEN ("crash"));
+  assert_refused (f, FROZEN ("maybe"));
+  assert_refused (f, FROZEN (""));
+#undef FROZEN
+}
+
 int
 main (void)
 {
@@ -662,6 +692,7 @@ main (void)
     T (test_load_refuses_ids_not_increasing),
     T (test_load_refuses_bad_ids_and_numbers),
     T (test_load_refuses_doctype),
+    T (test_consistency_round_trips),
   };
 #undef T
   int r;
