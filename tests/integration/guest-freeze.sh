@@ -154,6 +154,30 @@ expect_exit 0 vck "$H" -v thaw vm "${RUN[@]}"
 grep -q "nothing to thaw" <<<"$VC_ERR" || vc_fail "second thaw: $VC_ERR"
 [[ -z "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "thaw: the freeze marker is left"
 
+# --- 3b. ... or the OCF agent's start does (default runtime directory) --
+AGENT=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/agent/checkpoints
+[[ "$AGENT" == /* ]] || AGENT=$PWD/$AGENT
+if [[ -r /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ]]; then
+	VIRTCKPT_TEST_FREEZE_PAUSE=120 vck "$H" backup vm -o "$B" >"$VC_TMP/bg.out" 2>&1 &
+	BG=$!
+	wait_file_line "$VC_TMP/bg.out" "froze 1 filesystem of vm" 60
+	kill -KILL "$(_vc_descendant "$BG" virtckpt)"
+	wait "$BG" || true
+	vc_assert_eq frozen "$(vc_guest_freeze_status "$H" vm)" "SIGKILL leaves the guest frozen (default rundir)"
+	expect_exit 0 vc_on "$H" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		OCF_ROOT=/usr/lib/ocf OCF_RA_VERSION_MAJOR=1 OCF_RA_VERSION_MINOR=1 \
+		OCF_RESOURCE_INSTANCE=ckpt-vm OCF_RESOURCE_TYPE=checkpoints \
+		OCF_RESOURCE_PROVIDER=virtckpt OCF_RESKEY_CRM_meta_timeout=120000 \
+		OCF_RESKEY_domain=vm OCF_RESKEY_virtckpt="$VIRTCKPT" \
+		OCF_RESKEY_store="$VC_STORE" OCF_RESKEY_require_daemon=false \
+		"$AGENT" start
+	grep -q "vm was left frozen by a virtckpt that was killed (pid [0-9]*): thawed" <<<"$VC_ERR" ||
+		vc_fail "the agent's start did not say it thawed: $VC_ERR"
+	assert_thawed "the agent's start thawed the guest"
+else
+	vc_log "resource-agents not installed: not running the OCF agent"
+fi
+
 # --- 4. a freeze by another tool is left alone, and labelled -------------
 vc_virsh "$H" domfsfreeze vm >/dev/null
 expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
