@@ -121,6 +121,13 @@ vc_assert_eq "$FROZEN" "$(vc_guest_cat "$H" vm /data/w/FROZEN_AT)" "the restored
 a=$(acked)
 wait_acked $((a + 2))
 vc_log "ok: the writer goes on after the thaw"
+# Control: the check above can fail.  A copy of the running disk, not
+# frozen, has a journal to replay.
+qemu-img convert -U -f qcow2 -O raw "$VC_TMP/vm.qcow2" "$VC_TMP/control.raw"
+dumpe2fs -h "$VC_TMP/control.raw" 2>/dev/null | grep '^Filesystem features:' | grep -q needs_recovery ||
+	vc_fail "control: a copy of the live disk does not need recovery: the check proves nothing"
+rm -f "$VC_TMP/control.raw"
+vc_log "ok: control: a copy of the live, unfrozen disk needs journal recovery"
 
 # --- 2. SIGTERM while frozen: thawed before virtckpt exits ---------------
 export VIRTCKPT_TEST_FREEZE_PAUSE=120
@@ -224,6 +231,15 @@ vc_virsh "$H" create "$VC_TMP/vm2.xml" >/dev/null
 vc_guest_wait_agent "$H" vm2 120
 vc_assert_eq "$TOKEN" "$(vc_guest_cat "$H" vm2 /data/MARKER)" "the restored guest reads its marker file"
 vc_assert_eq "$FROZEN" "$(vc_guest_cat "$H" vm2 /data/w/FROZEN_AT)" "the restored guest sees the freeze point"
+
+# The freeze and thaw path under memcheck (a copy: it freezes too).
+if command -v valgrind >/dev/null; then
+	expect_exit 0 vc_on "$H" valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+		"$VIRTCKPT" --store "$VC_STORE" backup vm -o "$B" "${RUN[@]}" -l copy
+	grep -q "backup 4 of vm is application-consistent" <<<"$VC_ERR" || vc_fail "memcheck run: $VC_ERR"
+	vc_log "ok: a frozen backup is clean under memcheck"
+fi
 
 # What the manifest says survives later backups (each loads and saves it).
 vc_assert_eq "application crash application" "$(consistency 1) $(consistency 2) $(consistency 3)" \

@@ -36,9 +36,11 @@
 
 : "${VC_GUEST_CACHE:=${abs_top_builddir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/guest-cache}"
 
-# _vc_guest_version PKG : the version apt would fetch.
-_vc_guest_version() {
-	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
+# _vc_guest_versions PKG... : "PKG VERSION" lines, the versions apt would
+# fetch.
+_vc_guest_versions() {
+	apt-cache show --no-all-versions "$@" 2>/dev/null |
+		awk '/^Package: / { p = $2 } /^Version: / { print p, $2 }'
 }
 
 # _vc_guest_fetch DIR PKG : the .deb of PKG in DIR, downloaded once.
@@ -56,14 +58,12 @@ _vc_guest_fetch() {
 # vc_guest_build : builds (or finds in the cache) the guest; sets
 # VC_GUEST_DIR (vmlinuz, initrd.img).
 vc_guest_build() {
-	local kpkg key lockfd t0=$SECONDS
+	local kpkg key lockfd
 	kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)
 	[[ -n "$kpkg" ]] || vc_fail "cannot tell the cloud kernel package (apt-get update?)"
 	key=$({
-		for p in "$kpkg" qemu-guest-agent busybox-static; do
-			printf '%s=%s\n' "$p" "$(_vc_guest_version "$p")"
-		done
+		_vc_guest_versions "$kpkg" qemu-guest-agent busybox-static
 		sha256sum "${BASH_SOURCE[0]}"
 	} | sha256sum | cut -c1-16)
 	VC_GUEST_DIR=$VC_GUEST_CACHE/$key
@@ -73,7 +73,11 @@ vc_guest_build() {
 	flock "$lockfd"
 	if [[ ! -e "$VC_GUEST_DIR/initrd.img" ]]; then
 		_vc_guest_make "$kpkg" || { exec {lockfd}>&-; vc_fail "building the guest failed"; }
-		vc_log "guest built in $((SECONDS - t0)) s: $VC_GUEST_DIR"
+		vc_log "guest built: $VC_GUEST_DIR"
+		# Builds for other package versions (or an older guest.sh) are stale.
+		find "$VC_GUEST_CACHE" -mindepth 1 -maxdepth 1 -type d \
+			-regextype posix-extended -regex '.*/[0-9a-f]{16}' \
+			! -name "$key" -exec rm -rf {} +
 	else
 		vc_log "guest cached: $VC_GUEST_DIR"
 	fi
