@@ -182,8 +182,11 @@ prepare (struct run *r)
     return s;
   if (vc_backup_job_end_stale (&r->d, r->o->rundir) == -1)
     return VC_EXIT_ERROR;
-  /* Else this backup could not freeze, and the guest would stay frozen. */
-  vc_freeze_recover (r->d.dom, r->o->rundir, r->o->domain, false);
+  /* Else this backup could not freeze, and the guest would stay frozen.
+   * Should the thaw fail, the backup goes on: its own freeze fails too,
+   * and it is labelled crash-consistent.
+   */
+  vc_freeze_recover (r->d.dom, r->o->rundir, r->o->domain, false, LOG_WARNING);
   vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d);
   return VC_EXIT_OK;
 }

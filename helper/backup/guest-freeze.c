@@ -56,7 +56,8 @@ marker_write (const char *rundir, const char *domain)
     return -1;
   snprintf (text, sizeof text, "%d %lld\n", (int) getpid (), (long long) time (NULL));
   if (vc_atomic_write (dirfd, name, text, strlen (text)) == -1) {
-    vc_error ("cannot write %s/%s: %m", rundir, name);
+    vc_warn ("cannot write %s/%s (%m): not freezing %s, the backup is "
+             "crash-consistent", rundir, name, domain);
     return -1;
   }
   return 0;
@@ -76,7 +77,7 @@ marker_remove (const char *rundir, const char *domain)
  * not, -1 on error (logged).
  */
 static int
-marker_read (const char *rundir, const char *domain, int *pid)
+marker_read (const char *rundir, const char *domain, int *pid, int level)
 {
   CLEANUP_FREE char *name = NULL;
   CLEANUP_CLOSE int dirfd = open_marker_dir (rundir, domain, &name);
@@ -89,7 +90,7 @@ marker_read (const char *rundir, const char *domain, int *pid)
   if (vc_read_file (dirfd, name, MARKER_MAX, &buf, &len) == -1) {
     if (errno == ENOENT)
       return 0;
-    vc_error ("cannot read %s/%s: %m", rundir, name);
+    qb_log (level, "cannot read %s/%s: %m", rundir, name);
     return -1;
   }
   if (sscanf (buf, "%d", pid) != 1)
@@ -99,20 +100,21 @@ marker_read (const char *rundir, const char *domain, int *pid)
 
 int
 vc_freeze_recover (virDomainPtr dom, const char *rundir, const char *domain,
-                   bool force)
+                   bool force, int level)
 {
-  int pid, m = marker_read (rundir, domain, &pid);
+  int pid, m = marker_read (rundir, domain, &pid, level);
 
   if (m == -1 || (m == 0 && !force))
     return m;
   if (virDomainFSThaw (dom, NULL, 0, 0) < 0) {
     if (m)
-      vc_warn ("%s may still be frozen by a virtckpt that was killed "
-                "(pid %d), and cannot be thawed: %s; run 'virtckpt thaw %s' "
-                "once its guest agent answers", domain, pid, vc_libvirt_error (),
-                domain);
+      qb_log (level, "%s may still be frozen by a virtckpt that was killed "
+              "(pid %d), and cannot be thawed: %s; run 'virtckpt thaw %s' "
+              "once its guest agent answers", domain, pid, vc_libvirt_error (),
+              domain);
     else
-      vc_error ("cannot thaw the filesystems of %s: %s", domain, vc_libvirt_error ());
+      qb_log (level, "cannot thaw the filesystems of %s: %s", domain,
+              vc_libvirt_error ());
     return -1;
   }
   if (m)
@@ -138,10 +140,9 @@ vc_freeze (struct vc_freeze *f, bool has_agent)
              "not application-consistent", f->domain);
     return false;
   }
-  if (marker_write (f->rundir, f->domain) == -1) {
-    vc_warn ("not freezing %s: the backup is crash-consistent", f->domain);
+  /* Without the marker, a kill while frozen could not be undone. */
+  if (marker_write (f->rundir, f->domain) == -1)
     return false;
-  }
   n = virDomainFSFreeze (f->dom, NULL, 0, 0);
   if (n < 0) {
     vc_warn ("cannot freeze the filesystems of %s (%s): the backup is "
@@ -242,7 +243,7 @@ vc_freeze_thaw_command (virConnectPtr conn, const char *rundir,
     virDomainFree (dom);
     return VC_EXIT_OK;
   }
-  r = vc_freeze_recover (dom, rundir, domain, force);
+  r = vc_freeze_recover (dom, rundir, domain, force, LOG_ERR);
   virDomainFree (dom);
   if (r == 0)
     vc_info ("no virtckpt froze %s: nothing to thaw (--force thaws it anyway)",

@@ -26,11 +26,11 @@ struct vc_freeze {
 
 /* Thaws dom if a virtckpt that was killed left it frozen (the marker is
  * there), or unconditionally when force.  The caller holds the run lock.
- * Returns 1 thawed, 0 nothing to thaw, -1 error (logged; the marker is
- * kept).
+ * Returns 1 thawed, 0 nothing to thaw, -1 failed (logged at level, e.g.
+ * LOG_WARNING for a backup that goes on; the marker is kept).
  */
 extern int vc_freeze_recover (virDomainPtr dom, const char *rundir,
-                              const char *domain, bool force);
+                              const char *domain, bool force, int level);
 
 /* Freezes the guest's filesystems: true when frozen ("froze N
  * filesystems"), false when it could not (warned: the backup is then
