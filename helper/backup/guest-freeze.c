@@ -102,11 +102,15 @@ int
 vc_freeze_recover (virDomainPtr dom, const char *rundir, const char *domain,
                    bool force, int level)
 {
-  int pid, m = marker_read (rundir, domain, &pid, level);
+  int n, pid, m = marker_read (rundir, domain, &pid, level);
 
   if (m == -1 || (m == 0 && !force))
     return m;
-  if (virDomainFSThaw (dom, NULL, 0, 0) < 0) {
+  /* The agent answers how many filesystems it thawed: 0 when the guest
+   * was not frozen (it was restarted, or the kill came before the freeze).
+   */
+  n = virDomainFSThaw (dom, NULL, 0, 0);
+  if (n < 0) {
     if (m)
       qb_log (level, "%s may still be frozen by a virtckpt that was killed "
               "(pid %d), and cannot be thawed: %s; run 'virtckpt thaw %s' "
@@ -117,13 +121,16 @@ vc_freeze_recover (virDomainPtr dom, const char *rundir, const char *domain,
               vc_libvirt_error ());
     return -1;
   }
-  if (m)
+  if (m && n > 0)
     vc_notice ("%s was left frozen by a virtckpt that was killed (pid %d): "
-               "thawed its filesystems", domain, pid);
+               "thawed %d filesystem%s", domain, pid, n, n == 1 ? "" : "s");
+  else if (m)
+    vc_info ("a virtckpt that was killed (pid %d) may have frozen %s, but it "
+             "is not frozen", pid, domain);
   else
-    vc_notice ("thawed the filesystems of %s", domain);
+    vc_notice ("thawed %d filesystem%s of %s", n, n == 1 ? "" : "s", domain);
   marker_remove (rundir, domain);
-  return 1;
+  return n > 0;
 }
 
 /* libvirt 9.0 has no quiesce flag for virDomainBackupBegin: the guest
@@ -245,8 +252,8 @@ vc_freeze_thaw_command (virConnectPtr conn, const char *rundir,
   }
   r = vc_freeze_recover (dom, rundir, domain, force, LOG_ERR);
   virDomainFree (dom);
-  if (r == 0)
-    vc_info ("no virtckpt froze %s: nothing to thaw (--force thaws it anyway)",
-             domain);
+  if (r == 0 && !force)
+    vc_info ("nothing to thaw on %s (a freeze another tool made is left "
+             "alone: --force thaws it)", domain);
   return r == -1 ? VC_EXIT_ERROR : VC_EXIT_OK;
 }

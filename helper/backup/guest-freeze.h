@@ -26,7 +26,7 @@ struct vc_freeze {
 
 /* Thaws dom if a virtckpt that was killed left it frozen (the marker is
  * there), or unconditionally when force.  The caller holds the run lock.
- * Returns 1 thawed, 0 nothing to thaw, -1 failed (logged at level, e.g.
+ * Returns 1 thawed, 0 nothing was frozen, -1 failed (logged at level, e.g.
  * LOG_WARNING for a backup that goes on; the marker is kept).
  */
 extern int vc_freeze_recover (virDomainPtr dom, const char *rundir,

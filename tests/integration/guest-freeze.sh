@@ -151,7 +151,9 @@ KILLED=$(_vc_descendant "$BG" virtckpt)
 kill -KILL "$KILLED"
 wait "$BG" || true
 vc_assert_eq frozen "$(vc_guest_freeze_status "$H" vm)" "SIGKILL leaves the guest frozen"
-[[ -n "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "SIGKILL: no freeze marker"
+MARKER=$(find "$VC_TMP/run" -name '*.frozen')
+[[ -n "$MARKER" ]] || vc_fail "SIGKILL: no freeze marker"
+cp "$MARKER" "$VC_TMP/marker.saved"
 unset VIRTCKPT_TEST_FREEZE_PAUSE
 expect_exit 0 vck "$H" thaw vm "${RUN[@]}"
 grep -q "vm was left frozen by a virtckpt that was killed (pid [0-9]*): thawed" <<<"$VC_ERR" ||
@@ -160,6 +162,11 @@ assert_thawed "'virtckpt thaw' thawed the guest"
 expect_exit 0 vck "$H" -v thaw vm "${RUN[@]}"
 grep -q "nothing to thaw" <<<"$VC_ERR" || vc_fail "second thaw: $VC_ERR"
 [[ -z "$(find "$VC_TMP/run" -name '*.frozen')" ]] || vc_fail "thaw: the freeze marker is left"
+# A marker whose guest is no longer frozen (restarted since): nothing thawed.
+cp "$VC_TMP/marker.saved" "$MARKER"
+expect_exit 0 vck "$H" -v thaw vm "${RUN[@]}"
+grep -q "may have frozen vm, but it is not frozen" <<<"$VC_ERR" || vc_fail "stale marker: $VC_ERR"
+[[ ! -e "$MARKER" ]] || vc_fail "stale marker: not removed"
 
 # --- 3b. ... or the OCF agent's start does (default runtime directory) --
 AGENT=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/agent/checkpoints
