@@ -15,6 +15,7 @@
 #include "backup/backup-job.h"
 #include "backup/backup-level.h"
 #include "backup/disk-job.h"
+#include "backup/guest-freeze.h"
 #include "backup/manifest.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
@@ -185,6 +186,11 @@ prepare (struct run *r)
     return s;
   if (vc_backup_job_end_stale (&r->d, r->o->rundir) == -1)
     return VC_EXIT_ERROR;
+  /* Else this backup could not freeze, and the guest would stay frozen.
+   * Should the thaw fail, the backup goes on: its own freeze fails too,
+   * and it is labelled crash-consistent.
+   */
+  vc_freeze_recover (r->d.dom, r->o->rundir, r->o->domain, false, LOG_WARNING);
   vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d);
   return VC_EXIT_OK;
 }
@@ -241,6 +247,10 @@ start_job (struct run *r)
                            checkpoint, r->b.id) == -1)
     return -1;
   r->made_checkpoint = checkpoint != NULL;
+  r->b.consistency = strdup (r->job.consistent ? VC_APPLICATION_CONSISTENT
+                             : VC_CRASH_CONSISTENT);
+  if (r->b.consistency == NULL)
+    return oom ();
   if (checkpoint && vc_backup_capture (&r->d) == -1)
     vc_warn ("could not record checkpoint %s in the store yet", checkpoint);
   return 0;
@@ -423,6 +433,12 @@ report (const struct vc_backup *done, const char *domain)
              domain, read / 1048576.0, written / 1048576.0,
              (size - read) / 1048576.0, done->seconds,
              done->seconds > 0 ? read / 1048576.0 / done->seconds : 0.0);
+  if (strcmp (done->consistency, VC_APPLICATION_CONSISTENT) == 0)
+    vc_notice ("backup %u of %s is application-consistent: the guest's "
+               "filesystems were frozen", done->id, domain);
+  else
+    vc_notice ("backup %u of %s is crash-consistent: the guest's filesystems "
+               "were not frozen", done->id, domain);
 }
 
 /* Housekeeping that cannot lose a backup. */
@@ -478,7 +494,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
   CLEANUP_RUN struct run r = {
     .o = o, .d = { .conn = conn, .store = store, .name = o->domain },
     .outfd = -1, .lockfd = -1, .runlockfd = -1,
-    .job = { .d = &r.d, .rundir = o->rundir },
+    .job = { .d = &r.d, .rundir = o->rundir, .cancel = o->cancel },
   };
   int ret;
 

@@ -81,10 +81,17 @@ struct vc_backup {
   char *dir;
   int64_t started, finished;
   double seconds;
+  char *consistency;            /* VC_*_CONSISTENT; NULL: not recorded */
   vc_backup_disk_vector disks;
   vc_backup_file_vector files;
 };
 DEFINE_VECTOR_TYPE (vc_backup_vector, struct vc_backup);
+
+/* A backup started with the guest's filesystems frozen by its agent, or
+ * not (a copy of disks that were in use, as after a power cut).
+ */
+#define VC_APPLICATION_CONSISTENT "application"
+#define VC_CRASH_CONSISTENT "crash"
 
 struct vc_manifest {
   char *domain;

@@ -124,6 +124,21 @@ static const struct vc_command commands[] = {
     "Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
     "none, it finished, or it was cancelled); 1 when it did not end in time.\n",
     vc_cmd_cancel, NULL },
+  { "thaw", "DOMAIN", "thaw a guest a killed virtckpt left frozen",
+    "[--force] DOMAIN",
+    "Thaw the filesystems of DOMAIN (guest agent) if a virtckpt backup froze\n"
+    "them and was killed before it could thaw them: a backup writes\n"
+    "RUNDIR/NAME.frozen before it freezes and removes it once thawed.  A\n"
+    "freeze made by another tool (no such file) is left alone, unless\n"
+    "--force.  Every backup does this first too, and the OCF agent at start\n"
+    "and monitor.  Does nothing while a backup of DOMAIN runs (it thaws what\n"
+    "it froze) or when DOMAIN does not run.\n"
+    "\n"
+    "  -f, --force       thaw even if no virtckpt froze DOMAIN\n"
+    "\n"
+    "Exit status 0 when thawed or nothing to thaw; 1 when the guest agent\n"
+    "did not thaw (the file is kept: run it again).\n",
+    vc_cmd_thaw, NULL },
   { NULL },
 };
 
@@ -167,7 +182,8 @@ usage_main (FILE *fp)
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
 "  -s, --store=DIR     checkpoint store (default: %s, or $VIRTCKPT_STORE)\n"
-"  -f, --force         capture: replace a stored chain libvirt does not hold\n"
+"  -f, --force         capture: replace a stored chain libvirt does not hold;\n"
+"                      thaw: thaw even if no virtckpt froze the guest\n"
 "      --xml           show: print the store document as XML\n"
 "      --names         show: print the checkpoint names, one a line\n"
 "  -o, --output=DIR    backup: backup directory; restore: output directory\n"
