@@ -321,6 +321,7 @@ DOM=--help
 vc_make_image "$VC_TMP/odd.qcow2" 32M
 vc_domain_xml "$DOM" "$VC_TMP/odd.qcow2" >"$VC_TMP/odd.xml"
 vc_virsh "$H" create "$VC_TMP/odd.xml" >/dev/null
+expect_ra 0 start
 vc_virsh "$H" checkpoint-create-as --domain="$DOM" --name c1 >/dev/null
 expect_ra 0 monitor
 vc_assert_eq "c1" "$(stored_names)" "monitor captured the domain named --help"
