@@ -94,9 +94,10 @@ vc_backup_guard_take (const char *rundir, const char *domain)
     return -1;
   }
   if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
-    pid_t owner = errno == EWOULDBLOCK ? vc_lock_owner_claimed (fd) : 0;
-    if (errno != EWOULDBLOCK)
-      vc_error ("cannot lock %s/%s: %m", rundir, g.lock);
+    int e = errno;
+    pid_t owner = e == EWOULDBLOCK ? vc_lock_owner_claimed (fd) : 0;
+    if (e != EWOULDBLOCK)
+      vc_error ("cannot lock %s/%s: %s", rundir, g.lock, strerror (e));
     else if (owner)
       vc_error ("a backup of %s is already running (pid %d)", domain, (int) owner);
     else
