@@ -213,6 +213,12 @@ find_running (const struct vc_cancel_options *o, int fd, const char *lock,
   return -1;
 }
 
+static int
+send_signal (int pidfd, pid_t pid, int sig)
+{
+  return pidfd >= 0 ? pidfd_send_signal (pidfd, sig, NULL, 0) : kill (pid, sig);
+}
+
 /* fd: the domain's run lock, which a running backup holds.  Lets it
  * finish within the grace period, else ends it with SIGTERM and waits for
  * it to roll back.  0 once it ended.
@@ -238,11 +244,11 @@ stop_running (const struct vc_cancel_options *o, int fd, const char *lock)
   /* Through the pidfd: the very process verified, even if pid is reused.
    * SIGCONT too: a backup stopped with ^Z would never see SIGTERM.
    */
-  if (pidfd_send_signal (pidfd, SIGTERM, NULL, 0) == -1 && errno != ESRCH) {
+  if (send_signal (pidfd, pid, SIGTERM) == -1 && errno != ESRCH) {
     vc_error ("cannot signal the backup of %s (pid %d): %m", o->domain, (int) pid);
     return -1;
   }
-  pidfd_send_signal (pidfd, SIGCONT, NULL, 0);
+  send_signal (pidfd, pid, SIGCONT);
   if (!lock_within (fd, o->wait)) {
     vc_error ("the backup of %s (pid %d) did not end within %u s of SIGTERM",
               o->domain, (int) pid, o->wait);

@@ -22,8 +22,9 @@ extern int vc_lock_owner_record (int fd);
 extern void vc_lock_owner_clear (int fd);
 
 /* The holder of the lock on fd, as recorded: 1 verified (*pid, and
- * *pidfd: a pidfd of it, to signal exactly that process), 0 nothing
- * recorded (yet), -1 not to be trusted (why says so).
+ * *pidfd: a pidfd of it, to signal exactly that process, or -1 where the
+ * kernel has no pidfds), 0 nothing recorded (yet), -1 not to be trusted
+ * (why says so).
  */
 extern int vc_lock_owner_get (int fd, pid_t *pid, int *pidfd,
                               char *why, size_t len);
