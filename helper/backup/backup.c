@@ -62,7 +62,7 @@ run_clear (struct run *r)
   vc_string_vector_free (&r->disks);
   if (r->d.dom)
     virDomainFree (r->d.dom);
-  cleanup_close (&r->runlockfd);
+  vc_backup_guard_release (&r->runlockfd);
   cleanup_close (&r->lockfd);
   cleanup_close (&r->outfd);
 }

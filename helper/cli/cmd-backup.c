@@ -75,8 +75,10 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   sigaction (SIGHUP, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  if (vc_store_open_cli (&store, o->store_dir, o->store_explicit, true) == -1)
-    return VC_EXIT_ERROR;
+  ret = vc_store_open_cli (&store, o->store_dir, o->store_explicit, true);
+  if (ret < 0)
+    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
+                                            : VC_EXIT_ERROR;
   conn = vc_libvirt_open (o->uri);
   if (conn == NULL) {
     vc_store_close (&store);

@@ -259,9 +259,11 @@ with_store (const struct vc_options *opts, const char *name, const char *arg,
              strcmp (arg, "DOMAIN") == 0 ? "domain name" : "file name");
     return VC_EXIT_USAGE;
   }
-  if (vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
-                         writes) == -1)
-    return VC_EXIT_ERROR;
+  ret = vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
+                           writes);
+  if (ret < 0)
+    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
+                                            : VC_EXIT_ERROR;
   ret = fn (opts, &store, argv);
   vc_store_close (&store);
   return ret;

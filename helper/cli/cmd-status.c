@@ -52,7 +52,8 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
         why = EPROTO;
     }
     bool synced = is_synced (text);
-    if (synced || o->wait_synced == 0 || time (NULL) >= deadline)
+    if (synced || why == EPERM || o->wait_synced == 0 ||
+        time (NULL) >= deadline)
       break;
     free (text);
     text = NULL;
@@ -61,7 +62,8 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   if (text == NULL) {
     vc_error ("%s%s", vc_daemon_unreachable (why),
               o->wait_synced ? " (waited for it)" : "");
-    return why == ENOENT ? VC_EXIT_NO_DAEMON : VC_EXIT_ERROR;
+    return why == ENOENT ? VC_EXIT_NO_DAEMON
+         : why == EPERM ? VC_EXIT_UNTRUSTED_DAEMON : VC_EXIT_ERROR;
   }
   fputs (text, stdout);
   bool synced = is_synced (text);

@@ -121,8 +121,11 @@ static const struct vc_command commands[] = {
     "      --hold=SECS   refuse new backups of DOMAIN on this host for SECS\n"
     "      --release     end such a hold\n"
     "\n"
+    "Only the process that the kernel shows holding the domain's run lock,\n"
+    "with the start time it recorded, is signalled.\n"
     "Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
-    "none, it finished, or it was cancelled); 1 when it did not end in time.\n",
+    "none, it finished, or it was cancelled); 1 when it did not end in time,\n"
+    "or the lock names a process that cannot be verified.\n",
     vc_cmd_cancel, NULL },
   { "thaw", "DOMAIN", "thaw a guest a killed virtckpt left frozen",
     "[--force] DOMAIN",
@@ -201,7 +204,8 @@ usage_main (FILE *fp)
 "Exit status: 0 success, 1 error, 2 usage error, 3 the checkpoint chain is\n"
 "broken and the next backup must be full, 4 nothing stored for the domain,\n"
 "5 libvirt holds none of the stored checkpoints, 6 virtckptd is not synced,\n"
-"7 no virtckptd runs on this node.\n"
+"7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
+"virtckptd is not root's; no store was used).\n"
 "See virtckpt(8).\n", STORE_DIR);
 }
 
