@@ -80,6 +80,30 @@ hold_left (struct guard *g)
 }
 
 int
+vc_backup_guard_probe (const char *rundir, const char *domain, int *fd)
+{
+  CLEANUP_GUARD struct guard g = { .dirfd = -1 };
+  CLEANUP_CLOSE int lockfd = -1;
+
+  *fd = -1;
+  if (guard_open (&g, rundir, domain) == -1)
+    return -1;
+  lockfd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lockfd == -1) {
+    vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
+    return -1;
+  }
+  if (flock (lockfd, LOCK_EX | LOCK_NB) == 0) {
+    *fd = steal_fd (&lockfd);
+    return 0;
+  }
+  if (errno == EWOULDBLOCK)
+    return 1;
+  vc_error ("cannot lock %s/%s: %m", rundir, g.lock);
+  return -1;
+}
+
+int
 vc_backup_guard_take (const char *rundir, const char *domain)
 {
   CLEANUP_GUARD struct guard g = { .dirfd = -1 };

@@ -20,6 +20,11 @@
  * lock's fd.
  */
 extern int vc_backup_guard_take (const char *rundir, const char *domain);
+/* Whether a backup of domain runs here, without refusing: 1 runs, 0 none
+ * (*fd then holds the run lock, so none starts meanwhile), -1 error
+ * (logged).
+ */
+extern int vc_backup_guard_probe (const char *rundir, const char *domain, int *fd);
 /* Empties the lock file, then releases the lock; *fd becomes -1. */
 extern void vc_backup_guard_release (int *fd);
 

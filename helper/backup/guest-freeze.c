@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
 
+#include "backup/backup-guard.h"
 #include "backup/guest-freeze.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
@@ -195,34 +195,6 @@ vc_thaw (struct vc_freeze *f)
   return 0;
 }
 
-/* Whether a virtckpt backup of domain runs: it holds RUNDIR/NAME.lock
- * (backup-guard.c).  1 runs, 0 not (*fd then holds the lock), -1 error.
- */
-static int
-backup_running (const char *rundir, const char *domain, int *fd)
-{
-  CLEANUP_FREE char *enc = vc_name_to_file (domain);
-  CLEANUP_FREE char *lock = enc ? vc_printf ("%s/%s.lock", rundir, enc) : NULL;
-
-  if (lock == NULL) {
-    vc_error ("invalid domain name '%s'", domain);
-    return -1;
-  }
-  *fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (*fd == -1) {
-    vc_error ("cannot open %s: %m", lock);
-    return -1;
-  }
-  if (flock (*fd, LOCK_EX | LOCK_NB) == 0)
-    return 0;
-  close (*fd);
-  *fd = -1;
-  if (errno == EWOULDBLOCK)
-    return 1;
-  vc_error ("cannot lock %s: %m", lock);
-  return -1;
-}
-
 int
 vc_freeze_thaw_command (virConnectPtr conn, const char *rundir,
                         const char *domain, bool force)
@@ -231,11 +203,7 @@ vc_freeze_thaw_command (virConnectPtr conn, const char *rundir,
   virDomainPtr dom;
   int r;
 
-  if (vc_mkdir_parents (rundir, 0755) == -1) {
-    vc_error ("cannot use runtime directory %s: %m", rundir);
-    return VC_EXIT_ERROR;
-  }
-  switch (backup_running (rundir, domain, &lockfd)) {
+  switch (vc_backup_guard_probe (rundir, domain, &lockfd)) {
   case 1:
     vc_info ("a backup of %s is running: it thaws what it froze", domain);
     return VC_EXIT_OK;
