@@ -21,10 +21,17 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 	fail "virtckpt is not completed by _virtckpt"
 
 # offered WORD... : the candidates when the last WORD is being completed,
-# sorted, space-separated, in $got.
+# sorted, space-separated, in $got.  With line=TEXT in the environment,
+# TEXT is the command line bash split into the WORDs (COMP_LINE), else
+# there is no COMP_LINE.
 offered() {
 	COMP_WORDS=("$VIRTCKPT" "$@")
 	COMP_CWORD=$#
+	unset COMP_LINE COMP_POINT
+	if [[ -n ${line+set} ]]; then
+		COMP_LINE="$VIRTCKPT $line"
+		COMP_POINT=${#COMP_LINE}
+	fi
 	COMPREPLY=()
 	_virtckpt || fail "_virtckpt failed on: $*"
 	got=$(printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort | xargs)
@@ -96,6 +103,15 @@ expect "inc" backup vm --level = i
 expect "auto copy diff full inc" backup vm --level =
 expect "qcow2 raw" restore /x --format ""
 expect "sha256 xxh128" backup vm --checksum ""
+# As bash splits at COMP_WORDBREAKS (= and :), with the line it split.
+line="backup vm --level=i" expect "inc" backup vm --level = i
+line="backup vm --level=" expect "auto copy diff full inc" backup vm --level =
+line="backup vm --level i" expect "inc" backup vm --level i
+line="-c qemu:" expect "///session ///system" -c qemu :
+line="-c qemu:///sy" expect "///system" -c qemu : ///sy
+line="--connect=qemu:///se" expect "///session" --connect = qemu : ///se
+line="-c test:///default checkpoints " expect "capture forget import list redefine show" \
+	-c test : ///default checkpoints ""
 # An option's value is not taken for the command.
 expect "" --connections 4
 mkdir -p "$tmp/dirs/backups" "$tmp/dirs/beta"
@@ -122,6 +138,7 @@ if command -v virsh >/dev/null; then
 		expect "test" -c test:///default $cmd ""
 	done
 	expect "test" --connect=test:///default backup t
+	line="-c test:///default backup " expect "test" -c test : ///default backup ""
 	expect "vda" -c test:///default backup test --disk ""
 else
 	echo "virsh not installed: domain names not checked" >&2
