@@ -216,6 +216,7 @@ if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 		tar --null -T - -cf -) | tar -C "$copy" -xf -
 else
 	cp -a "$src/." "$copy/"
+	chmod -R u+w "$copy"        # make distcheck's source is read-only
 fi
 
 log "dpkg-buildpackage -us -uc -b in $copy"
