@@ -55,7 +55,12 @@ installed() {
 		fail "virtckpt is not /usr/sbin/virtckpt: $(command -v virtckpt)"
 	[[ "$(virtckpt --version)" == "virtckpt $ver" ]] ||
 		fail "virtckpt --version says '$(virtckpt --version)', the package is $ver"
-	[[ -x /usr/sbin/virtckptd ]] || fail "no /usr/sbin/virtckptd"
+	[[ "$(/usr/sbin/virtckptd --version)" == "virtckptd $ver" ]] ||
+		fail "virtckptd --version says '$(/usr/sbin/virtckptd --version)', the package is $ver"
+	# Both default to the store the package documents, whatever the prefix.
+	for p in virtckpt virtckptd; do
+		"$p" --help | grep -q /var/lib/virtckpt || fail "$p's default store is not /var/lib/virtckpt"
+	done
 
 	for page in virtckpt virtckptd ocf_virtckpt_checkpoints ocf_virtckpt_virtckptd; do
 		out=$(man -w "$page" 2>&1) || fail "man -w $page: $out"
