@@ -28,8 +28,11 @@ export VC_DEB_T0
 log() { printf 'deb-install [%ss]: %s\n' "$((EPOCHSECONDS - VC_DEB_T0))" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 skip() {
+	if [[ "${VIRTCKPT_REQUIRE_INTEGRATION:-0}" == 1 ]]; then
+		log "ERROR: $* (VIRTCKPT_REQUIRE_INTEGRATION=1)"
+		exit 99
+	fi
 	log "SKIP: $*"
-	[[ "${VIRTCKPT_REQUIRE_INTEGRATION:-0}" == 1 ]] && exit 99
 	exit 77
 }
 
