@@ -16,6 +16,7 @@
 #include "common/atomic-file.h"
 #include "store/daemon-client.h"
 #include "common/cleanup.h"
+#include "common/trusted-dir.h"
 #include "store/document.h"
 #include "common/log.h"
 #include "store/name-map.h"
@@ -37,6 +38,13 @@ vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
 
   if (no == NULL || *no == '\0') {
     daemon = vc_daemon_connect ();
+    if (daemon == NULL && errno == EPERM) {
+      /* Not the local store either: whoever squats the daemon's name
+       * would make this node's writes bypass the cluster unnoticed.
+       */
+      vc_error ("%s", vc_daemon_unreachable (EPERM));
+      return VC_STORE_UNTRUSTED_DAEMON;
+    }
     if (daemon == NULL && errno != ENOENT)
       vc_warn ("%s: using the local store", vc_daemon_unreachable (errno));
   }
@@ -113,13 +121,18 @@ vc_store_mark_replica (struct vc_store *store, uint32_t nodeid)
  * cluster: base is otherwise only moved by a sync, and the daemon's sync
  * must see this write as made on top of what the cluster holds (it wins)
  * unless the cluster changed the domain since (a conflict, and the
- * cluster's quorate version wins).
+ * cluster's quorate version wins).  Its generation goes above the one it
+ * replaces, tombstones included (callers count from what they can load,
+ * which hides a tombstone): a write below its base could not be ordered
+ * by the sync.  Nothing replaced: the write has no base.
  */
 static void
 flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
 {
   struct vc_chain current;
 
+  chain->version.base_generation = 0;
+  chain->version.base_node = 0;
   if (vc_store_load_any (store, chain->domain, &current) == 0) {
     if (!current.version.without_quorum) {
       chain->version.base_generation = current.version.generation;
@@ -129,8 +142,12 @@ flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
       chain->version.base_generation = current.version.base_generation;
       chain->version.base_node = current.version.base_node;
     }
+    if (chain->version.generation <= current.version.generation)
+      chain->version.generation = current.version.generation + 1;
     vc_chain_clear (&current);
   }
+  if (chain->version.generation <= chain->version.base_generation)
+    chain->version.generation = chain->version.base_generation + 1;
   chain->version.without_quorum = true;
   chain->version.node = store->replica_node;
   if (!store->warned_unreplicated)
@@ -150,13 +167,13 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->unreplicated = store->warned_unreplicated = false;
   store->replica_node = 0;
   store->scan = NULL;
-  store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  store->dirfd = vc_open_trusted_dir (dir, "checkpoint store");
   if (store->dirfd == -1 && errno == ENOENT && create) {
     if (vc_mkdir_parents (dir, 0700) == -1) {
       vc_error ("cannot create checkpoint store %s: %m", dir);
       return -1;
     }
-    store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    store->dirfd = vc_open_trusted_dir (dir, "checkpoint store");
   }
   if (store->dirfd == -1 && errno == ENOENT && !create) {
     /* A store nobody wrote to yet reads as empty. */
@@ -171,9 +188,7 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   if (store->dirfd == -1) {
     if (errno == ENOENT)
       vc_error ("checkpoint store %s does not exist", dir);
-    else
-      vc_error ("cannot open checkpoint store %s: %m", dir);
-    return -1;
+    return -1;                  /* the rest was reported */
   }
   store->dir = strdup (dir);
   if (store->dir == NULL) {
@@ -413,7 +428,7 @@ int
 vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
-  CLEANUP_FREE char *copy = NULL, *doc = NULL;
+  CLEANUP_FREE char *copy = NULL, *doc = NULL, *where = NULL;
   size_t len;
   int fd, r;
 
@@ -425,12 +440,15 @@ vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
   copy = vc_printf ("%s@%" PRIu64 "-%" PRIu32 ".xml", file,
                     chain->version.generation, chain->version.node);
   if (copy == NULL || store->dirfd == -1 ||
-      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST) ||
-      (fd = openat (store->dirfd, VC_CONFLICTS_DIR,
-                    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST)) {
     vc_error ("cannot make %s/%s: %m", store->dir, VC_CONFLICTS_DIR);
     return -1;
   }
+  where = vc_printf ("%s/%s", store->dir, VC_CONFLICTS_DIR);
+  fd = where ? vc_open_trusted_dir_at (store->dirfd, VC_CONFLICTS_DIR, where,
+                                       "conflicts directory") : -1;
+  if (fd == -1)
+    return -1;
   r = vc_atomic_write (fd, copy, doc, len);
   if (r == -1)
     vc_error ("cannot write %s/%s/%s: %m", store->dir, VC_CONFLICTS_DIR, copy);
