@@ -10,6 +10,7 @@ if ! command -v shellcheck >/dev/null; then
 fi
 mapfile -t scripts < <(
 	{ echo quickstart; echo .ci/run; echo agent/virtckpt-shellfuncs
+	  echo bash-completion/virtckpt
 	  find tests agent heartbeat tools -type f \( -name '*.sh' -o -perm -u+x \) 2>/dev/null; } |
 	while read -r f; do
 		[[ -f "$f" ]] && head -c 64 "$f" | grep -qE '^#!.*(ba)?sh|shellcheck shell=' && echo "$f"

@@ -99,6 +99,7 @@ vc_backup_dir_make_partial (int outfd, const char *outdir, const char *partial,
   return 0;
 }
 
+/* Named like a committed backup's directory: ID-LEVEL-... */
 static bool
 backup_dir_name (const char *s)
 {
@@ -109,53 +110,126 @@ backup_dir_name (const char *s)
      !strcmp (level, "diff") || !strcmp (level, "copy"));
 }
 
-static bool
-stale (const char *name, const struct vc_manifest *m)
+int
+vc_backup_dir_check_unlisted (int outfd, const char *outdir)
 {
-  if (strncmp (name, PARTIAL_PREFIX, strlen (PARTIAL_PREFIX)) == 0)
-    return true;
-  if (!backup_dir_name (name))
-    return false;
-  for (size_t i = 0; i < m->backups.len; i++)
-    if (strcmp (m->backups.ptr[i].dir, name) == 0)
-      return false;
-  return true;
+  CLEANUP_CLOSEDIR DIR *d = vc_opendir_at (outfd);
+  struct dirent *e;
+
+  if (d == NULL) {
+    vc_error ("cannot read %s: %m", outdir);
+    return -1;
+  }
+  while ((e = readdir (d)) != NULL)
+    if (backup_dir_name (e->d_name)) {
+      vc_error ("%s holds backups (%s) but no %s: not touching them; restore "
+                "%s from a copy, or back up into a new directory", outdir,
+                e->d_name, VC_MANIFEST_FILE, VC_MANIFEST_FILE);
+      return -1;
+    }
+  return 0;
 }
 
-/* Listed first and removed after: removing while readdir runs may skip
- * entries.
+/* The id of a .partial-ID directory, or 0. */
+static unsigned
+partial_id (const char *name)
+{
+  const char *s = name + strlen (PARTIAL_PREFIX);
+  char *end;
+  unsigned long id;
+
+  if (strncmp (name, PARTIAL_PREFIX, strlen (PARTIAL_PREFIX)) != 0 ||
+      !(*s >= '1' && *s <= '9'))
+    return 0;
+  id = strtoul (s, &end, 10);
+  return *end == '\0' && id <= VC_BACKUP_ID_MAX ? id : 0;
+}
+
+/* Listed first and handled after: renaming or removing while readdir
+ * runs may skip entries.  Only .partial-* directories are ever leftovers.
  */
 static void
-list_stale (int outfd, const struct vc_manifest *m, string_vector *out)
+list_partial (int outfd, string_vector *out)
 {
   CLEANUP_CLOSEDIR DIR *d = vc_opendir_at (outfd);
   struct dirent *e;
 
   while (d && (e = readdir (d)) != NULL)
-    if (stale (e->d_name, m)) {
+    if (strncmp (e->d_name, PARTIAL_PREFIX, strlen (PARTIAL_PREFIX)) == 0) {
       char *s = strdup (e->d_name);
       if (s && string_vector_append (out, s) == -1)
         free (s);
     }
 }
 
+/* Whether name is the checkpoint backup id of an uncommitted run could
+ * have made: virtckpt.CHAIN.ID.XXXX, named by no committed backup.  The
+ * marker is as untrusted as the rest of the directory: it must not make
+ * us delete any other checkpoint.
+ */
+static bool
+own_checkpoint (const char *name, unsigned id, const struct vc_manifest *m)
+{
+  CLEANUP_FREE char *tail = vc_printf (".%u.", id);
+  const char *p;
+
+  if (tail == NULL || strncmp (name, "virtckpt.", 9) != 0 ||
+      (p = strstr (name + 9, tail)) == NULL)
+    return false;
+  p += strlen (tail);
+  if (strlen (p) != 4 || strspn (p, "0123456789abcdef") != 4)
+    return false;
+  for (size_t i = 0; i < m->backups.len; i++)
+    if (vc_streq (m->backups.ptr[i].checkpoint, name))
+      return false;
+  return true;
+}
+
 /* The checkpoint a killed run made would otherwise pass for the base of
  * the next incremental.
  */
 static void
-remove_marked_checkpoint (int outfd, const char *dir,
+remove_marked_checkpoint (int outfd, const char *dir, unsigned id,
+                          const struct vc_manifest *m,
                           const struct vc_backup_domain *d)
 {
-  CLEANUP_FREE char *marker = vc_printf ("%s/" CHECKPOINT_MARKER, dir);
+  CLEANUP_CLOSE int fd =
+    openat (outfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   CLEANUP_FREE char *name = NULL;
   size_t len;
 
-  if (marker && vc_read_file (outfd, marker, 1024, &name, &len) == 0 &&
-      len > 0 && vc_backup_has_checkpoint (d, name)) {
+  if (fd == -1 || vc_read_file (fd, CHECKPOINT_MARKER, 1024, &name, &len) == -1 ||
+      len == 0 || strlen (name) != len)
+    return;
+  if (!own_checkpoint (name, id, m)) {
+    vc_warn ("%s names checkpoint %s, which is not its own: left alone", dir, name);
+    return;
+  }
+  if (vc_backup_has_checkpoint (d, name)) {
     vc_warn ("removing checkpoint %s, left by an interrupted backup", name);
     if (vc_backup_delete_checkpoint (d, name) == 0)
       vc_backup_capture (d);
   }
+}
+
+/* The manifest lists backup b, whose data is still in its partial
+ * directory: the run was stopped between its commit and the rename.
+ */
+static void
+finish_commit (int outfd, const char *outdir, const char *partial,
+               const struct vc_backup *b)
+{
+  struct stat st;
+
+  if (fstatat (outfd, b->dir, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    vc_warn ("%s/%s: backup %u is committed as %s, which exists: left alone",
+             outdir, partial, b->id, b->dir);
+    return;
+  }
+  if (renameat (outfd, partial, outfd, b->dir) == -1 || fsync (outfd) == -1)
+    vc_warn ("cannot rename %s/%s to %s: %m", outdir, partial, b->dir);
+  else
+    vc_notice ("%s/%s: finished the commit of backup %u", outdir, b->dir, b->id);
 }
 
 void
@@ -165,12 +239,20 @@ vc_backup_dir_remove_stale (int outfd, const char *outdir,
 {
   string_vector dirs = empty_vector;
 
-  list_stale (outfd, m, &dirs);
+  list_partial (outfd, &dirs);
   for (size_t i = 0; i < dirs.len; i++) {
-    remove_marked_checkpoint (outfd, dirs.ptr[i], d);
-    vc_warn ("removing %s/%s, left by an interrupted backup", outdir, dirs.ptr[i]);
-    if (vc_remove_flat_dir (outfd, dirs.ptr[i]) == -1)
-      vc_warn ("cannot remove %s/%s: %m", outdir, dirs.ptr[i]);
+    const char *partial = dirs.ptr[i];
+    unsigned id = partial_id (partial);
+    const struct vc_backup *b = id ? vc_manifest_find (m, id) : NULL;
+    if (b) {
+      finish_commit (outfd, outdir, partial, b);
+      continue;
+    }
+    if (id)
+      remove_marked_checkpoint (outfd, partial, id, m, d);
+    vc_warn ("removing %s/%s, left by an interrupted backup", outdir, partial);
+    if (vc_remove_flat_dir (outfd, partial) == -1)
+      vc_warn ("cannot remove %s/%s: %m", outdir, partial);
   }
   vc_string_vector_free (&dirs);
 }

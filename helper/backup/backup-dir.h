@@ -23,6 +23,12 @@ extern int vc_remove_flat_dir (int dirfd, const char *name);
 extern char *vc_backup_partial_name (unsigned id);
 extern char *vc_backup_dir_name (unsigned id, const char *level, time_t started);
 
+/* With no manifest in outdir: -1 (logged, with the way forward) when
+ * outdir holds directories named like committed backups.  A missing
+ * manifest never makes them leftovers.
+ */
+extern int vc_backup_dir_check_unlisted (int outfd, const char *outdir);
+
 /* Creates the partial directory; with a checkpoint, records its name in
  * it first, so that whoever cleans up after a killed run knows which
  * checkpoint is its own (and never touches another directory's).
@@ -30,8 +36,11 @@ extern char *vc_backup_dir_name (unsigned id, const char *level, time_t started)
 extern int vc_backup_dir_make_partial (int outfd, const char *outdir,
                                        const char *partial, const char *checkpoint);
 
-/* Removes partial directories and backup directories m does not list,
- * with the checkpoints they record.  Failures are warnings.
+/* Only .partial-ID directories are ever leftovers.  One whose backup m
+ * lists is renamed to its committed name (the run stopped between its
+ * commit and the rename); the others are removed, with the checkpoint
+ * they record if it is theirs (virtckpt.CHAIN.ID.XXXX, named by no
+ * committed backup).  Failures are warnings.
  */
 extern void vc_backup_dir_remove_stale (int outfd, const char *outdir,
                                         const struct vc_manifest *m,

@@ -13,13 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 
 #include "common/atomic-file.h"
 #include "backup/backup-guard.h"
+#include "backup/lock-owner.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
 #include "libvirt/libvirt-conn.h"
 #include "common/log.h"
+#include "common/trusted-dir.h"
 #include "store/name-map.h"
 #include "common/vc-strings.h"
 
@@ -53,27 +56,13 @@ guard_open (struct guard *g, const char *rundir, const char *domain)
     vc_error ("invalid domain name '%s'", domain);
     return -1;
   }
-  if (vc_mkdir_parents (rundir, 0755) == -1 ||
-      (g->dirfd = open (rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+  /* Its locks name the processes cancel signals: root's alone. */
+  if (vc_mkdir_parents (rundir, 0755) == -1) {
     vc_error ("cannot use runtime directory %s: %m", rundir);
     return -1;
   }
-  return 0;
-}
-
-/* The pid a running backup wrote into its lock, or 0. */
-static pid_t
-lock_owner (int fd)
-{
-  char buf[32];
-  ssize_t n = pread (fd, buf, sizeof buf - 1, 0);
-  long pid;
-
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  pid = strtol (buf, NULL, 10);
-  return pid > 0 ? (pid_t) pid : 0;
+  g->dirfd = vc_open_trusted_dir (rundir, "runtime directory");
+  return g->dirfd == -1 ? -1 : 0;
 }
 
 /* Seconds left of a hold on the domain's backups, 0 when none. */
@@ -91,12 +80,35 @@ hold_left (struct guard *g)
 }
 
 int
+vc_backup_guard_probe (const char *rundir, const char *domain, int *fd)
+{
+  CLEANUP_GUARD struct guard g = { .dirfd = -1 };
+  CLEANUP_CLOSE int lockfd = -1;
+
+  *fd = -1;
+  if (guard_open (&g, rundir, domain) == -1)
+    return -1;
+  lockfd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lockfd == -1) {
+    vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
+    return -1;
+  }
+  if (flock (lockfd, LOCK_EX | LOCK_NB) == 0) {
+    *fd = steal_fd (&lockfd);
+    return 0;
+  }
+  if (errno == EWOULDBLOCK)
+    return 1;
+  vc_error ("cannot lock %s/%s: %m", rundir, g.lock);
+  return -1;
+}
+
+int
 vc_backup_guard_take (const char *rundir, const char *domain)
 {
   CLEANUP_GUARD struct guard g = { .dirfd = -1 };
   CLEANUP_CLOSE int fd = -1;
   long held;
-  char pid[32];
 
   if (guard_open (&g, rundir, domain) == -1)
     return -1;
@@ -106,9 +118,10 @@ vc_backup_guard_take (const char *rundir, const char *domain)
     return -1;
   }
   if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
-    pid_t owner = errno == EWOULDBLOCK ? lock_owner (fd) : 0;
-    if (errno != EWOULDBLOCK)
-      vc_error ("cannot lock %s/%s: %m", rundir, g.lock);
+    int e = errno;
+    pid_t owner = e == EWOULDBLOCK ? vc_lock_owner_claimed (fd) : 0;
+    if (e != EWOULDBLOCK)
+      vc_error ("cannot lock %s/%s: %s", rundir, g.lock, strerror (e));
     else if (owner)
       vc_error ("a backup of %s is already running (pid %d)", domain, (int) owner);
     else
@@ -121,10 +134,21 @@ vc_backup_guard_take (const char *rundir, const char *domain)
               "is moving it (virtckpt cancel --hold); try again later", domain, held);
     return -1;
   }
-  snprintf (pid, sizeof pid, "%d\n", (int) getpid ());
-  if (ftruncate (fd, 0) == -1 || pwrite (fd, pid, strlen (pid), 0) == -1)
-    vc_warn ("cannot record this backup in %s/%s: %m", rundir, g.lock);
+  if (vc_lock_owner_record (fd) == -1)
+    vc_warn ("cannot record this backup in %s/%s (cancel cannot end it): %m",
+             rundir, g.lock);
   return steal_fd (&fd);
+}
+
+void
+vc_backup_guard_release (int *fd)
+{
+  if (*fd < 0)
+    return;
+  /* Before the lock goes: nobody may read a finished run's pid. */
+  vc_lock_owner_clear (*fd);
+  close (*fd);
+  *fd = -1;
 }
 
 static void
@@ -187,6 +211,38 @@ vc_backup_end_stale_job (virDomainPtr dom, const char *rundir, const char *domai
   return 0;
 }
 
+/* The backup holding the run lock fd, verified (lock-owner.h): 0 and
+ * *pid, *pidfd, or -1 (logged).
+ */
+static int
+find_running (const struct vc_cancel_options *o, int fd, const char *lock,
+              pid_t *pid, int *pidfd)
+{
+  char why[256] = "is empty";
+  int r = 0;
+
+  /* The record is written just after the lock is taken. */
+  for (int i = 0; i < 20 && r == 0; i++) {
+    r = vc_lock_owner_get (fd, pid, pidfd, why, sizeof why);
+    if (r == 1)
+      return 0;
+    if (lock_within (fd, 0))
+      return 1;                 /* it ended meanwhile */
+    if (r == 0)
+      nap ();
+  }
+  vc_error ("a backup of %s holds %s/%s, but the lock file %s: not signalling "
+            "anyone; if a backup runs, stop it by hand", o->domain, o->rundir,
+            lock, why);
+  return -1;
+}
+
+static int
+send_signal (int pidfd, pid_t pid, int sig)
+{
+  return pidfd >= 0 ? pidfd_send_signal (pidfd, sig, NULL, 0) : kill (pid, sig);
+}
+
 /* fd: the domain's run lock, which a running backup holds.  Lets it
  * finish within the grace period, else ends it with SIGTERM and waits for
  * it to roll back.  0 once it ended.
@@ -194,16 +250,12 @@ vc_backup_end_stale_job (virDomainPtr dom, const char *rundir, const char *domai
 static int
 stop_running (const struct vc_cancel_options *o, int fd, const char *lock)
 {
+  CLEANUP_CLOSE int pidfd = -1;
   pid_t pid = 0;
+  int r = find_running (o, fd, lock, &pid, &pidfd);
 
-  /* The pid is written just after the lock is taken. */
-  for (int i = 0; i < 20 && (pid = lock_owner (fd)) == 0; i++)
-    nap ();
-  if (pid == 0) {
-    vc_error ("a backup of %s is running but did not record its pid in %s/%s",
-              o->domain, o->rundir, lock);
-    return -1;
-  }
+  if (r != 0)
+    return r == 1 ? 0 : -1;
   if (o->grace) {
     vc_notice ("waiting up to %u s for the backup of %s (pid %d) to finish",
                o->grace, o->domain, (int) pid);
@@ -213,12 +265,14 @@ stop_running (const struct vc_cancel_options *o, int fd, const char *lock)
     }
   }
   vc_notice ("cancelling the backup of %s (pid %d)", o->domain, (int) pid);
-  /* SIGCONT too: a backup stopped with ^Z would never see SIGTERM. */
-  if (kill (pid, SIGTERM) == -1 && errno != ESRCH) {
+  /* Through the pidfd: the very process verified, even if pid is reused.
+   * SIGCONT too: a backup stopped with ^Z would never see SIGTERM.
+   */
+  if (send_signal (pidfd, pid, SIGTERM) == -1 && errno != ESRCH) {
     vc_error ("cannot signal the backup of %s (pid %d): %m", o->domain, (int) pid);
     return -1;
   }
-  kill (pid, SIGCONT);
+  send_signal (pidfd, pid, SIGCONT);
   if (!lock_within (fd, o->wait)) {
     vc_error ("the backup of %s (pid %d) did not end within %u s of SIGTERM",
               o->domain, (int) pid, o->wait);
@@ -267,5 +321,7 @@ vc_backup_cancel (virConnectPtr conn, const struct vc_cancel_options *o)
     vc_info ("no backup of %s is running on this host", o->domain);
   else if (stop_running (o, fd, g.lock) == -1)
     return VC_EXIT_ERROR;
+  /* The lock is ours: a killed run's record goes. */
+  vc_lock_owner_clear (fd);
   return end_stale_job (conn, o) == -1 ? VC_EXIT_ERROR : VC_EXIT_OK;
 }

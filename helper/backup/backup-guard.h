@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which backup of a domain runs on this host, and ending it.
  *
- * A backup holds RUNDIR/NAME.lock (flock) while it runs and writes its
- * pid into it, so one backup per domain runs at a time and "virtckpt
- * cancel" can find it.  RUNDIR/NAME.hold, written by "cancel --hold",
+ * A backup holds RUNDIR/NAME.lock (flock) while it runs and records
+ * itself in it (lock-owner.h), so one backup per domain runs at a time and
+ * "virtckpt cancel" can find it, and only it.  RUNDIR must be root's alone
+ * (trusted-dir.h).  RUNDIR/NAME.hold, written by "cancel --hold",
  * holds the time until which new backups of the domain are refused: the
  * OCF agent cancels and holds backups while Pacemaker moves the domain,
  * because a running backup job blocks a live migration (libvirt's job
@@ -19,6 +20,13 @@
  * lock's fd.
  */
 extern int vc_backup_guard_take (const char *rundir, const char *domain);
+/* Whether a backup of domain runs here, without refusing: 1 runs, 0 none
+ * (*fd then holds the run lock, so none starts meanwhile), -1 error
+ * (logged).
+ */
+extern int vc_backup_guard_probe (const char *rundir, const char *domain, int *fd);
+/* Empties the lock file, then releases the lock; *fd becomes -1. */
+extern void vc_backup_guard_release (int *fd);
 
 /* A backup job of dom whose NBD socket is under rundir and that no
  * virtckpt runs (the caller holds the run lock) was left by a killed

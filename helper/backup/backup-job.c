@@ -12,6 +12,7 @@
 #include "backup/backup-dir.h"
 #include "backup/backup-guard.h"
 #include "backup/backup-job.h"
+#include "backup/guest-freeze.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
@@ -150,33 +151,6 @@ checkpoint_xml (const struct vc_domain_info *info, const string_vector *selected
 
 /* --- the job ------------------------------------------------------------- */
 
-/* libvirt 9.0 has no quiesce flag for virDomainBackupBegin: the guest
- * agent freezes the filesystems around it instead.
- */
-static bool
-freeze (const struct vc_backup_domain *d, const struct vc_domain_info *info)
-{
-  if (!info->has_agent) {
-    vc_warn ("%s has no guest agent: the backup is crash-consistent, "
-             "not application-consistent", d->name);
-    return false;
-  }
-  if (virDomainFSFreeze (d->dom, NULL, 0, 0) < 0) {
-    vc_warn ("cannot freeze the filesystems of %s (%s): the backup is "
-             "crash-consistent", d->name, vc_libvirt_error ());
-    return false;
-  }
-  return true;
-}
-
-static void
-thaw (const struct vc_backup_domain *d)
-{
-  if (virDomainFSThaw (d->dom, NULL, 0, 0) < 0)
-    vc_error ("cannot thaw the filesystems of %s: %s", d->name,
-              vc_libvirt_error ());
-}
-
 int
 vc_backup_job_begin (struct vc_backup_job *j, const struct vc_domain_info *info,
                      const string_vector *disks, const char *since,
@@ -185,7 +159,7 @@ vc_backup_job_begin (struct vc_backup_job *j, const struct vc_domain_info *info,
   CLEANUP_FREE char *bxml = backup_xml (j, info, disks, since);
   CLEANUP_FREE char *cxml = checkpoint ? checkpoint_xml (info, disks, checkpoint, id) : NULL;
   CLEANUP_FREE char *why = NULL;
-  bool frozen;
+  struct vc_freeze f = { .dom = j->d->dom, .domain = j->d->name, .rundir = j->rundir };
   int ret;
 
   if (bxml == NULL || (checkpoint && cxml == NULL)) {
@@ -193,13 +167,21 @@ vc_backup_job_begin (struct vc_backup_job *j, const struct vc_domain_info *info,
     return -1;
   }
   vc_debug ("backup XML:\n%s", bxml);
-  frozen = freeze (j->d, info);
+  j->consistent = vc_freeze (&f, info->has_agent);
+  vc_freeze_test_pause (&f, j->cancel);
+  if (j->cancel && *j->cancel) {
+    /* The caller reports the signal; the guest must not stay frozen. */
+    vc_thaw (&f);
+    return -1;
+  }
   ret = virDomainBackupBegin (j->d->dom, bxml, cxml, 0);
   /* Thawing resets libvirt's last error: keep the reason first. */
   if (ret == -1)
     why = strdup (vc_libvirt_error ());
-  if (frozen)
-    thaw (j->d);
+  /* A failed thaw keeps the marker: the next run or 'virtckpt thaw'
+   * retries.  The data was still read while frozen.
+   */
+  vc_thaw (&f);
   if (ret == -1) {
     vc_error ("cannot start the backup job of %s: %s", j->d->name,
               why ? why : "out of memory");

@@ -5,6 +5,7 @@
 #ifndef VIRTCKPT_BACKUP_JOB_H
 #define VIRTCKPT_BACKUP_JOB_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -16,7 +17,9 @@ struct vc_backup_job {
   const char *rundir;
   char *dir;                    /* NBD socket and scratch files */
   char *socket;
+  volatile sig_atomic_t *cancel; /* set by a signal: do not start */
   bool started;
+  bool consistent;              /* started with the filesystems frozen */
 };
 
 /* Whether s is in v: disk lists are a handful of targets. */
@@ -40,7 +43,8 @@ extern int vc_backup_job_end_stale (const struct vc_backup_domain *d,
 extern int vc_backup_job_make_dir (struct vc_backup_job *j,
                                    const struct vc_domain_info *info);
 
-/* Starts the job: the disks of info that are in disks are exported
+/* Starts the job, with the guest's filesystems frozen if its agent
+ * can (j->consistent tells): the disks of info that are in disks are exported
  * (changes since checkpoint since, or whole when since is NULL), the
  * others left out; creates checkpoint, unless NULL, as backup id.
  */

@@ -15,6 +15,7 @@
 #include "backup/backup-job.h"
 #include "backup/backup-level.h"
 #include "backup/disk-job.h"
+#include "backup/guest-freeze.h"
 #include "backup/manifest.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
@@ -61,7 +62,7 @@ run_clear (struct run *r)
   vc_string_vector_free (&r->disks);
   if (r->d.dom)
     virDomainFree (r->d.dom);
-  cleanup_close (&r->runlockfd);
+  vc_backup_guard_release (&r->runlockfd);
   cleanup_close (&r->lockfd);
   cleanup_close (&r->outfd);
 }
@@ -104,9 +105,13 @@ open_outdir (struct run *r)
     }
     return VC_EXIT_OK;
   case 1:
+    if (vc_backup_dir_check_unlisted (r->outfd, outdir) == -1)
+      return VC_EXIT_ERROR;
     r->manifest.domain = strdup (r->o->domain);
     return VC_EXIT_OK;
   default:
+    vc_error ("not backing up into %s: repair %s or restore it from a copy, "
+              "or back up into a new directory", outdir, VC_MANIFEST_FILE);
     return VC_EXIT_ERROR;
   }
 }
@@ -181,6 +186,11 @@ prepare (struct run *r)
     return s;
   if (vc_backup_job_end_stale (&r->d, r->o->rundir) == -1)
     return VC_EXIT_ERROR;
+  /* Else this backup could not freeze, and the guest would stay frozen.
+   * Should the thaw fail, the backup goes on: its own freeze fails too,
+   * and it is labelled crash-consistent.
+   */
+  vc_freeze_recover (r->d.dom, r->o->rundir, r->o->domain, false, LOG_WARNING);
   vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d);
   return VC_EXIT_OK;
 }
@@ -194,6 +204,11 @@ name_backup (struct run *r)
   const vc_backup_vector *done = &r->manifest.backups;
   struct vc_backup *b = &r->b;
 
+  if (done->len && done->ptr[done->len - 1].id >= VC_BACKUP_ID_MAX) {
+    vc_error ("%s holds backup %u, the highest id: back up into a new directory",
+              r->o->outdir, VC_BACKUP_ID_MAX);
+    return -1;
+  }
   b->id = done->len ? done->ptr[done->len - 1].id + 1 : 1;
   b->level = strdup (p->level);
   if (strcmp (p->level, "copy") != 0) {
@@ -232,6 +247,10 @@ start_job (struct run *r)
                            checkpoint, r->b.id) == -1)
     return -1;
   r->made_checkpoint = checkpoint != NULL;
+  r->b.consistency = strdup (r->job.consistent ? VC_APPLICATION_CONSISTENT
+                             : VC_CRASH_CONSISTENT);
+  if (r->b.consistency == NULL)
+    return oom ();
   if (checkpoint && vc_backup_capture (&r->d) == -1)
     vc_warn ("could not record checkpoint %s in the store yet", checkpoint);
   return 0;
@@ -348,7 +367,28 @@ copy_disks (struct run *r)
 
 /* --- commit and after ------------------------------------------------------ */
 
-/* The manifest is the commit record: the backup exists once it lists it. */
+/* The partial directory and its entry in outdir, durable before the
+ * manifest names them.
+ */
+static int
+sync_partial (struct run *r)
+{
+  CLEANUP_CLOSE int fd =
+    openat (r->outfd, r->partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd == -1 || fsync (fd) == -1 || fsync (r->outfd) == -1) {
+    vc_error ("cannot sync %s/%s: %m", r->o->outdir, r->partial);
+    return -1;
+  }
+  return 0;
+}
+
+/* The manifest is the commit record: the backup exists once it lists it.
+ * The rename comes after: a run stopped in between leaves a .partial-ID
+ * that the manifest lists, and the next run finishes the rename
+ * (vc_backup_dir_remove_stale).  So no directory but a .partial-* is ever
+ * a leftover.
+ */
 static int
 commit (struct run *r)
 {
@@ -356,13 +396,8 @@ commit (struct run *r)
 
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_backup_job_end (&r->job);
-  if (renameat (r->outfd, r->partial, r->outfd, r->b.dir) == -1 || fsync (r->outfd) == -1) {
-    vc_error ("cannot rename %s/%s to %s: %m", r->o->outdir, r->partial, r->b.dir);
+  if (sync_partial (r) == -1)
     return -1;
-  }
-  free (r->partial);
-  r->partial = strdup (r->b.dir);   /* roll_back removes it until committed */
-
   clock_gettime (CLOCK_MONOTONIC, &t1);
   r->b.finished = time (NULL);
   r->b.seconds = (t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
@@ -373,9 +408,13 @@ commit (struct run *r)
     return -1;
   }
   r->committed = true;
+  r->made_checkpoint = false;
+  if (renameat (r->outfd, r->partial, r->outfd, r->b.dir) == -1 || fsync (r->outfd) == -1)
+    vc_warn ("backup %u is committed, but %s/%s could not be renamed to %s (%m): "
+             "the next backup into %s renames it", r->b.id, r->o->outdir,
+             r->partial, r->b.dir, r->o->outdir);
   free (r->partial);
   r->partial = NULL;
-  r->made_checkpoint = false;
   return 0;
 }
 
@@ -394,6 +433,12 @@ report (const struct vc_backup *done, const char *domain)
              domain, read / 1048576.0, written / 1048576.0,
              (size - read) / 1048576.0, done->seconds,
              done->seconds > 0 ? read / 1048576.0 / done->seconds : 0.0);
+  if (strcmp (done->consistency, VC_APPLICATION_CONSISTENT) == 0)
+    vc_notice ("backup %u of %s is application-consistent: the guest's "
+               "filesystems were frozen", done->id, domain);
+  else
+    vc_notice ("backup %u of %s is crash-consistent: the guest's filesystems "
+               "were not frozen", done->id, domain);
 }
 
 /* Housekeeping that cannot lose a backup. */
@@ -449,7 +494,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
   CLEANUP_RUN struct run r = {
     .o = o, .d = { .conn = conn, .store = store, .name = o->domain },
     .outfd = -1, .lockfd = -1, .runlockfd = -1,
-    .job = { .d = &r.d, .rundir = o->rundir },
+    .job = { .d = &r.d, .rundir = o->rundir, .cancel = o->cancel },
   };
   int ret;
 

@@ -23,6 +23,7 @@ vc_backup_clear (struct vc_backup *b)
   free (b->checkpoint);
   free (b->since);
   free (b->dir);
+  free (b->consistency);
   for (size_t i = 0; i < b->disks.len; i++) {
     free (b->disks.ptr[i].name);
     free (b->disks.ptr[i].file);
@@ -48,9 +49,17 @@ vc_manifest_clear (struct vc_manifest *m)
 struct vc_backup *
 vc_manifest_find (const struct vc_manifest *m, unsigned id)
 {
-  for (size_t i = 0; i < m->backups.len; i++)
-    if (m->backups.ptr[i].id == id)
-      return &m->backups.ptr[i];
+  size_t lo = 0, hi = m->backups.len;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->backups.ptr[mid].id == id)
+      return &m->backups.ptr[mid];
+    if (m->backups.ptr[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   return NULL;
 }
 
@@ -123,7 +132,8 @@ format_backup (xmlNodePtr root, const struct vc_backup *b)
       !prop_s (n, "since", b->since) ||
       (b->parent && !prop_u (n, "parent", b->parent)) ||
       !prop_s (n, "dir", b->dir) || !prop_i (n, "started", b->started) ||
-      !prop_i (n, "finished", b->finished) || !prop_s (n, "seconds", secs))
+      !prop_i (n, "finished", b->finished) || !prop_s (n, "seconds", secs) ||
+      !prop_s (n, "consistency", b->consistency))
     return false;
   for (size_t i = 0; i < b->disks.len; i++) {
     const struct vc_backup_disk *d = &b->disks.ptr[i];
@@ -234,6 +244,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
   b->checkpoint = vc_xml_prop (n, "checkpoint");
   b->since = vc_xml_prop (n, "since");
   b->dir = vc_xml_prop (n, "dir");
+  b->consistency = vc_xml_prop (n, "consistency");
   secs = vc_xml_prop (n, "seconds");
   if (get_u (n, "id", &id, true) == -1 || id == 0 || id > UINT32_MAX ||
       get_u (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
@@ -241,6 +252,11 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
       get_u (n, "finished", &finished, true) == -1 || finished > INT64_MAX ||
       b->level == NULL || !safe_component (b->dir)) {
     *err = vc_printf ("a <backup> has a missing or bad id, level, dir or time");
+    return -1;
+  }
+  if (b->consistency && strcmp (b->consistency, VC_APPLICATION_CONSISTENT) != 0 &&
+      strcmp (b->consistency, VC_CRASH_CONSISTENT) != 0) {
+    *err = vc_printf ("backup %" PRIu64 " has an unknown consistency", id);
     return -1;
   }
   b->id = id;
@@ -328,17 +344,10 @@ vc_manifest_load (int dirfd, const char *dir, struct vc_manifest *m)
           err = vc_printf ("out of memory");
         goto bad;
       }
-      if (m->backups.len > 1 &&
-          m->backups.ptr[m->backups.len - 2].id >= b.id) {
-        err = vc_printf ("backup ids are not increasing");
-        goto bad;
-      }
     }
   }
-  if (m->domain == NULL || *m->domain == '\0') {
-    err = vc_printf ("no <domain>");
+  if (vc_manifest_check (m, &err) == -1)
     goto bad;
-  }
   return 0;
 
  bad:

@@ -4,9 +4,9 @@
  *
  *   <virtckpt-backups format="1">
  *     <domain>web1</domain>
- *     <backup id="1" level="full" chain="20261127T070000-3f2a"
- *             checkpoint="virtckpt.20261127T070000-3f2a.1.9c1e"
- *             dir="0001-full-20261127T070000"
+ *     <backup id="1" level="full" chain="20261127T070000Z-3f2a"
+ *             checkpoint="virtckpt.20261127T070000Z-3f2a.1.9c1e"
+ *             dir="0001-full-20261127T070000Z"
  *             started="..." finished="..." seconds="4.21">
  *       <disk name="vda" file="vda.qcow2" virtual-size="..." read="..."
  *             zeroed="..." file-size="..." xxh128="..."/>
@@ -19,6 +19,27 @@
  * Checksums are xxh128="HEX" (xxhsum -H2) or sha256="HEX" (sha256sum).
  * A backup is in the manifest only once its data is durable: the manifest
  * is the commit record.
+ *
+ * A backup directory is untrusted input: a manifest is loaded only if
+ * every name in it is one virtckpt writes (vc_manifest_check):
+ *
+ *   id          1 .. VC_BACKUP_ID_MAX, increasing
+ *   level       full | inc | diff | copy
+ *   chain       STAMP "-" HEX4             (none for a copy)
+ *   checkpoint  "virtckpt." CHAIN "." ID "." HEX4   (none for a copy)
+ *   dir         ID4 "-" LEVEL "-" STAMP    (ID4: the id, at least 4 digits)
+ *   parent      inc and diff only: an earlier backup of the same chain,
+ *               not a copy (a full for a diff); since = its checkpoint
+ *   disk name   [A-Za-z0-9] [A-Za-z0-9_.-]*, at most 64 bytes, unique
+ *   disk file   NAME ".qcow2"
+ *   backing     "../" PARENT-DIR "/" PARENT-FILE of the same disk, or
+ *               none without a parent
+ *   file name   domain.xml | checkpoint.xml, each at most once
+ *   domain      1 .. 1024 bytes, no control character, no "/"
+ *
+ * with STAMP = 8 digits "T" 6 digits "Z" (UTC) and HEX4 = 4 lower-case
+ * hex digits.  Parents being earlier backups, every walk down a chain
+ * ends.
  */
 #ifndef VIRTCKPT_MANIFEST_H
 #define VIRTCKPT_MANIFEST_H
@@ -29,6 +50,8 @@
 #include "common/vector.h"
 
 #define VC_MANIFEST_FILE "manifest.xml"
+#define VC_BACKUP_ID_MAX 99999999u    /* ids never wrap: a new directory then */
+#define VC_BACKUP_MAX_DISKS 1024
 
 struct vc_backup_disk {
   char *name;                   /* target, e.g. vda */
@@ -58,10 +81,17 @@ struct vc_backup {
   char *dir;
   int64_t started, finished;
   double seconds;
+  char *consistency;            /* VC_*_CONSISTENT; NULL: not recorded */
   vc_backup_disk_vector disks;
   vc_backup_file_vector files;
 };
 DEFINE_VECTOR_TYPE (vc_backup_vector, struct vc_backup);
+
+/* A backup started with the guest's filesystems frozen by its agent, or
+ * not (a copy of disks that were in use, as after a power cut).
+ */
+#define VC_APPLICATION_CONSISTENT "application"
+#define VC_CRASH_CONSISTENT "crash"
 
 struct vc_manifest {
   char *domain;
@@ -75,6 +105,12 @@ extern void vc_manifest_clear (struct vc_manifest *m);
 extern int vc_manifest_load (int dirfd, const char *dir, struct vc_manifest *m);
 extern int vc_manifest_save (int dirfd, const char *dir, const struct vc_manifest *m);
 
+/* 0 when m follows the grammar above, else -1 with why not in *err
+ * (allocated; NULL when out of memory).
+ */
+extern int vc_manifest_check (const struct vc_manifest *m, char **err);
+
+/* By id, in O(log n): ids are increasing. */
 extern struct vc_backup *vc_manifest_find (const struct vc_manifest *m, unsigned id);
 /* By id ("3") or checkpoint name; NULL if none. */
 extern struct vc_backup *vc_manifest_lookup (const struct vc_manifest *m,

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "backup/backup.h"
 #include "backup/backup-guard.h"
@@ -21,6 +19,7 @@
 #include "libvirt/libvirt-conn.h"
 #include "common/log.h"
 #include "backup/manifest.h"
+#include "backup/restore.h"
 #include "backup/verify.h"
 #include "common/vc-strings.h"
 
@@ -76,8 +75,10 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   sigaction (SIGHUP, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  if (vc_store_open_cli (&store, o->store_dir, o->store_explicit, true) == -1)
-    return VC_EXIT_ERROR;
+  ret = vc_store_open_cli (&store, o->store_dir, o->store_explicit, true);
+  if (ret < 0)
+    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
+                                            : VC_EXIT_ERROR;
   conn = vc_libvirt_open (o->uri);
   if (conn == NULL) {
     vc_store_close (&store);
@@ -140,14 +141,8 @@ vc_cmd_verify (const struct vc_options *o, int argc, char **argv)
     return status;
   for (size_t i = 0; i < m.backups.len; i++) {
     const struct vc_backup *b = &m.backups.ptr[i];
-    int p = vc_verify_backup (fd, argv[0], &m, b, false, o->verbosity > 0);
     files += b->disks.len + b->files.len;
-    if (b->parent && vc_manifest_find (&m, b->parent) == NULL) {
-      vc_error ("backup %u builds on backup %u, which is not in the manifest",
-                b->id, b->parent);
-      p++;
-    }
-    problems += p < 0 ? 1 : p;
+    problems += vc_verify_backup (fd, argv[0], b, o->verbosity > 0);
   }
   close (fd);
   if (problems)
@@ -191,55 +186,22 @@ vc_cmd_list (const struct vc_options *o, int argc, char **argv)
   return VC_EXIT_OK;
 }
 
-/* qemu-img convert, the stock tool, rebuilds a standalone image. */
-static int
-convert (const char *src, const char *dst, const char *format)
-{
-  const char *qemu_img = getenv ("QEMU_IMG");
-  pid_t pid;
-  int status;
-
-  if (qemu_img == NULL)
-    qemu_img = "qemu-img";
-  pid = fork ();
-  if (pid == -1)
-    return -1;
-  if (pid == 0) {
-    execlp (qemu_img, qemu_img, "convert", "-q", "-f", "qcow2", "-O", format,
-            src, dst, (char *) NULL);
-    fprintf (stderr, "virtckpt: cannot run %s: %m\n", qemu_img);
-    _exit (127);
-  }
-  if (waitpid (pid, &status, 0) == -1)
-    return -1;
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : -1;
-}
-
-static bool
-wanted (const struct vc_options *o, const char *disk)
-{
-  if (o->disks.len == 0)
-    return true;
-  for (size_t i = 0; i < o->disks.len; i++)
-    if (strcmp (o->disks.ptr[i], disk) == 0)
-      return true;
-  return false;
-}
-
 int
 vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
 {
-  const char *format = o->format ? o->format : "qcow2";
+  struct vc_restore_options ro = {
+    .outdir = o->output, .format = o->format ? o->format : "qcow2",
+    .disks = &o->disks, .verify = !o->no_verify,
+  };
   struct vc_manifest m;
   const struct vc_backup *b;
   int fd, ret = VC_EXIT_ERROR;
-  size_t restored = 0;
 
   if (argc != 1 || o->output == NULL) {
     fprintf (stderr, "virtckpt: restore: expected DIR and -o OUTDIR\n");
     return VC_EXIT_USAGE;
   }
-  if (strcmp (format, "qcow2") && strcmp (format, "raw")) {
+  if (strcmp (ro.format, "qcow2") && strcmp (ro.format, "raw")) {
     fprintf (stderr, "virtckpt: restore: --format is qcow2 or raw\n");
     return VC_EXIT_USAGE;
   }
@@ -261,49 +223,7 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
       ret = VC_EXIT_USAGE;
       goto out;
     }
-  if (!o->no_verify) {
-    int problems = vc_verify_backup (fd, argv[0], &m, b, true, false);
-    if (problems) {
-      vc_error ("backup %u or a backup it builds on is damaged: not restoring "
-                "(--no-verify to try anyway)", b->id);
-      goto out;
-    }
-  }
-  if (mkdir (o->output, 0700) == -1 && errno != EEXIST) {
-    vc_error ("cannot create %s: %m", o->output);
-    goto out;
-  }
-  for (size_t i = 0; i < b->disks.len; i++) {
-    const struct vc_backup_disk *d = &b->disks.ptr[i];
-    if (!wanted (o, d->name))
-      continue;
-    CLEANUP_FREE char *src = vc_printf ("%s/%s/%s", argv[0], b->dir, d->file);
-    CLEANUP_FREE char *dst = vc_printf ("%s/%s.%s", o->output, d->name, format);
-    CLEANUP_FREE char *tmp = vc_printf ("%s/.%s.%s.partial", o->output, d->name, format);
-    struct stat st;
-    if (src == NULL || dst == NULL || tmp == NULL)
-      goto out;
-    if (lstat (dst, &st) == 0) {
-      vc_error ("%s exists: not overwriting it", dst);
-      goto out;
-    }
-    unlink (tmp);
-    vc_info ("restoring %s of backup %u to %s", d->name, b->id, dst);
-    if (convert (src, tmp, format) == -1) {
-      vc_error ("qemu-img convert of %s failed", src);
-      unlink (tmp);
-      goto out;
-    }
-    if (rename (tmp, dst) == -1) {
-      vc_error ("cannot rename %s: %m", tmp);
-      unlink (tmp);
-      goto out;
-    }
-    restored++;
-  }
-  vc_notice ("restored %zu disk%s of backup %u (%s) into %s", restored,
-             restored == 1 ? "" : "s", b->id, b->level, o->output);
-  ret = VC_EXIT_OK;
+  ret = vc_restore (fd, argv[0], &m, b, &ro);
  out:
   close (fd);
   vc_manifest_clear (&m);

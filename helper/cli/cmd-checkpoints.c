@@ -220,6 +220,11 @@ run_import (const struct vc_options *opts, struct vc_store *store, char **argv)
     return VC_EXIT_ERROR;
   }
   chain.version.generation = (r == 0 ? old.version.generation : 0) + 1;
+  /* The copy's base was its holder's: this write is made on top of the
+   * version it replaces here, whose base it keeps.
+   */
+  chain.version.base_generation = r == 0 ? old.version.base_generation : 0;
+  chain.version.base_node = r == 0 ? old.version.base_node : 0;
   chain.version.deleted = false;
   chain.updated = time (NULL);
   if (r == 0)
@@ -254,9 +259,11 @@ with_store (const struct vc_options *opts, const char *name, const char *arg,
              strcmp (arg, "DOMAIN") == 0 ? "domain name" : "file name");
     return VC_EXIT_USAGE;
   }
-  if (vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
-                         writes) == -1)
-    return VC_EXIT_ERROR;
+  ret = vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
+                           writes);
+  if (ret < 0)
+    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
+                                            : VC_EXIT_ERROR;
   ret = fn (opts, &store, argv);
   vc_store_close (&store);
   return ret;

@@ -10,9 +10,22 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/cleanup.h"
+#include "common/kv-lines.h"
 #include "store/daemon-client.h"
 #include "common/exit-codes.h"
 #include "common/log.h"
+
+/* The state line only: a value elsewhere (a domain name in a conflict,
+ * an error) cannot pass for it (common/kv-lines.h).
+ */
+static bool
+is_synced (const char *text)
+{
+  CLEANUP_FREE char *state = text ? vc_kv_get (text, "state") : NULL;
+
+  return state && strcmp (state, "synced") == 0;
+}
 
 int
 vc_cmd_status (const struct vc_options *o, int argc, char **argv)
@@ -38,8 +51,9 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
       if (text == NULL)
         why = EPROTO;
     }
-    bool synced = text && strstr (text, "\nstate: synced\n") != NULL;
-    if (synced || o->wait_synced == 0 || time (NULL) >= deadline)
+    bool synced = is_synced (text);
+    if (synced || why == EPERM || o->wait_synced == 0 ||
+        time (NULL) >= deadline)
       break;
     free (text);
     text = NULL;
@@ -48,10 +62,11 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   if (text == NULL) {
     vc_error ("%s%s", vc_daemon_unreachable (why),
               o->wait_synced ? " (waited for it)" : "");
-    return why == ENOENT ? VC_EXIT_NO_DAEMON : VC_EXIT_ERROR;
+    return why == ENOENT ? VC_EXIT_NO_DAEMON
+         : why == EPERM ? VC_EXIT_UNTRUSTED_DAEMON : VC_EXIT_ERROR;
   }
   fputs (text, stdout);
-  bool synced = strstr (text, "\nstate: synced\n") != NULL;
+  bool synced = is_synced (text);
   free (text);
   if (o->wait_synced && !synced) {
     vc_error ("virtckptd is not synced after %u s", o->wait_synced);

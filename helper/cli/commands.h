@@ -67,6 +67,6 @@ extern vc_command_fn vc_cmd_capture, vc_cmd_redefine, vc_cmd_show,
   vc_cmd_list_domains, vc_cmd_forget, vc_cmd_import;
 
 extern vc_command_fn vc_cmd_backup, vc_cmd_restore, vc_cmd_verify,
-  vc_cmd_list, vc_cmd_cancel, vc_cmd_status;
+  vc_cmd_list, vc_cmd_cancel, vc_cmd_status, vc_cmd_thaw;
 
 #endif

@@ -86,12 +86,14 @@ static const struct vc_command commands[] = {
     "                [--disk NAME]... [--format qcow2|raw]",
     "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
     "backup directory name; default: the newest), as a standalone image\n"
-    "OUTDIR/DISK.qcow2 (or .raw).  The files of the chain are verified first\n"
-    "unless --no-verify.\n",
+    "OUTDIR/DISK.qcow2 (or .raw), mode 0600.  OUTDIR must not exist or be\n"
+    "empty; it appears complete or not at all.  The checksums of the chain\n"
+    "are verified first unless --no-verify; image headers are always\n"
+    "checked, and only the chain the manifest names is ever read.\n",
     vc_cmd_restore, NULL },
   { "verify", "DIR", "check every backup file against the manifest", NULL,
     "Check every file of every backup in DIR against the manifest (size,\n"
-    "SHA-256, backing links).  Exits 1 on any mismatch.\n",
+    "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n",
     vc_cmd_verify, NULL },
   { "list", "DIR", "show the backups in DIR", NULL,
     "Show the backups in DIR, oldest first.\n",
@@ -119,9 +121,27 @@ static const struct vc_command commands[] = {
     "      --hold=SECS   refuse new backups of DOMAIN on this host for SECS\n"
     "      --release     end such a hold\n"
     "\n"
+    "Only the process that the kernel shows holding the domain's run lock,\n"
+    "with the start time it recorded, is signalled.\n"
     "Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
-    "none, it finished, or it was cancelled); 1 when it did not end in time.\n",
+    "none, it finished, or it was cancelled); 1 when it did not end in time,\n"
+    "or the lock names a process that cannot be verified.\n",
     vc_cmd_cancel, NULL },
+  { "thaw", "DOMAIN", "thaw a guest a killed virtckpt left frozen",
+    "[--force] DOMAIN",
+    "Thaw the filesystems of DOMAIN (guest agent) if a virtckpt backup froze\n"
+    "them and was killed before it could thaw them: a backup writes\n"
+    "RUNDIR/NAME.frozen before it freezes and removes it once thawed.  A\n"
+    "freeze made by another tool (no such file) is left alone, unless\n"
+    "--force.  Every backup does this first too, and the OCF agent at start\n"
+    "and monitor.  Does nothing while a backup of DOMAIN runs (it thaws what\n"
+    "it froze) or when DOMAIN does not run.\n"
+    "\n"
+    "  -f, --force       thaw even if no virtckpt froze DOMAIN\n"
+    "\n"
+    "Exit status 0 when thawed or nothing to thaw; 1 when the guest agent\n"
+    "did not thaw (the file is kept: run it again).\n",
+    vc_cmd_thaw, NULL },
   { NULL },
 };
 
@@ -165,7 +185,8 @@ usage_main (FILE *fp)
 "Options:\n"
 "  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
 "  -s, --store=DIR     checkpoint store (default: %s, or $VIRTCKPT_STORE)\n"
-"  -f, --force         capture: replace a stored chain libvirt does not hold\n"
+"  -f, --force         capture: replace a stored chain libvirt does not hold;\n"
+"                      thaw: thaw even if no virtckpt froze the guest\n"
 "      --xml           show: print the store document as XML\n"
 "      --names         show: print the checkpoint names, one a line\n"
 "  -o, --output=DIR    backup: backup directory; restore: output directory\n"
@@ -183,7 +204,8 @@ usage_main (FILE *fp)
 "Exit status: 0 success, 1 error, 2 usage error, 3 the checkpoint chain is\n"
 "broken and the next backup must be full, 4 nothing stored for the domain,\n"
 "5 libvirt holds none of the stored checkpoints, 6 virtckptd is not synced,\n"
-"7 no virtckptd runs on this node.\n"
+"7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
+"virtckptd is not root's; no store was used).\n"
 "See virtckpt(8).\n", STORE_DIR);
 }
 

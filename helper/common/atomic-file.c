@@ -24,7 +24,8 @@ open_temp (int dirfd, char *name, size_t size)
       return -1;
     snprintf (name, size, TEMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
               rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    int fd = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = openat (dirfd, name,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0 || errno != EEXIST)
       return fd;
   }

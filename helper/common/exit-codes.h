@@ -24,6 +24,11 @@ enum {
   VC_EXIT_NOT_SYNCED = 6,
   /* No virtckptd runs on this node (status). */
   VC_EXIT_NO_DAEMON = 7,
+  /* The process serving virtckptd's IPC name is not a trustworthy
+   * virtckptd (not root, or its replica is writable by others): the
+   * command used no store at all.
+   */
+  VC_EXIT_UNTRUSTED_DAEMON = 8,
 };
 
 #endif

@@ -291,8 +291,12 @@ on_summary (struct vc_replica *r, struct vc_member from, size_t m,
   if (r->state != VC_REPLICA_SYNCING || r->have_summary[m])
     return;
   if (vc_sync_add_summary (r, m, msg->payload, msg->len) == -1) {
-    vc_replica_error (r, "rejected a malformed summary from node %" PRIu32,
-                      from.nodeid);
+    /* Once per sender and epoch: have_summary[m] is set below. */
+    vc_replica_error (r, "rejected the summary of node %" PRIu32 " (a malformed "
+                      "line, a name listed twice, a version older than its "
+                      "base, or over %d documents): it counts as holding "
+                      "nothing in this sync", from.nodeid,
+                      VC_SUMMARY_MAX_ENTRIES);
     r->rejected++;
   }
   r->have_summary[m] = true;

@@ -27,6 +27,14 @@ struct vc_deferred;
 DEFINE_VECTOR_TYPE (vc_pending_vector, struct vc_pending *);
 DEFINE_VECTOR_TYPE (vc_deferred_vector, struct vc_deferred *);
 
+/* Conflicts a sync keeps (copy written, logged one by one); beyond, they
+ * are counted and logged once per sync, and the losing versions are not
+ * kept.
+ */
+#define VC_CONFLICTS_PER_SYNC 100
+/* Conflict lines the status shows (the latest); it says how many more. */
+#define VC_STATUS_CONFLICTS 20
+
 enum vc_replica_state {
   VC_REPLICA_OFFLINE,           /* not in the group: reads only */
   VC_REPLICA_SYNCING,           /* exchanging summaries and documents */
@@ -46,13 +54,17 @@ struct vc_replica {
   bool *have_summary, *have_done;
   vc_sync_entry_vector entries;
   size_t docs_expected;
+  bool planned;                 /* entries sorted, plan made */
+  size_t sync_conflicts;        /* recorded in this sync */
 
   vc_outmsg_vector out;         /* to multicast, in order */
   uint64_t next_msgid;
   vc_reassembly_vector reassembly;
   vc_pending_vector pending;    /* submitted here, not yet applied */
   vc_deferred_vector deferred;  /* updates delivered while syncing */
-  string_vector conflicts;      /* one line each */
+  string_vector conflicts;      /* the latest VC_STATUS_CONFLICTS, one line each */
+  uint64_t conflicts_total;     /* since the start */
+  uint64_t conflicts_unkept;    /* over VC_CONFLICTS_PER_SYNC: no copy */
 
   vc_applied_fn applied;
   void *applied_opaque;

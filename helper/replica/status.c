@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/kv-lines.h"
 #include "replica/replica.h"
 #include "store/store-scan.h"
 
@@ -39,7 +40,7 @@ vc_replica_status (const struct vc_replica *r)
   vc_store_scan (r->store, count_docs, &n);
 
   fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
-  fprintf (fp, "store: %s\n", r->store->dir);
+  vc_kv_put (fp, "store", r->store->dir);
   fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
            : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
   fprintf (fp, "members:");
@@ -54,10 +55,14 @@ vc_replica_status (const struct vc_replica *r)
   fprintf (fp, "tombstones: %zu\n", n.tombstones);
   fprintf (fp, "updates-applied: %" PRIu64 "\n", r->updates_applied);
   fprintf (fp, "messages-rejected: %" PRIu64 "\n", r->rejected);
-  fprintf (fp, "conflicts: %zu\n", r->conflicts.len);
+  fprintf (fp, "conflicts: %" PRIu64 "\n", r->conflicts_total);
+  fprintf (fp, "conflicts-not-kept: %" PRIu64 "\n", r->conflicts_unkept);
   for (size_t i = 0; i < r->conflicts.len; i++)
-    fprintf (fp, "conflict: %s\n", r->conflicts.ptr[i]);
-  fprintf (fp, "last-error: %s\n", r->last_error ? r->last_error : "-");
+    vc_kv_put (fp, "conflict", r->conflicts.ptr[i]);
+  if (r->conflicts_total > r->conflicts.len)
+    fprintf (fp, "conflict: ... %" PRIu64 " more (see the system log)\n",
+             r->conflicts_total - r->conflicts.len);
+  vc_kv_put (fp, "last-error", r->last_error ? r->last_error : "-");
   fclose (fp);
   return text;
 }

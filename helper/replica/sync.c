@@ -19,22 +19,37 @@
 #include "store/document.h"
 #include "store/store-scan.h"
 
+static void
+free_entries (struct vc_sync_entry **v, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free (v[i]->name);
+    free (v[i]);
+  }
+}
+
 void
 vc_sync_free_entries (struct vc_replica *r)
 {
-  for (size_t i = 0; i < r->entries.len; i++) {
-    free (r->entries.ptr[i]->name);
-    free (r->entries.ptr[i]);
-  }
+  free_entries (r->entries.ptr, r->entries.len);
   vc_sync_entry_vector_reset (&r->entries);
+  r->planned = false;
 }
 
 /* --- summaries ---------------------------------------------------------------- */
 
+struct summary_text {
+  FILE *fp;
+  size_t lines;
+};
+
 static int
 summary_line (const struct vc_doc_summary *d, void *opaque)
 {
-  vc_wire_summary_line (opaque, d->domain, &d->version);
+  struct summary_text *t = opaque;
+
+  vc_wire_summary_line (t->fp, d->domain, &d->version);
+  t->lines++;
   return 0;
 }
 
@@ -43,53 +58,78 @@ vc_sync_send_summary (struct vc_replica *r)
 {
   char *text = NULL;
   size_t len = 0;
-  FILE *fp = open_memstream (&text, &len);
+  struct summary_text t = { open_memstream (&text, &len), 0 };
 
   /* A damaged document is left out: a peer's copy will replace it. */
-  if (fp == NULL || vc_store_scan (r->store, summary_line, fp) == -1) {
-    if (fp)
-      fclose (fp);
+  if (t.fp == NULL || vc_store_scan (r->store, summary_line, &t) == -1) {
+    if (t.fp)
+      fclose (t.fp);
     free (text);
     vc_replica_error (r, "cannot list the local store for the summary");
     return -1;
   }
-  fclose (fp);
+  fclose (t.fp);
+  if (t.lines > VC_SUMMARY_MAX_ENTRIES)
+    vc_replica_error (r, "the store holds %zu documents (domains and tombstones), "
+                      "over the %d a summary may list: the members will "
+                      "reject this node's summary", t.lines,
+                      VC_SUMMARY_MAX_ENTRIES);
   int ret = vc_replica_queue (r, VC_MSG_SUMMARY, r->next_msgid++, text, len);
   free (text);
   return ret;
 }
 
-struct summary_of {
-  struct vc_replica *r;
-  size_t member;
-};
-
 static int
 add_entry (char *name, const struct vc_version *v, void *opaque)
 {
-  struct summary_of *s = opaque;
-  struct vc_sync_entry *e = malloc (sizeof *e);
+  vc_sync_entry_vector *entries = opaque;
+  struct vc_sync_entry *e;
 
-  if (e == NULL ||
-      vc_sync_entry_vector_append (&s->r->entries, e) == -1) {
+  if (entries->len == VC_SUMMARY_MAX_ENTRIES ||
+      (e = malloc (sizeof *e)) == NULL) {
+    free (name);
+    return -1;
+  }
+  if (vc_sync_entry_vector_append (entries, e) == -1) {
     free (e);
     free (name);
     return -1;
   }
-  *e = (struct vc_sync_entry) { .name = name, .member = s->member, .v = *v };
+  *e = (struct vc_sync_entry) { .name = name, .v = *v };
   return 0;
 }
 
-/* The entries of a summary's lines up to a malformed one stay: they are
- * what the member holds, as far as can be told.
+/* A member's summary is taken whole or not at all: a malformed line,
+ * a name listed twice (which would also make the plan of that domain
+ * quadratic) or too many lines, and the member counts as holding
+ * nothing (it then receives every domain someone else holds).
  */
 int
 vc_sync_add_summary (struct vc_replica *r, size_t member, const char *payload,
                      size_t len)
 {
-  struct summary_of s = { r, member };
+  vc_sync_entry_vector mine = empty_vector;
+  int ret = vc_wire_parse_summary (payload, len, add_entry, &mine);
 
-  return vc_wire_parse_summary (payload, len, add_entry, &s);
+  if (ret == 0 && mine.len > 1) {
+    qsort (mine.ptr, mine.len, sizeof *mine.ptr, vc_sync_entry_cmp);
+    for (size_t i = 1; i < mine.len && ret == 0; i++)
+      if (strcmp (mine.ptr[i - 1]->name, mine.ptr[i]->name) == 0)
+        ret = -1;
+  }
+  if (ret == 0 && vc_sync_entry_vector_reserve (&r->entries, mine.len) == -1)
+    ret = -1;
+  if (ret == -1) {
+    free_entries (mine.ptr, mine.len);
+    vc_sync_entry_vector_reset (&mine);
+    return -1;
+  }
+  for (size_t i = 0; i < mine.len; i++) {
+    mine.ptr[i]->member = member;
+    r->entries.ptr[r->entries.len++] = mine.ptr[i];
+  }
+  vc_sync_entry_vector_reset (&mine);
+  return 0;
 }
 
 /* --- the plan ----------------------------------------------------------------- */
@@ -100,7 +140,21 @@ held_here (const struct vc_replica *r, const struct vc_sync_entry *e)
   return vc_replica_is_self (r, r->members.ptr[e->member]);
 }
 
-/* The member holding the losing version keeps a copy of it. */
+static void
+keep_line (struct vc_replica *r, char *line)
+{
+  if (r->conflicts.len == VC_STATUS_CONFLICTS) {
+    free (r->conflicts.ptr[0]);
+    string_vector_remove (&r->conflicts, 0);
+  }
+  if (string_vector_append (&r->conflicts, line) == -1)
+    free (line);
+}
+
+/* The member holding the losing version keeps a copy of it.  A sync
+ * keeps at most VC_CONFLICTS_PER_SYNC: a peer claiming changes to every
+ * domain must not make each member write a copy of its whole store.
+ */
 static void
 record_conflict (struct vc_replica *r, const struct vc_sync_entry *winner,
                  const struct vc_sync_entry *loser)
@@ -117,14 +171,20 @@ record_conflict (struct vc_replica *r, const struct vc_sync_entry *winner,
 
   if (line == NULL)
     return;
-  vc_warn ("conflicting changes made apart (partition or daemon down): %s", line);
+  /* Seen in an earlier sync that did not end. */
   for (size_t i = 0; i < r->conflicts.len; i++)
     if (strcmp (r->conflicts.ptr[i], line) == 0) {
       free (line);
       return;
     }
-  if (string_vector_append (&r->conflicts, line) == -1)
+  r->conflicts_total++;
+  if (r->sync_conflicts++ >= VC_CONFLICTS_PER_SYNC) {
+    r->conflicts_unkept++;
     free (line);
+    return;
+  }
+  vc_warn ("conflicting changes made apart (partition or daemon down): %s", line);
+  keep_line (r, line);
   if (held_here (r, loser) && vc_store_load_any (r->store, domain, &c) == 0) {
     vc_store_save_conflict (r->store, &c);
     vc_chain_clear (&c);
@@ -155,7 +215,9 @@ vc_sync_plan (struct vc_replica *r)
   size_t n = r->entries.len;
   size_t self = vc_replica_member_index (r, r->self);
   qsort (v, n, sizeof *v, vc_sync_entry_cmp);
+  r->planned = true;
   r->docs_expected = 0;
+  r->sync_conflicts = 0;
   for (size_t i = 0, j; i < n; i = j) {
     struct vc_domain_plan p;
     j = vc_plan_group_end (v, n, i);
@@ -168,20 +230,39 @@ vc_sync_plan (struct vc_replica *r)
     else if (p.expect)
       r->docs_expected++;
   }
+  if (r->sync_conflicts > VC_CONFLICTS_PER_SYNC)
+    vc_replica_error (r, "%zu more conflicts in this sync (over %d): logged "
+                      "and copied only up to the limit; the losing versions "
+                      "of the others are replaced", r->sync_conflicts -
+                      VC_CONFLICTS_PER_SYNC, VC_CONFLICTS_PER_SYNC);
   vc_replica_queue (r, VC_MSG_DONE, r->next_msgid++, NULL, 0);
 }
 
-/* The winner of domain in the current plan, or NULL. */
+static int
+entry_name_cmp (const void *key, const void *e)
+{
+  return strcmp (key, (*(struct vc_sync_entry *const *) e)->name);
+}
+
+/* The winner of domain in the current plan, or NULL: found in the sorted
+ * entries, so that receiving every document of a big sync stays
+ * O(n log n).
+ */
 static const struct vc_sync_entry *
 plan_winner (const struct vc_replica *r, const char *domain)
 {
   struct vc_sync_entry *const *v = r->entries.ptr;
-  size_t n = r->entries.len;
+  struct vc_sync_entry *const *e;
+  size_t n = r->entries.len, i;
 
-  for (size_t i = 0; i < n; i++)
-    if (strcmp (v[i]->name, domain) == 0)
-      return vc_plan_winner (v + i, vc_plan_group_end (v, n, i) - i);
-  return NULL;
+  if (!r->planned || n == 0)
+    return NULL;
+  e = bsearch (domain, v, n, sizeof *v, entry_name_cmp);
+  if (e == NULL)
+    return NULL;
+  for (i = e - v; i > 0 && strcmp (v[i - 1]->name, domain) == 0; i--)
+    ;
+  return vc_plan_winner (v + i, vc_plan_group_end (v, n, i) - i);
 }
 
 /* --- documents ---------------------------------------------------------------- */

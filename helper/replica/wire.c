@@ -221,29 +221,67 @@ vc_wire_summary_line (FILE *fp, const char *domain, const struct vc_version *v)
              v->deleted ? 'd' : '-', v->base_generation, v->base_node);
 }
 
-/* One line of a summary, without its newline. */
+/* A decimal field of a summary line, up to max: digits only (no sign,
+ * no spaces), as vc_wire_summary_line writes it.
+ */
+static int
+summary_number (const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+  uint64_t v = 0;
+
+  if (n == 0 || n > 20)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned d = s[i] - '0';
+    if (d > 9 || v > (UINT64_MAX - d) / 10)
+      return -1;
+    v = v * 10 + d;
+  }
+  if (v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* One line of a summary, without its newline: exactly six tab-separated
+ * fields, a version no older than its base (vc_version_valid: what the
+ * planner needs to find a winner).
+ */
 static int
 parse_summary_line (const char *p, const char *nl, vc_wire_entry_fn add,
                     void *opaque)
 {
-  const char *tab = memchr (p, '\t', nl - p);
+  const char *field[6];
+  size_t flen[6], k = 0;
   struct vc_version v = { 0 };
-  char flags[3];
+  uint64_t node, base_node;
   char *name;
 
-  if (tab == NULL)
-    return -1;
-  name = name_from_wire (p, tab - p);
-  CLEANUP_FREE char *rest = strndup (tab + 1, nl - tab - 1);
-  if (name == NULL || rest == NULL ||
-      sscanf (rest, "%" SCNu64 "\t%" SCNu32 "\t%2s\t%" SCNu64 "\t%" SCNu32,
-              &v.generation, &v.node, flags, &v.base_generation,
-              &v.base_node) != 5 || strlen (flags) != 2) {
-    free (name);
-    return -1;
+  for (const char *f = p; k < 6; k++) {
+    const char *tab = memchr (f, '\t', nl - f);
+    field[k] = f;
+    flen[k] = (tab ? tab : nl) - f;
+    if (tab == NULL)
+      break;
+    f = tab + 1;
   }
-  v.without_quorum = flags[0] == 'n';
-  v.deleted = flags[1] == 'd';
+  if (k != 5 || flen[3] != 2 ||
+      summary_number (field[1], flen[1], UINT64_MAX, &v.generation) == -1 ||
+      summary_number (field[2], flen[2], UINT32_MAX, &node) == -1 ||
+      summary_number (field[4], flen[4], UINT64_MAX, &v.base_generation) == -1 ||
+      summary_number (field[5], flen[5], UINT32_MAX, &base_node) == -1 ||
+      (field[3][0] != 'q' && field[3][0] != 'n') ||
+      (field[3][1] != 'd' && field[3][1] != '-'))
+    return -1;
+  v.node = node;
+  v.base_node = base_node;
+  v.without_quorum = field[3][0] == 'n';
+  v.deleted = field[3][1] == 'd';
+  if (!vc_version_valid (&v))
+    return -1;
+  name = name_from_wire (field[0], flen[0]);
+  if (name == NULL)
+    return -1;
   return add (name, &v, opaque);
 }
 

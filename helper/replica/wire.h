@@ -11,6 +11,8 @@
  *   SYNC_START  the view, 16 hex digits
  *   SUMMARY     one line per document: NAME GEN NODE FLAGS BASE-GEN BASE-NODE
  *               (tab-separated; FLAGS 'q'|'n' for quorum, 'd'|'-' tombstone)
+ *               each name once, at most VC_SUMMARY_MAX_ENTRIES lines, each
+ *               version no older than its base (vc_version_valid)
  *   DOC         NAME '\n' document
  *   UPDATE      'P'|'D' '\t' NAME '\t' 'q'|'n' '\n' document (P only)
  *   DONE        empty
@@ -34,6 +36,10 @@
 #define VC_FRAGMENT_SIZE (128 * 1024)
 /* Largest reassembled message accepted. */
 #define VC_MESSAGE_MAX (40 * 1024 * 1024)
+/* The most documents (domains and tombstones) a summary may list: a
+ * longer one is rejected whole.
+ */
+#define VC_SUMMARY_MAX_ENTRIES 100000
 /* A view as SYNC_START names it, with its NUL. */
 #define VC_WIRE_VIEW_SIZE 17
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <qb/qbipcc.h>
 #include <qb/qbipc_common.h>
@@ -14,6 +15,7 @@
 #include "store/daemon-client.h"
 #include "store/ipc-protocol.h"
 #include "common/log.h"
+#include "common/trusted-dir.h"
 
 /* Replies wait for the cluster: a sync after a membership change can take
  * a while.  VIRTCKPT_DAEMON_TIMEOUT (seconds) overrides.
@@ -68,6 +70,44 @@ call (struct vc_daemon *d, int id, const void *a, size_t alen,
   return 0;
 }
 
+/* Why the last vc_daemon_connect found no trustworthy daemon (EPERM). */
+static char untrusted[512];
+
+/* Whoever serves the daemon's IPC name while virtckptd is down (any local
+ * user can) would be handed root's captures and could feed root's
+ * redefines: the server must run as root and replicate a directory that
+ * only root can write.  libqb gives the server's credentials as the
+ * kernel passed them at connect (SCM_CREDENTIALS), not as it claims.
+ */
+static bool
+server_trusted (struct vc_daemon *d)
+{
+  pid_t pid = 0;
+  uid_t uid = (uid_t) -1;
+  gid_t gid;
+  struct stat st;
+  char why[128];
+
+  if (qb_ipcc_auth_get (d->c, &pid, &uid, &gid) != 0 || uid != 0) {
+    snprintf (untrusted, sizeof untrusted,
+              "no trustworthy daemon: the process answering as virtckptd "
+              "(pid %d) runs as uid %d, not root: not using it nor any "
+              "store; stop that process and start virtckptd",
+              (int) pid, uid == (uid_t) -1 ? -1 : (int) uid);
+    return false;
+  }
+  if (lstat (d->store_dir, &st) == -1)
+    snprintf (why, sizeof why, "cannot be examined (%s)", strerror (errno));
+  else if (vc_dir_trusted (&st, true, why, sizeof why))
+    return true;
+  snprintf (untrusted, sizeof untrusted,
+            "no trustworthy daemon: virtckptd (pid %d) replicates %s, which "
+            "%s: not using it nor any store; make the directory root's alone "
+            "(chown root; chmod go-w), then restart virtckptd",
+            (int) pid, d->store_dir, why);
+  return false;
+}
+
 struct vc_daemon *
 vc_daemon_connect (void)
 {
@@ -93,6 +133,10 @@ vc_daemon_connect (void)
     errno = EPROTO;
     goto fail;
   }
+  if (!server_trusted (d)) {
+    errno = EPERM;
+    goto fail;
+  }
   return d;
 
  fail:
@@ -112,6 +156,8 @@ vc_daemon_unreachable (int err)
     return "virtckptd refused the connection (root and the haclient group only)";
   case EPROTO:
     return "virtckptd answered oddly";
+  case EPERM:
+    return untrusted;
   default:
     return "virtckptd is not running on this node";
   }

@@ -9,7 +9,9 @@ struct vc_daemon;
 
 /* Connects to the daemon of this node.  NULL (quietly) when it cannot,
  * errno saying why: ENOENT none runs, EACCES it refused this user,
- * EPROTO it answered oddly; vc_daemon_unreachable (errno) says it in words.
+ * EPROTO it answered oddly, EPERM the process that answered is no
+ * trustworthy daemon (not root, or its replica is not root's alone);
+ * vc_daemon_unreachable (errno) says it in words.
  */
 extern struct vc_daemon *vc_daemon_connect (void);
 extern const char *vc_daemon_unreachable (int err);

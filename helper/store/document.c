@@ -36,7 +36,8 @@ vc_document_format (const struct vc_chain *chain, size_t *len)
   char buf[32];
   bool ok;
 
-  if (doc == NULL)
+  /* Not readable back: see VC_DOCUMENT_MAX_CHECKPOINTS. */
+  if (doc == NULL || chain->checkpoints.len > VC_DOCUMENT_MAX_CHECKPOINTS)
     return NULL;
   root = xmlNewNode (NULL, BAD_CAST "virtckpt-domain");
   if (root == NULL)
@@ -185,6 +186,12 @@ parse_identity (xmlNodePtr root, struct vc_chain *chain, char **err)
     chain->version.base_node = bnode;
   }
   chain->version.deleted = vc_xml_child (root, "deleted") != NULL;
+  if (!vc_version_valid (&chain->version))
+    return *err = vc_printf ("version %" PRIu64 "/%" PRIu32 " is older than its "
+                             "base %" PRIu64 "/%" PRIu32,
+                             chain->version.generation, chain->version.node,
+                             chain->version.base_generation,
+                             chain->version.base_node), -1;
   return 0;
 }
 
@@ -218,6 +225,9 @@ parse_checkpoints (xmlNodePtr root, struct vc_chain *chain, char **err)
     struct vc_checkpoint c;
     if (n->type != XML_ELEMENT_NODE)
       continue;
+    if (chain->checkpoints.len == VC_DOCUMENT_MAX_CHECKPOINTS)
+      return *err = vc_printf ("more than %d checkpoints",
+                               VC_DOCUMENT_MAX_CHECKPOINTS), -1;
     if (!xmlStrEqual (n->name, BAD_CAST "checkpoint") ||
         parse_checkpoint (n, &c, err) == -1) {
       if (*err == NULL)
@@ -232,22 +242,59 @@ parse_checkpoints (xmlNodePtr root, struct vc_chain *chain, char **err)
   return 0;
 }
 
+/* A checkpoint's name and its place in the chain, for the sorted index. */
+struct named {
+  const char *name;
+  size_t at;
+};
+
+static int
+named_name_cmp (const void *a, const void *b)
+{
+  return strcmp (((const struct named *) a)->name, ((const struct named *) b)->name);
+}
+
+static int
+named_cmp (const void *a, const void *b)
+{
+  const struct named *x = a, *y = b;
+  int c = strcmp (x->name, y->name);
+
+  if (c)
+    return c;
+  return x->at < y->at ? -1 : x->at > y->at;
+}
+
 /* A stored chain is always parents first with unique names; anything
- * else was not written by us and is not trusted.
+ * else was not written by us and is not trusted.  Checked through an
+ * index sorted by name: O(n log n), so that a long chain (up to
+ * VC_DOCUMENT_MAX_CHECKPOINTS) reads in well under a second.
  */
 static int
 check_order (const struct vc_chain *chain, char **err)
 {
-  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+  size_t n = chain->checkpoints.len;
+  CLEANUP_FREE struct named *index = n ? calloc (n, sizeof *index) : NULL;
+
+  if (n == 0)
+    return 0;
+  if (index == NULL)
+    return *err = vc_printf ("out of memory"), -1;
+  for (size_t i = 0; i < n; i++)
+    index[i] = (struct named) { chain->checkpoints.ptr[i].name, i };
+  qsort (index, n, sizeof *index, named_cmp);
+  for (size_t i = 1; i < n; i++)
+    if (strcmp (index[i - 1].name, index[i].name) == 0)
+      return *err = vc_printf ("checkpoint %s appears twice", index[i].name), -1;
+  for (size_t i = 0; i < n; i++) {
     const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
-    bool parent_seen = c->parent == NULL;
-    for (size_t k = 0; k < i; k++) {
-      const char *earlier = chain->checkpoints.ptr[k].name;
-      if (strcmp (earlier, c->name) == 0)
-        return *err = vc_printf ("checkpoint %s appears twice", c->name), -1;
-      parent_seen = parent_seen || strcmp (earlier, c->parent) == 0;
-    }
-    if (!parent_seen)
+    struct named key = { c->parent, 0 };
+    const struct named *p;
+    if (c->parent == NULL)
+      continue;
+    /* names are unique: compare by name only */
+    p = bsearch (&key, index, n, sizeof *index, named_name_cmp);
+    if (p == NULL || p->at >= i)
       return *err = vc_printf ("checkpoint %s comes before its parent %s",
                                c->name, c->parent), -1;
   }

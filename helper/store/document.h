@@ -35,6 +35,12 @@
 
 #define VC_DOCUMENT_FORMAT 1
 
+/* The most checkpoints a document holds: a qcow2 image holds at most
+ * 65535 bitmaps, so no longer chain can exist in libvirt.  Longer
+ * documents are neither written nor read.
+ */
+#define VC_DOCUMENT_MAX_CHECKPOINTS 65535
+
 /* Returns the serialised document (malloc'd) and its length. */
 extern char *vc_document_format (const struct vc_chain *chain, size_t *len);
 

@@ -16,130 +16,17 @@
 #include "common/atomic-file.h"
 #include "store/daemon-client.h"
 #include "common/cleanup.h"
+#include "common/trusted-dir.h"
 #include "store/document.h"
 #include "common/log.h"
 #include "store/name-map.h"
 #include "store/store.h"
+#include "store/store-internal.h"
 #include "store/store-scan.h"
 #include "common/vc-strings.h"
 #include "common/xml-safe.h"
 
 #define LOCK_FILE ".lock"
-
-static void read_replica_marker (struct vc_store *store);
-
-int
-vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
-                   bool create)
-{
-  struct vc_daemon *daemon = NULL;
-  const char *no = getenv ("VIRTCKPT_NO_DAEMON");
-
-  if (no == NULL || *no == '\0') {
-    daemon = vc_daemon_connect ();
-    if (daemon == NULL && errno != ENOENT)
-      vc_warn ("%s: using the local store", vc_daemon_unreachable (errno));
-  }
-  if (daemon) {
-    const char *ddir = vc_daemon_store_dir (daemon);
-    char *a = realpath (dir, NULL), *b = realpath (ddir, NULL);
-    bool same = a && b && strcmp (a, b) == 0;
-    free (a);
-    free (b);
-    if (explicit_dir && !same) {
-      vc_warn ("virtckptd replicates %s, not %s: using %s alone, unreplicated",
-               ddir, dir, dir);
-      vc_daemon_close (daemon);
-      daemon = NULL;
-    }
-    else
-      dir = ddir;
-  }
-  if (vc_store_open (store, dir, create && daemon == NULL) == -1) {
-    vc_daemon_close (daemon);
-    return -1;
-  }
-  store->daemon = daemon;
-  if (daemon)
-    vc_info ("using virtckptd: replicated store %s", store->dir);
-  else {
-    read_replica_marker (store);
-    vc_info ("using the local store %s (no virtckptd%s)", store->dir,
-             store->unreplicated ? "; it is a virtckptd replica" : "");
-  }
-  return 0;
-}
-
-/* A replica written while its daemon is down: see vc_store.unreplicated. */
-static void
-read_replica_marker (struct vc_store *store)
-{
-  CLEANUP_FREE char *buf = NULL;
-  size_t len;
-  unsigned node;
-
-  if (store->dirfd == -1 ||
-      vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &buf, &len) == -1)
-    return;
-  if (sscanf (buf, "node %u", &node) != 1) {
-    vc_warn ("%s/%s is damaged: treating the store as a replica of node 0",
-             store->dir, VC_REPLICA_MARKER);
-    node = 0;
-  }
-  store->unreplicated = true;
-  store->replica_node = node;
-}
-
-int
-vc_store_mark_replica (struct vc_store *store, uint32_t nodeid)
-{
-  char want[32];
-  CLEANUP_FREE char *have = NULL;
-  size_t len;
-
-  snprintf (want, sizeof want, "node %" PRIu32 "\n", nodeid);
-  if (vc_read_file (store->dirfd, VC_REPLICA_MARKER, 64, &have, &len) == 0 &&
-      len == strlen (want) && memcmp (have, want, len) == 0)
-    return 0;
-  if (vc_atomic_write (store->dirfd, VC_REPLICA_MARKER, want, strlen (want)) == -1) {
-    vc_error ("cannot write %s/%s: %m", store->dir, VC_REPLICA_MARKER);
-    return -1;
-  }
-  return 0;
-}
-
-/* Flags a write into a replica whose daemon is down (see store.h).  Its
- * base becomes the version it replaces when that one came from the
- * cluster: base is otherwise only moved by a sync, and the daemon's sync
- * must see this write as made on top of what the cluster holds (it wins)
- * unless the cluster changed the domain since (a conflict, and the
- * cluster's quorate version wins).
- */
-static void
-flag_unreplicated (struct vc_store *store, struct vc_chain *chain)
-{
-  struct vc_chain current;
-
-  if (vc_store_load_any (store, chain->domain, &current) == 0) {
-    if (!current.version.without_quorum) {
-      chain->version.base_generation = current.version.generation;
-      chain->version.base_node = current.version.node;
-    }
-    else {
-      chain->version.base_generation = current.version.base_generation;
-      chain->version.base_node = current.version.base_node;
-    }
-    vc_chain_clear (&current);
-  }
-  chain->version.without_quorum = true;
-  chain->version.node = store->replica_node;
-  if (!store->warned_unreplicated)
-    vc_warn ("virtckptd is not running: writing its replica %s alone; the "
-             "change is replicated when virtckptd starts, and yields to the "
-             "cluster's if %s was changed elsewhere meanwhile",
-             store->dir, chain->domain);
-  store->warned_unreplicated = true;
-}
 
 int
 vc_store_open (struct vc_store *store, const char *dir, bool create)
@@ -150,13 +37,13 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->unreplicated = store->warned_unreplicated = false;
   store->replica_node = 0;
   store->scan = NULL;
-  store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  store->dirfd = vc_open_trusted_dir (dir, "checkpoint store");
   if (store->dirfd == -1 && errno == ENOENT && create) {
     if (vc_mkdir_parents (dir, 0700) == -1) {
       vc_error ("cannot create checkpoint store %s: %m", dir);
       return -1;
     }
-    store->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    store->dirfd = vc_open_trusted_dir (dir, "checkpoint store");
   }
   if (store->dirfd == -1 && errno == ENOENT && !create) {
     /* A store nobody wrote to yet reads as empty. */
@@ -171,9 +58,7 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   if (store->dirfd == -1) {
     if (errno == ENOENT)
       vc_error ("checkpoint store %s does not exist", dir);
-    else
-      vc_error ("cannot open checkpoint store %s: %m", dir);
-    return -1;
+    return -1;                  /* the rest was reported */
   }
   store->dir = strdup (dir);
   if (store->dir == NULL) {
@@ -373,7 +258,7 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
   }
   if (store->unreplicated) {
     struct vc_chain flagged = *chain;   /* shallow: only read below */
-    flag_unreplicated (store, &flagged);
+    vc_store_flag_unreplicated (store, &flagged);
     doc = file ? vc_document_format (&flagged, &len) : NULL;
   }
   else if (file)
@@ -413,7 +298,7 @@ int
 vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
 {
   CLEANUP_FREE char *file = vc_name_to_file (chain->domain);
-  CLEANUP_FREE char *copy = NULL, *doc = NULL;
+  CLEANUP_FREE char *copy = NULL, *doc = NULL, *where = NULL;
   size_t len;
   int fd, r;
 
@@ -425,12 +310,15 @@ vc_store_save_conflict (struct vc_store *store, const struct vc_chain *chain)
   copy = vc_printf ("%s@%" PRIu64 "-%" PRIu32 ".xml", file,
                     chain->version.generation, chain->version.node);
   if (copy == NULL || store->dirfd == -1 ||
-      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST) ||
-      (fd = openat (store->dirfd, VC_CONFLICTS_DIR,
-                    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+      (mkdirat (store->dirfd, VC_CONFLICTS_DIR, 0700) == -1 && errno != EEXIST)) {
     vc_error ("cannot make %s/%s: %m", store->dir, VC_CONFLICTS_DIR);
     return -1;
   }
+  where = vc_printf ("%s/%s", store->dir, VC_CONFLICTS_DIR);
+  fd = where ? vc_open_trusted_dir_at (store->dirfd, VC_CONFLICTS_DIR, where,
+                                       "conflicts directory") : -1;
+  if (fd == -1)
+    return -1;
   r = vc_atomic_write (fd, copy, doc, len);
   if (r == -1)
     vc_error ("cannot write %s/%s/%s: %m", store->dir, VC_CONFLICTS_DIR, copy);

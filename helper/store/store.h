@@ -56,7 +56,11 @@ extern void vc_store_close (struct vc_store *store);
 /* For the CLI: uses virtckptd's replica when a daemon runs here (unless
  * VIRTCKPT_NO_DAEMON is set, or dir was given explicitly and differs from
  * the daemon's), the local store dir otherwise.  Says which with -v.
+ * Returns 0, -1 on error, VC_STORE_UNTRUSTED_DAEMON when the process
+ * serving the daemon's name is no trustworthy virtckptd (then no store is
+ * used at all); errors are logged.
  */
+#define VC_STORE_UNTRUSTED_DAEMON (-2)
 extern int vc_store_open_cli (struct vc_store *store, const char *dir,
                               bool explicit_dir, bool create);
 

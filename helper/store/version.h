@@ -30,4 +30,16 @@ struct vc_version {
   uint32_t base_node;
 };
 
+/* Every write makes a generation above its base (the version it was
+ * written on top of); a sync makes the version its own base.  Anything
+ * else was not written by virtckpt, and the sync planner could not order
+ * it: a document or a summary saying so is refused.
+ */
+static inline bool
+vc_version_valid (const struct vc_version *v)
+{
+  return v->generation > v->base_generation ||
+    (v->generation == v->base_generation && v->node == v->base_node);
+}
+
 #endif

@@ -20,7 +20,8 @@
 #    says broken;
 #  - stop gives a running backup backup_wait seconds, cancels it and holds
 #    new backups; start releases the hold;
-#  - ocf-tester passes but for the DTD check of the OCF 1.1 metadata.
+#  - ocf-tester passes but for the DTD check of the OCF 1.1 metadata;
+#  - a domain named like an option (--help) reaches virtckpt as a name.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -73,10 +74,10 @@ expect_log() {
 
 # The stored chain of $DOM (names, parents first) and its state.
 stored_names() {
-	vck "$H" checkpoints show "$DOM" | awk '/^Checkpoints:/ { f = 1; next } f { print $1 }' | xargs
+	vck "$H" checkpoints show -- "$DOM" | awk '/^Checkpoints:/ { f = 1; next } f { print $1 }' | xargs
 }
 stored_state() {
-	vck "$H" checkpoints show "$DOM" | sed -n 's/^State: *//p'
+	vck "$H" checkpoints show -- "$DOM" | sed -n 's/^State: *//p'
 }
 live_names() {
 	checkpoint_names "$H" "$DOM" | xargs
@@ -312,5 +313,25 @@ expect_ra 0 start
 expect_log "backups of vm1 are no longer held" "start released the hold"
 expect_exit 0 vck "$H" backup "$DOM" -o "$VC_TMP/b"
 vc_log "ok: a backup after start: $(grep -o 'backup 1 (full) of vm1 done.*' <<<"$VC_ERR")"
+expect_ra 0 stop
+
+# --- a domain named like an option reaches virtckpt as a name ---------------
+# ("virtckpt checkpoints capture --help" would print the help and succeed.)
+DOM=--help
+vc_make_image "$VC_TMP/odd.qcow2" 32M
+vc_domain_xml "$DOM" "$VC_TMP/odd.qcow2" >"$VC_TMP/odd.xml"
+vc_virsh "$H" create "$VC_TMP/odd.xml" >/dev/null
+expect_ra 0 start
+vc_virsh "$H" checkpoint-create-as --domain="$DOM" --name c1 >/dev/null
+expect_ra 0 monitor
+vc_assert_eq "c1" "$(stored_names)" "monitor captured the domain named --help"
+expect_ra 0 stop
+expect_log "backups of --help are held on this host" "stop held the backups of --help"
+vc_virsh "$H" destroy --domain="$DOM" >/dev/null
+vc_virsh "$H" create "$VC_TMP/odd.xml" >/dev/null
+expect_ra 0 start
+expect_log "backups of --help are no longer held" "start released the hold of --help"
+vc_assert_eq "c1" "$(vc_virsh "$H" checkpoint-list --domain="$DOM" --name | xargs)" \
+	"start redefined the chain of --help"
 expect_ra 0 stop
 vc_log PASS

@@ -24,7 +24,8 @@ expect 0 "$VIRTCKPT" --help
 grep -q "^Usage: virtckpt" <<<"$out" || fail "--help: $out"
 grep -q "checkpoints redefine DOMAIN" <<<"$out" || fail "--help lacks redefine"
 grep -q "3 the checkpoint chain is" <<<"$out" || fail "--help lacks exit codes"
-for code in "4 nothing stored" "5 libvirt holds none" "6 virtckptd is not synced" "7 no virtckptd"; do
+for code in "4 nothing stored" "5 libvirt holds none" "6 virtckptd is not synced" "7 no virtckptd" \
+	"8 no trustworthy daemon"; do
 	grep -q "$code" <<<"$out" || fail "--help lacks exit status $code"
 done
 # Every command the help lists has its own help, and each one is listed.
@@ -85,6 +86,16 @@ expect 0 "$VIRTCKPT" --store "$tmp/none" checkpoints list
 [[ ! -e "$tmp/none" ]] || fail "list created the store"
 expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints show vm
 grep -q "no checkpoints stored for 'vm'" <<<"$err" || fail "show: $err"
+# A domain named like an option is a name after "--" (the OCF agent
+# passes every domain so), for every command that takes one.
+for dom in -x --help --force; do
+	expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints show --names -- "$dom"
+	grep -qF "no checkpoints stored for '$dom'" <<<"$err" || fail "show -- $dom: $err"
+	expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints forget -- "$dom"
+	expect 0 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" cancel --hold 5 -- "$dom"
+	grep -qF "backups of $dom are held" <<<"$err" || fail "cancel -- $dom: $err"
+	expect 0 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" cancel --release -- "$dom"
+done
 expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints show --names vm
 [[ -z "$out" ]] || fail "show --names of nothing printed: $out"
 expect 4 "$VIRTCKPT" --store "$tmp/none" checkpoints forget vm

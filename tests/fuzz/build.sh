@@ -32,17 +32,29 @@ CFLAGS=(-g -O1 -fno-omit-frame-pointer "${SAN[@]}" -Wall -Wextra -Werror
   -DSTORE_DIR='"/nonexistent/store"' -DRUN_DIR='"/nonexistent/run"'
   "${PKG_CFLAGS[@]}")
 
-# What each target links, beyond its own file.
-COMMON="common/atomic-file common/hex common/log common/vc-strings common/xml-safe"
-STORE="$COMMON store/chain store/checkpoint-xml store/document store/name-map
-  store/store store/store-scan store/daemon-client"
+# What each target links, beyond its own file: whole folders of helper/
+# where the target may reach all of them (so a new file there is built
+# without a change here), single files of backup/ (the rest of it needs
+# libvirt and libnbd).
+folder () {      # NAME [EXCLUDED-FILE]...
+  local f name=$1
+  shift
+  for f in "$srcdir"/helper/"$name"/*.c; do
+    f=${f#"$srcdir"/helper/}
+    f=${f%.c}
+    [[ " $* " == *" $f "* ]] || printf '%s ' "$f"
+  done
+}
+COMMON=$(folder common)
+STORE="$COMMON $(folder store)"
 declare -A TARGETS=(
-  [document]="$COMMON store/chain store/checkpoint-xml store/document"
-  [manifest]="$COMMON backup/checksum backup/manifest"
-  [name-map]="$COMMON store/name-map"
-  [qcow2]="$COMMON backup/checksum backup/manifest backup/verify"
-  [replica]="$STORE replica/plan replica/replica replica/status replica/sync
-    replica/update replica/wire"
+  [document]="$STORE"
+  [manifest]="$COMMON backup/checksum backup/manifest backup/manifest-check"
+  [name-map]="$STORE"
+  [qcow2]="$COMMON backup/checksum backup/manifest backup/manifest-check
+    backup/qcow2-check backup/verify"
+  [qcow2-check]="$COMMON backup/qcow2-check"
+  [replica]="$STORE $(folder replica replica/virtckptd)"
 )
 
 compile () {     # SOURCE OBJECT

@@ -23,6 +23,8 @@ ref_domain "$H" vm a 128
 
 expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}"
 manifest0=$(sha256sum <"$B/manifest.xml")
+# A finished backup leaves no pid behind for cancel to find.
+vc_assert_eq 0 "$(stat -c %s "$VC_TMP/run/vm.xml.lock")" "the run lock is emptied at the end"
 
 # dirty_a N : 96 MiB of new data, spread over the disk.
 dirty_a() {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/checkpoint-xml.h"
 #include "common/cleanup.h"
@@ -463,6 +464,205 @@ test_parse_rejects_duplicate_checkpoint (void **state)
   vc_chain_clear (&chain);
 }
 
+/* Makes c checkpoint name (child of parent, or a root), with the XML
+ * that says so.
+ */
+static void
+set_checkpoint (struct vc_checkpoint *c, const char *name, const char *parent,
+                int64_t created)
+{
+  /* name and parent may be c's own: copied before they are freed */
+  char *n = strdup (name), *p = parent ? strdup (parent) : NULL;
+  char *xml = vc_printf ("<domaincheckpoint><name>%s</name>%s%s%s"
+                         "<creationTime>%" PRId64 "</creationTime>"
+                         "</domaincheckpoint>", name,
+                         parent ? "<parent><name>" : "", parent ? parent : "",
+                         parent ? "</name></parent>" : "", created);
+
+  assert_non_null (n);
+  assert_non_null (xml);
+  free (c->name);
+  free (c->parent);
+  free (c->xml);
+  c->name = n;
+  c->parent = p;
+  c->xml = xml;
+  c->created = created;
+}
+
+/* A chain of n checkpoints c1 <- c2 <- ..., made without libvirt's XML
+ * parser so that long chains are cheap to build.
+ */
+static void
+make_long_chain (struct vc_chain *chain, size_t n)
+{
+  memset (chain, 0, sizeof *chain);
+  chain->domain = strdup ("long");
+  chain->version.generation = 1;
+  chain->updated = 1764228000;
+  assert_int_equal (vc_checkpoint_vector_reserve (&chain->checkpoints, n), 0);
+  for (size_t i = 1; i <= n; i++) {
+    struct vc_checkpoint c = { 0 };
+    char name[32], parent[32];
+    snprintf (name, sizeof name, "c%zu", i);
+    snprintf (parent, sizeof parent, "c%zu", i - 1);
+    set_checkpoint (&c, name, i > 1 ? parent : NULL, 1764227000 + i);
+    chain->checkpoints.ptr[chain->checkpoints.len++] = c;
+  }
+}
+
+static double
+seconds_since (const struct timespec *t0)
+{
+  struct timespec t1;
+
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A chain at the cap parses (its checks are O(n log n): quadratic ones
+ * took 16 s at 40 000 checkpoints); one more is refused, both ways.
+ */
+static void
+test_checkpoint_cap (void **state)
+{
+  struct vc_chain chain, back;
+  struct timespec t0;
+  size_t len;
+  char *doc, *err = NULL;
+
+  make_long_chain (&chain, VC_DOCUMENT_MAX_CHECKPOINTS);
+  doc = format_ok (&chain, &len);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  parse_ok (doc, len, &back);
+  if (getenv ("VC_TEST_VERBOSE"))
+    fprintf (stderr, "parsed %zu checkpoints (%zu bytes) in %.3f s\n",
+             back.checkpoints.len, len, seconds_since (&t0));
+  assert_int_equal (back.checkpoints.len, VC_DOCUMENT_MAX_CHECKPOINTS);
+  vc_chain_clear (&back);
+  free (doc);
+
+  /* One over: not written, and not read when written by someone else. */
+  {
+    struct vc_checkpoint c = { 0 };
+    char parent[32];
+    snprintf (parent, sizeof parent, "c%d", VC_DOCUMENT_MAX_CHECKPOINTS);
+    set_checkpoint (&c, "one-more", parent, 1);
+    assert_int_equal (vc_checkpoint_vector_append (&chain.checkpoints, c), 0);
+  }
+  assert_null (vc_document_format (&chain, &len));
+  {
+    /* Made by hand from a chain at the cap plus one checkpoint element. */
+    struct vc_chain at_cap;
+    const char *extra =
+      "<checkpoint name=\"one-more\" parent=\"c1\" created=\"1\">"
+      "<xml>&lt;domaincheckpoint&gt;&lt;name&gt;one-more&lt;/name&gt;"
+      "&lt;parent&gt;&lt;name&gt;c1&lt;/name&gt;&lt;/parent&gt;"
+      "&lt;/domaincheckpoint&gt;</xml></checkpoint></checkpoints>";
+    char *end, *over;
+    make_long_chain (&at_cap, VC_DOCUMENT_MAX_CHECKPOINTS);
+    doc = format_ok (&at_cap, &len);
+    vc_chain_clear (&at_cap);
+    end = strstr (doc, "</checkpoints>");
+    assert_non_null (end);
+    over = vc_printf ("%.*s%s%s", (int) (end - doc), doc, extra,
+                      end + strlen ("</checkpoints>"));
+    assert_non_null (over);
+    free (doc);
+    memset (&back, 0, sizeof back);
+    assert_int_equal (vc_document_parse (over, strlen (over), &back, &err), -1);
+    assert_non_null (strstr (err, "more than"));
+    free (err);
+    free (over);
+  }
+  vc_chain_clear (&chain);
+}
+
+/* Long chains with a duplicate or an out-of-order checkpoint far from
+ * the start are still found (the checks are not a scan of neighbours).
+ */
+static void
+test_long_chain_order_checks (void **state)
+{
+  static const struct {
+    size_t n, at;               /* checkpoint at (0-based) is damaged */
+    bool duplicate;             /* else: its parent comes after it */
+    const char *reason;
+  } cases[] = {
+    { 5000, 4000, true, "appears twice" },
+    { 5000, 1, true, "appears twice" },
+    { 5000, 2500, false, "comes before its parent" },
+    { 5000, 0, false, "comes before its parent" },
+  };
+
+  for (size_t k = 0; k < VC_TEST_ROWS (cases); k++) {
+    struct vc_chain chain;
+    size_t len;
+    char *doc;
+
+    make_long_chain (&chain, cases[k].n);
+    if (cases[k].duplicate) {
+      /* checkpoint at takes the name of an earlier or later one */
+      struct vc_checkpoint *c = &chain.checkpoints.ptr[cases[k].at];
+      struct vc_checkpoint *child = &chain.checkpoints.ptr[cases[k].at + 1];
+      const char *dup = cases[k].at > 10 ? "c10" : "c3000";
+      set_checkpoint (c, dup, c->parent, c->created);
+      set_checkpoint (child, child->name, dup, child->created);
+    }
+    else {
+      /* checkpoint at names checkpoint at+100 as its parent */
+      struct vc_checkpoint *c = &chain.checkpoints.ptr[cases[k].at];
+      char parent[32];
+      snprintf (parent, sizeof parent, "c%zu", cases[k].at + 101);
+      set_checkpoint (c, c->name, parent, c->created);
+    }
+    doc = format_ok (&chain, &len);
+    vc_chain_clear (&chain);
+    parse_fails (doc, cases[k].reason);
+    free (doc);
+  }
+}
+
+/* A version older than its own base was not written by us: replication
+ * could not order it (generation > base holds for every write).
+ */
+static void
+test_parse_rejects_version_before_base (void **state)
+{
+  static const struct {
+    uint64_t gen, base_gen;
+    uint32_t node, base_node;
+    bool ok;
+  } cases[] = {
+    { 7, 6, 1, 2, true },       /* written on top of its base */
+    { 7, 7, 3, 3, true },       /* synced: its own base */
+    { 0, 0, 0, 0, true },       /* no base */
+    { 1, 6, 1, 9, false },      /* generation below its base */
+    { 6, 6, 1, 9, false },      /* same generation, another writer */
+  };
+
+  for (size_t k = 0; k < VC_TEST_ROWS (cases); k++) {
+    struct vc_chain chain, back;
+    size_t len;
+    char *doc;
+
+    make_chain (&chain);
+    chain.version.generation = cases[k].gen;
+    chain.version.node = cases[k].node;
+    chain.version.base_generation = cases[k].base_gen;
+    chain.version.base_node = cases[k].base_node;
+    doc = format_ok (&chain, &len);
+    vc_chain_clear (&chain);
+    if (cases[k].ok) {
+      parse_ok (doc, len, &back);
+      vc_chain_clear (&back);
+    }
+    else
+      parse_fails (doc, "older than its base");
+    free (doc);
+  }
+}
+
 int
 main (void)
 {
@@ -477,6 +677,9 @@ main (void)
     cmocka_unit_test (test_parse_rejects_missing_checkpoints),
     cmocka_unit_test (test_parse_rejects_child_before_parent),
     cmocka_unit_test (test_parse_rejects_duplicate_checkpoint),
+    cmocka_unit_test (test_checkpoint_cap),
+    cmocka_unit_test (test_long_chain_order_checks),
+    cmocka_unit_test (test_parse_rejects_version_before_base),
   };
   int r;
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -29,12 +30,12 @@
 
 #define GiB (UINT64_C (1) << 30)
 
-#define CP1 "virtckpt.20261127T070000-3f2a.1.9c1e"
-#define CP2 "virtckpt.20261127T070000-3f2a.2.0b7d"
-#define CHAIN "20261127T070000-3f2a"
-#define DIR1 "0001-full-20261127T070000"
-#define DIR2 "0002-inc-20261128T070000"
-#define DIR3 "0003-copy-20261128T120000"
+#define CHAIN "20261127T070000Z-3f2a"
+#define CP1 "virtckpt." CHAIN ".1.9c1e"
+#define CP2 "virtckpt." CHAIN ".2.0b7d"
+#define DIR1 "0001-full-20261127T070000Z"
+#define DIR2 "0002-inc-20261128T070000Z"
+#define DIR3 "0003-copy-20261128T120000Z"
 #define SHA_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SHA_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define SHA_C "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -314,6 +315,9 @@ test_save_again_replaces_manifest (void **state)
   vc_manifest_clear (&back);
 }
 
+/* Markup in the domain name (the one free-form string) is escaped both
+ * ways; markup in any other name is refused at load.
+ */
 static void
 test_save_load_escapes_markup (void **state)
 {
@@ -321,18 +325,22 @@ test_save_load_escapes_markup (void **state)
   struct vc_manifest m, back;
 
   memset (&m, 0, sizeof m);
-  m.domain = strdup ("web <1> & \"two\" 'three'");
-  struct vc_backup *b = add_backup (&m, 1, "full", "c&<>\"'", "cp&<>\"'", NULL, 0,
-                                    "d&<>\"'");
-  add_disk (b, "vda", "../d&<>\"'/vda.qcow2", 1, 2, 3, 4, SHA_A);
-  add_file (b, "a&b<c>", SHA_B);
+  m.domain = strdup ("web <1> & \"two\" 'three' $(x) `y`");
+  struct vc_backup *b = add_backup (&m, 1, "full", CHAIN, CP1, NULL, 0, DIR1);
+  add_disk (b, "vda", NULL, 1, 2, 3, 4, SHA_A);
+  add_file (b, "domain.xml", SHA_B);
   assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
   assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &back), 0);
   assert_string_equal (back.domain, m.domain);
   assert_int_equal (back.backups.len, 1);
   assert_same_backup (&m.backups.ptr[0], &back.backups.ptr[0]);
-  vc_manifest_clear (&m);
   vc_manifest_clear (&back);
+
+  free (m.backups.ptr[0].files.ptr[0].name);
+  m.backups.ptr[0].files.ptr[0].name = strdup ("a&b<c>");
+  assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
+  assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &back), -1);
+  vc_manifest_clear (&m);
 }
 
 static void
@@ -357,7 +365,8 @@ test_load_accepts_missing_optional_numbers (void **state)
 
   write_manifest (f,
     "<virtckpt-backups format='1'><domain>web1</domain>"
-    "<backup id='7' level='full' chain='c' checkpoint='cp' dir='d'"
+    "<backup id='7' level='full' chain='" CHAIN "' checkpoint='virtckpt." CHAIN ".7.0000'"
+    " dir='0007-full-20261127T070000Z'"
     " started='1' finished='2'>"
     "<disk name='vda' file='vda.qcow2' virtual-size='1048576'"
     " file-size='393216' sha256='" SHA_A "'/>"
@@ -452,8 +461,11 @@ test_tip_skips_copies (void **state)
   "<disk name='vda' file='vda.qcow2' virtual-size='1048576' read='65536'" \
   " zeroed='0' file-size='393216' sha256='" sha "'/>"
 #define BACKUP(id, dir, inner) \
-  "<backup id='" id "' level='full' chain='c' checkpoint='cp" id "'" \
+  "<backup id='" id "' level='full' chain='" CHAIN "'" \
+  " checkpoint='virtckpt." CHAIN "." id ".abcd'" \
   " dir='" dir "' started='1' finished='2' seconds='1.000'>" inner "</backup>"
+/* The directory name of full backup id (4 digits). */
+#define DIRN(id4) id4 "-full-20261127T070000Z"
 #define MANIFEST(backups) \
   "<virtckpt-backups format='1'><domain>web1</domain>" backups "</virtckpt-backups>"
 
@@ -497,10 +509,10 @@ static void
 test_damaged_template_is_valid (void **state)
 {
   /* The damaged cases below differ from these in one thing each. */
-  assert_accepted (*state, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (SHA_A))));
-  assert_accepted (*state, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (SHA_A)
+  assert_accepted (*state, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A))));
+  assert_accepted (*state, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
                                              "<file name='domain.xml' sha256='" SHA_B "'/>")
-                                     BACKUP ("2", "d2", "")));
+                                     BACKUP ("2", DIRN ("0002"), GOOD_DISK (SHA_A))));
 }
 
 static void
@@ -539,25 +551,26 @@ test_load_refuses_bad_sha256 (void **state)
   struct fixture *f = *state;
 
   /* Wrong length, both ways. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"))));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (SHA_A "0"))));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (""))));
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A "0"))));
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (""))));
   /* Upper case, not hex. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (
     "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"))));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", GOOD_DISK (
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (
     "0123456789abcdeg0123456789abcdef0123456789abcdef0123456789abcdef"))));
   /* Missing. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='vda.qcow2' virtual-size='1' file-size='1'/>")));
   /* The same checks on a <file>. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
     "<file name='domain.xml' sha256='" SHA_A "1'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
     "<file name='domain.xml' sha256='"
     "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", "<file name='domain.xml'/>")));
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
+                               "<file name='domain.xml'/>")));
 }
 
 static void
@@ -565,29 +578,29 @@ test_load_refuses_path_traversal (void **state)
 {
   struct fixture *f = *state;
 
-  assert_refused (f, MANIFEST (BACKUP ("1", "..", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", ".", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "../other", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "/etc", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1/..", "")));
+  assert_refused (f, MANIFEST (BACKUP ("1", "..", GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", ".", GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", "", GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", "../other", GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", "/etc", GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", "d1/..", GOOD_DISK (SHA_A))));
   /* Disk names and files. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='../vda.qcow2' virtual-size='1' file-size='1'"
     " sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='..' virtual-size='1' file-size='1' sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='../vda' file='vda.qcow2' virtual-size='1' file-size='1'"
     " sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='..' file='vda.qcow2' virtual-size='1' file-size='1' sha256='" SHA_A "'/>")));
   /* Other files. */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
     "<file name='../manifest.xml' sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
     "<file name='..' sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)
     "<file name='/etc/passwd' sha256='" SHA_A "'/>")));
 }
 
@@ -596,10 +609,10 @@ test_load_refuses_ids_not_increasing (void **state)
 {
   struct fixture *f = *state;
 
-  assert_refused (f, MANIFEST (BACKUP ("2", "d2", "") BACKUP ("1", "d1", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", "") BACKUP ("1", "d2", "")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1", "") BACKUP ("3", "d3", "")
-                               BACKUP ("2", "d2", "")));
+  assert_refused (f, MANIFEST (BACKUP ("2", DIRN ("0002"), GOOD_DISK (SHA_A)) BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)) BACKUP ("1", DIRN ("0002"), GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A)) BACKUP ("3", DIRN ("0003"), GOOD_DISK (SHA_A))
+                               BACKUP ("2", DIRN ("0002"), GOOD_DISK (SHA_A))));
 }
 
 static void
@@ -607,24 +620,24 @@ test_load_refuses_bad_ids_and_numbers (void **state)
 {
   struct fixture *f = *state;
 
-  assert_refused (f, MANIFEST (BACKUP ("0", "d0", "")));
-  assert_refused (f, MANIFEST (BACKUP ("-1", "d0", "")));
-  assert_refused (f, MANIFEST (BACKUP ("x", "d0", "")));
-  assert_refused (f, MANIFEST (BACKUP ("4294967296", "d0", "")));
+  assert_refused (f, MANIFEST (BACKUP ("0", DIRN ("0000"), GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("-1", DIRN ("-001"), GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("x", DIRN ("0000"), GOOD_DISK (SHA_A))));
+  assert_refused (f, MANIFEST (BACKUP ("4294967296", DIRN ("0000"), GOOD_DISK (SHA_A))));
   assert_refused (f, MANIFEST (
     "<backup id='1' chain='c' dir='d1' started='1' finished='2'/>"));     /* no level */
   assert_refused (f, MANIFEST (
     "<backup id='1' level='full' dir='d1' finished='2'/>"));              /* no start */
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='vda.qcow2' virtual-size='12abc' file-size='1'"
     " sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='vda.qcow2' virtual-size='18446744073709551616'"
     " file-size='1' sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='vda.qcow2' virtual-size='1' file-size='-1'"
     " sha256='" SHA_A "'/>")));
-  assert_refused (f, MANIFEST (BACKUP ("1", "d1",
+  assert_refused (f, MANIFEST (BACKUP ("1", DIRN ("0001"),
     "<disk name='vda' file='vda.qcow2' virtual-size='1' sha256='" SHA_A "'/>")));
 }
 
@@ -637,15 +650,15 @@ test_load_refuses_times_that_do_not_save (void **state)
 {
   struct fixture *f = *state;
 
-  assert_refused (f, MANIFEST (
-    "<backup id='1' level='full' dir='d1' started='9223372036854775808'"
-    " finished='2'/>"));
-  assert_refused (f, MANIFEST (
-    "<backup id='1' level='full' dir='d1' started='1'"
-    " finished='18446744073709551615'/>"));
-  assert_accepted (f, MANIFEST (
-    "<backup id='1' level='full' dir='d1' started='9223372036854775807'"
-    " finished='9223372036854775807'/>"));
+#define TIMED(started, finished) \
+  MANIFEST ("<backup id='1' level='full' chain='" CHAIN "'" \
+            " checkpoint='virtckpt." CHAIN ".1.abcd' dir='" DIRN ("0001") "'" \
+            " started='" started "' finished='" finished "' seconds='1.000'>" \
+            GOOD_DISK (SHA_A) "</backup>")
+  assert_refused (f, TIMED ("9223372036854775808", "2"));
+  assert_refused (f, TIMED ("1", "18446744073709551615"));
+  assert_accepted (f, TIMED ("9223372036854775807", "9223372036854775807"));
+#undef TIMED
 }
 
 static void
@@ -655,9 +668,254 @@ test_load_refuses_doctype (void **state)
 
   assert_refused (f, "<?xml version='1.0'?>\n"
                   "<!DOCTYPE virtckpt-backups [<!ENTITY d 'web1'>]>\n"
-                  MANIFEST (BACKUP ("1", "d1", "")));
+                  MANIFEST (BACKUP ("1", DIRN ("0001"), GOOD_DISK (SHA_A))));
   assert_refused (f, "<!DOCTYPE virtckpt-backups SYSTEM 'file:///etc/passwd'>"
                   MANIFEST (""));
+}
+
+
+/* --- the grammar: names virtckpt writes, parents that end --------------- */
+
+static void
+set (char **field, const char *value)
+{
+  free (*field);
+  *field = value ? strdup (value) : NULL;
+}
+
+#define B(i) (&m->backups.ptr[i])
+#define D(i) (&m->backups.ptr[i].disks.ptr[0])
+
+static void self_parent (struct vc_manifest *m) { B(1)->parent = 2; }
+static void later_parent (struct vc_manifest *m) { B(1)->parent = 3; }
+static void missing_parent (struct vc_manifest *m)
+{
+  vc_backup_clear (B(0));         /* backup 1 gone: 2 builds on nothing */
+  memmove (B(0), B(1), 2 * sizeof *B(0));
+  m->backups.len = 2;
+}
+static void cycle (struct vc_manifest *m)
+{
+  /* 1 <- 2 and 2 <- 1: only possible with a parent that is not earlier. */
+  B(0)->parent = 2;
+  set (&B(0)->level, "inc");
+  set (&B(0)->since, CP2);
+  set (&B(0)->dir, "0001-inc-20261127T070000Z");
+}
+static void out_of_order (struct vc_manifest *m)
+{
+  struct vc_backup t = *B(0);
+  *B(0) = *B(1);
+  *B(1) = t;
+}
+static void id_wraps (struct vc_manifest *m) { B(2)->id = UINT32_MAX; }
+static void id_too_big (struct vc_manifest *m) { B(2)->id = VC_BACKUP_ID_MAX + 1; }
+static void level_unknown (struct vc_manifest *m) { set (&B(0)->level, "full/.."); }
+static void chain_slash (struct vc_manifest *m) { set (&B(0)->chain, "../../etc"); }
+static void chain_markup (struct vc_manifest *m) { set (&B(0)->chain, "20261127T070000Z-<a>"); }
+static void chain_on_copy (struct vc_manifest *m) { set (&B(2)->chain, CHAIN); }
+static void checkpoint_other_id (struct vc_manifest *m) { set (&B(0)->checkpoint, CP2); }
+static void checkpoint_shell (struct vc_manifest *m)
+{
+  set (&B(0)->checkpoint, "virtckpt." CHAIN ".1.$(id)");
+}
+static void dir_dotdot (struct vc_manifest *m) { set (&B(0)->dir, ".."); }
+static void dir_slash (struct vc_manifest *m) { set (&B(0)->dir, "0001-full-20261127T070000Z/x"); }
+static void dir_other_id (struct vc_manifest *m) { set (&B(0)->dir, DIR2); }
+static void dir_other_level (struct vc_manifest *m) { set (&B(0)->dir, "0001-inc-20261127T070000Z"); }
+static void since_wrong (struct vc_manifest *m) { set (&B(1)->since, CP2); }
+static void since_on_full (struct vc_manifest *m) { set (&B(0)->since, CP1); }
+static void parent_on_copy (struct vc_manifest *m) { B(2)->parent = 1; }
+static void inc_without_parent (struct vc_manifest *m) { B(1)->parent = 0; }
+static void inc_of_copy (struct vc_manifest *m)
+{
+  struct vc_backup *b = add_backup (m, 4, "inc", CHAIN, "virtckpt." CHAIN ".4.0000",
+                                    NULL, 3, "0004-inc-20261129T070000Z");
+  add_disk (b, "vda", "../" DIR3 "/vda.qcow2", 1, 1, 1, 1, SHA_A);
+}
+static void inc_of_other_chain (struct vc_manifest *m)
+{
+  set (&B(1)->chain, "20261127T070000Z-ffff");
+  set (&B(1)->checkpoint, "virtckpt.20261127T070000Z-ffff.2.0b7d");
+}
+static void diff_of_inc (struct vc_manifest *m)
+{
+  struct vc_backup *b = add_backup (m, 4, "diff", CHAIN, "virtckpt." CHAIN ".4.0000",
+                                    CP2, 2, "0004-diff-20261129T070000Z");
+  add_disk (b, "vda", "../" DIR2 "/vda.qcow2", 1, 1, 1, 1, SHA_A);
+}
+static void disk_slash (struct vc_manifest *m) { set (&D(0)->name, "a/b"); set (&D(0)->file, "a/b.qcow2"); }
+static void disk_dotdot (struct vc_manifest *m) { set (&D(0)->name, ".."); set (&D(0)->file, "...qcow2"); }
+static void disk_markup (struct vc_manifest *m) { set (&D(0)->name, "vd<a>"); set (&D(0)->file, "vd<a>.qcow2"); }
+static void disk_twice (struct vc_manifest *m) { set (&B(0)->disks.ptr[1].name, "vda"); set (&B(0)->disks.ptr[1].file, "vda.qcow2"); }
+static void disk_file_other (struct vc_manifest *m) { set (&D(0)->file, "vdb.qcow2"); }
+static void no_disks (struct vc_manifest *m)
+{
+  for (size_t i = 0; i < B(2)->disks.len; i++) {
+    free (B(2)->disks.ptr[i].name);
+    free (B(2)->disks.ptr[i].file);
+    free (B(2)->disks.ptr[i].backing);
+  }
+  B(2)->disks.len = 0;
+}
+static void backing_host_file (struct vc_manifest *m) { set (&B(1)->disks.ptr[0].backing, "/etc/shadow"); }
+static void backing_json (struct vc_manifest *m)
+{
+  set (&B(1)->disks.ptr[0].backing, "json:{\"file.filename\":\"/etc/shadow\"}");
+}
+static void backing_on_full (struct vc_manifest *m) { set (&D(0)->backing, "../" DIR3 "/vda.qcow2"); }
+static void backing_missing (struct vc_manifest *m) { set (&B(1)->disks.ptr[0].backing, NULL); }
+static void file_dotdot (struct vc_manifest *m) { set (&B(0)->files.ptr[0].name, "../manifest.xml"); }
+static void file_other (struct vc_manifest *m) { set (&B(0)->files.ptr[0].name, "passwd"); }
+static void file_twice (struct vc_manifest *m) { set (&B(0)->files.ptr[1].name, "domain.xml"); }
+static void domain_newline (struct vc_manifest *m) { set (&m->domain, "web1\nstate: synced"); }
+static void domain_slash (struct vc_manifest *m) { set (&m->domain, "../web1"); }
+static void domain_empty (struct vc_manifest *m) { set (&m->domain, ""); }
+
+#undef B
+#undef D
+
+static const struct {
+  const char *what;
+  void (*change) (struct vc_manifest *m);
+} grammar_cases[] = {
+  { "a backup is its own parent", self_parent },
+  { "a parent after its child", later_parent },
+  { "a missing parent", missing_parent },
+  { "parents in a cycle", cycle },
+  { "ids out of order", out_of_order },
+  { "an id that would wrap", id_wraps },
+  { "an id above the maximum", id_too_big },
+  { "an unknown level", level_unknown },
+  { "a chain with '/'", chain_slash },
+  { "a chain with markup", chain_markup },
+  { "a copy with a chain", chain_on_copy },
+  { "a checkpoint of another id", checkpoint_other_id },
+  { "a checkpoint with shell syntax", checkpoint_shell },
+  { "dir '..'", dir_dotdot },
+  { "a dir with '/'", dir_slash },
+  { "a dir of another id", dir_other_id },
+  { "a dir of another level", dir_other_level },
+  { "since is not the parent's checkpoint", since_wrong },
+  { "a full with since", since_on_full },
+  { "a copy with a parent", parent_on_copy },
+  { "an inc without parent", inc_without_parent },
+  { "an inc on a copy", inc_of_copy },
+  { "an inc of another chain", inc_of_other_chain },
+  { "a diff on an inc", diff_of_inc },
+  { "a disk name with '/'", disk_slash },
+  { "disk name '..'", disk_dotdot },
+  { "a disk name with markup", disk_markup },
+  { "a disk listed twice", disk_twice },
+  { "a disk file of another name", disk_file_other },
+  { "a backup without disks", no_disks },
+  { "a backing name of a host file", backing_host_file },
+  { "a json: backing name", backing_json },
+  { "a full with a backing name", backing_on_full },
+  { "an inc without backing name", backing_missing },
+  { "a file '../manifest.xml'", file_dotdot },
+  { "a file of another name", file_other },
+  { "a file listed twice", file_twice },
+  { "a domain with a newline", domain_newline },
+  { "a domain with '/'", domain_slash },
+  { "an empty domain", domain_empty },
+};
+
+static void
+test_check_accepts_what_virtckpt_writes (void **state)
+{
+  struct vc_manifest m;
+  char *err = NULL;
+
+  make_manifest (&m);
+  if (vc_manifest_check (&m, &err) != 0)
+    fail_msg ("refused: %s", err);
+  vc_manifest_clear (&m);
+}
+
+/* Each change refused by the check, and by load (through a saved file). */
+static void
+test_check_refuses_each_hostile_change (void **state)
+{
+  struct fixture *f = *state;
+
+  for (size_t i = 0; i < VC_TEST_ROWS (grammar_cases); i++) {
+    struct vc_manifest m, back;
+    char *err = NULL;
+    make_manifest (&m);
+    grammar_cases[i].change (&m);
+    if (vc_manifest_check (&m, &err) != -1)
+      fail_msg ("accepted: %s", grammar_cases[i].what);
+    assert_non_null (err);
+    if (getenv ("VC_TEST_VERBOSE"))
+      fprintf (stderr, "%s: %s\n", grammar_cases[i].what, err);
+    free (err);
+    if (grammar_cases[i].change != id_wraps) {
+      assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
+      if (vc_manifest_load (f->dirfd, f->dir, &back) != -1)
+        fail_msg ("loaded: %s", grammar_cases[i].what);
+    }
+    vc_manifest_clear (&m);
+  }
+}
+
+/* A chain of 100 000 incrementals is accepted whole and its links found
+ * (the check and the lookup are O(n log n): a quadratic one would not end
+ * in a test's time).
+ */
+static void
+test_long_chain_is_checked (void **state)
+{
+  struct vc_manifest m = { .domain = strdup ("web1") };
+  const unsigned n = 100000;
+  char *err = NULL;
+
+  for (unsigned id = 1; id <= n; id++) {
+    char *cp = vc_printf ("virtckpt." CHAIN ".%u.0000", id);
+    char *prev = vc_printf ("virtckpt." CHAIN ".%u.0000", id - 1);
+    char *dir = vc_printf ("%04u-%s-20261127T070000Z", id, id == 1 ? "full" : "inc");
+    char *pdir = vc_printf ("../%04u-%s-20261127T070000Z/vda.qcow2", id - 1,
+                            id == 2 ? "full" : "inc");
+    struct vc_backup *b = add_backup (&m, id, id == 1 ? "full" : "inc", CHAIN, cp,
+                                      id == 1 ? NULL : prev, id - 1, dir);
+    add_disk (b, "vda", id == 1 ? NULL : pdir, 1, 1, 1, 1, SHA_A);
+    free (cp); free (prev); free (dir); free (pdir);
+  }
+  if (vc_manifest_check (&m, &err) != 0)
+    fail_msg ("refused: %s", err);
+  assert_ptr_equal (vc_manifest_find (&m, n / 3), &m.backups.ptr[n / 3 - 1]);
+  vc_manifest_clear (&m);
+}
+
+/* Whether a backup was frozen survives save and load; other values are
+ * refused.
+ */
+static void
+test_consistency_round_trips (void **state)
+{
+  struct fixture *f = *state;
+  struct vc_manifest m, back;
+
+  make_manifest (&m);
+  m.backups.ptr[0].consistency = strdup (VC_APPLICATION_CONSISTENT);
+  m.backups.ptr[1].consistency = strdup (VC_CRASH_CONSISTENT);
+  assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
+  assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &back), 0);
+  assert_string_equal (back.backups.ptr[0].consistency, "application");
+  assert_string_equal (back.backups.ptr[1].consistency, "crash");
+  assert_null (back.backups.ptr[2].consistency);
+  vc_manifest_clear (&m);
+  vc_manifest_clear (&back);
+
+#define FROZEN(c) \
+  MANIFEST ("<backup id='1' level='full' chain='" CHAIN "'" \
+            " checkpoint='virtckpt." CHAIN ".1.abcd' dir='" DIRN ("0001") "'" \
+            " started='1' finished='2' seconds='1.000' consistency='" c "'>" \
+            GOOD_DISK (SHA_A) "</backup>")
+  assert_accepted (f, FROZEN ("crash"));
+  assert_refused (f, FROZEN ("maybe"));
+  assert_refused (f, FROZEN (""));
+#undef FROZEN
 }
 
 int
@@ -683,6 +941,10 @@ main (void)
     T (test_load_refuses_bad_ids_and_numbers),
     T (test_load_refuses_doctype),
     T (test_load_refuses_times_that_do_not_save),
+    T (test_check_accepts_what_virtckpt_writes),
+    T (test_check_refuses_each_hostile_change),
+    T (test_long_chain_is_checked),
+    T (test_consistency_round_trips),
   };
 #undef T
   int r;

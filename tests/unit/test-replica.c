@@ -36,6 +36,7 @@
 #include "common/atomic-file.h"
 #include "store/checkpoint-xml.h"
 #include "common/cleanup.h"
+#include "common/kv-lines.h"
 #include "store/document.h"
 #include "common/log.h"
 #include "store/name-map.h"
@@ -48,7 +49,7 @@
 
 #define UUID "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 #define NODES 3
-#define MAX_CALLS 64
+#define MAX_CALLS 256
 /* A limit on deliveries per run, so that a livelock fails the test. */
 #define MAX_STEPS 100000
 
@@ -1746,7 +1747,10 @@ plant (struct sim *s, size_t i, const char *domain, const char *tag,
 }
 
 /* The planner picks a winner even when no version qualifies as one
- * (before, the sync dereferenced NULL): every member ends with it.
+ * (before, the sync dereferenced NULL): every member ends with it.  The
+ * store now refuses n2's document (its version is older than its base)
+ * as damaged, so n3's replaces it; vc_plan_winner's fallback itself is
+ * in the table above.
  */
 static void
 test_plan_without_candidate (void **state)
@@ -1769,6 +1773,313 @@ test_plan_without_candidate (void **state)
 }
 
 #undef V
+
+/* --- 10. robust to any peer input and any stored document -------------------- */
+
+/* What capture does while the daemon is down: counts its generation from
+ * the document it can load (a tombstone hides it) and saves through the
+ * store, which flags the write as unreplicated.
+ */
+static void
+capture_while_down (struct sim *s, size_t i, const char *domain, const char *tag)
+{
+  struct vc_store st;
+  struct vc_chain stored, live;
+  size_t len;
+  char *err = NULL;
+  CLEANUP_FREE char *text = make_doc (domain, tag, 1, 0, &len);
+  int r;
+
+  assert_false (s->node[i].up);
+  setenv ("VIRTCKPT_NO_DAEMON", "1", 1);
+  assert_int_equal (vc_store_open_cli (&st, s->node[i].dir, true, false), 0);
+  assert_true (st.unreplicated);
+  assert_int_equal (vc_store_lock (&st), 0);
+  r = vc_store_load (&st, domain, &stored);
+  assert_true (r == 0 || r == 1);
+  if (vc_document_parse (text, len, &live, &err) == -1)
+    fail_msg ("%s", err);
+  live.version.generation = (r == 0 ? stored.version.generation : 0) + 1;
+  live.version.node = 0;
+  assert_int_equal (vc_store_save (&st, &live), 0);
+  vc_chain_clear (&live);
+  if (r == 0)
+    vc_chain_clear (&stored);
+  vc_store_close (&st);
+  unsetenv ("VIRTCKPT_NO_DAEMON");
+}
+
+/* A domain forgotten, then captured on two nodes while their daemons
+ * were down.  Both captures were counted from nothing (the tombstone is
+ * hidden from capture) and written on top of the tombstone: generation 1
+ * over a base of 2, which no planner can order (before, every member
+ * crashed; with the fallback, the tombstone won and both captures were
+ * lost without a conflict).  Now each write goes above what it replaces:
+ * one capture wins, the other is a conflict kept by its node.
+ */
+static void
+test_forgotten_then_captured_while_down (void **state)
+{
+  struct sim *s = *state;
+  CLEANUP_FREE char *conflicts = NULL;
+
+  start_all (s);
+  submit (s, 0, 1, DOM_A, "a0", 1);
+  run (s);
+  forget (s, 0, 2, DOM_A);
+  run (s);
+  confchg (s, 0);               /* the tombstone becomes everyone's base */
+  run (s);
+  for (size_t i = 0; i < s->n; i++)
+    assert_int_equal (vc_store_mark_replica (&s->node[i].store, s->node[i].nodeid), 0);
+
+  node_stop (&s->node[1]);
+  node_stop (&s->node[2]);
+  confchg (s, 0);
+  run (s);
+  capture_while_down (s, 1, DOM_A, "n2");
+  capture_while_down (s, 2, DOM_A, "n3");
+  /* Each stored capture is readable and above the tombstone it replaced. */
+  for (size_t i = 1; i < 3; i++) {
+    struct vc_store st;
+    struct vc_chain c;
+    assert_int_equal (vc_store_open (&st, s->node[i].dir, false), 0);
+    assert_int_equal (vc_store_load (&st, DOM_A, &c), 0);
+    assert_int_equal (c.version.generation, 3);
+    assert_true (c.version.without_quorum);
+    assert_int_equal (c.version.base_generation, 2);
+    vc_chain_clear (&c);
+    vc_store_close (&st);
+  }
+
+  node_start (&s->node[1], 2000);
+  node_start (&s->node[2], 3000);
+  confchg (s, 0);
+  run (s);
+  assert_all_synced (s);
+  assert_stores_identical (s);
+  for (size_t i = 0; i < s->n; i++) {
+    assert_version (s, i, DOM_A, 3, 3, "n3-c1");
+    assert_true (status_has (s, i, "conflicts: 1\n"));
+    assert_int_equal (s->node[i].r.rejected, 0);
+  }
+  conflicts = vc_printf ("%s/conflicts", s->node[1].dir);
+  assert_int_equal (count_dir (conflicts), 1);
+}
+
+/* A well-formed message of the current epoch from node i, in as many
+ * fragments as it takes.
+ */
+static void
+inject_whole (struct sim *s, size_t i, uint16_t type, const char *payload)
+{
+  vc_outmsg_vector out = empty_vector;
+
+  assert_int_equal (vc_wire_fragment (&out, type, s->node[i].r.epoch,
+                                      9000 + s->delivered, payload,
+                                      strlen (payload)), 0);
+  for (size_t k = 0; k < out.len; k++) {
+    broadcast (s, &s->node[i], out.ptr[k].buf, out.ptr[k].len);
+    free (out.ptr[k].buf);
+  }
+  vc_outmsg_vector_reset (&out);
+}
+
+/* Summaries one member crafts.  Each is rejected whole, once per sender
+ * and epoch (it is delivered twice); the sync ends everywhere with the
+ * documents the honest members hold.
+ */
+static void
+test_crafted_summaries (void **state)
+{
+  struct sim *s = *state;
+  static const struct {
+    const char *what, *payload;
+  } cases[] = {
+    /* Both claim to be written on top of the other, and on top of the
+     * honest members' version: before, no candidate (NULL winner).
+     */
+    { "names listed twice, bases naming each other",
+      "web%201\t2\t3\tq-\t3\t3\nweb%201\t3\t3\tq-\t2\t3\n" },
+    { "a name listed twice", "db\t5\t3\tq-\t4\t3\ndb\t5\t3\tq-\t4\t3\n" },
+    { "base above the generation", "web%201\t1\t3\tq-\t2\t1\n" },
+    { "same generation as the base, another writer", "web%201\t1\t3\tq-\t1\t1\n" },
+    { "unknown flags", "web%201\t9\t3\txy\t1\t1\n" },
+    { "a signed number", "web%201\t-1\t3\tq-\t1\t1\n" },
+    { "a node id over 32 bits", "web%201\t9\t4294967296\tq-\t1\t1\n" },
+    { "a seventh field", "web%201\t9\t3\tq-\t1\t1\textra\n" },
+    { "a good line, then a bad one", "zz\t9\t3\tq-\t1\t1\nweb%201\t1\t3\tq-\t2\t1\n" },
+    { "too many lines", NULL },
+  };
+
+  start_all (s);
+  submit (s, 0, 1, DOM_A, "a", 1);
+  run (s);
+  confchg (s, 0);
+  run (s);
+  for (size_t k = 0; k < N_OF (cases); k++) {
+    uint64_t rejected[NODES];
+    CLEANUP_FREE char *many = NULL;
+    const char *payload = cases[k].payload;
+
+    if (payload == NULL) {
+      size_t len = 0;
+      FILE *fp = open_memstream (&many, &len);
+      assert_non_null (fp);
+      for (size_t i = 0; i <= VC_SUMMARY_MAX_ENTRIES; i++)
+        fprintf (fp, "d%zu\t2\t3\tq-\t1\t1\n", i);
+      fclose (fp);
+      payload = many;
+    }
+    for (size_t i = 0; i < s->n; i++)
+      rejected[i] = s->node[i].r.rejected;
+    confchg (s, 0);
+    assert_true (step (s, 0));  /* SYNC_START: n3 queues its own summary */
+    inject_whole (s, 2, VC_MSG_SUMMARY, payload);
+    inject_whole (s, 2, VC_MSG_SUMMARY, payload);
+    run (s);
+    assert_all_synced (s);
+    for (size_t i = 0; i < s->n; i++) {
+      struct version v;
+      if (s->node[i].r.rejected != rejected[i] + 1)
+        fail_msg ("%s: node %zu rejected %" PRIu64 " messages, expected 1",
+                  cases[k].what, i + 1, s->node[i].r.rejected - rejected[i]);
+      assert_non_null (strstr (s->node[i].r.last_error, "summary of node 3"));
+      assert_version (s, i, DOM_A, 1, 1, "a-c1");
+      assert_false (version_of (s, i, DOM_B, &v));
+      assert_false (version_of (s, i, "zz", &v));
+      assert_false (version_of (s, i, "d0", &v));
+    }
+    assert_stores_identical (s);
+  }
+}
+
+/* A partition in which both sides change many domains: a sync keeps at
+ * most VC_CONFLICTS_PER_SYNC conflicts (copies, log lines), counts the
+ * others, and the status shows the latest VC_STATUS_CONFLICTS.
+ */
+static void
+test_conflicts_bounded (void **state)
+{
+  struct sim *s = *state;
+  const size_t n = VC_CONFLICTS_PER_SYNC + 5;
+  CLEANUP_FREE char *conflicts = NULL;
+  char name[32];
+
+  start_all (s);
+  partition_1_23 (s);
+  for (size_t d = 0; d < n; d++) {
+    snprintf (name, sizeof name, "dom%03zu", d);
+    submit (s, 0, 100 + d, name, "minority", 1);
+    submit (s, 1, 1000 + d, name, "majority", 1);
+  }
+  run (s);
+  heal (s);
+  assert_stores_identical (s);
+  conflicts = vc_printf ("%s/conflicts", s->node[0].dir);
+  assert_int_equal (count_dir (conflicts), VC_CONFLICTS_PER_SYNC);
+  for (size_t i = 0; i < s->n; i++) {
+    CLEANUP_FREE char *st = vc_replica_status (&s->node[i].r);
+    CLEANUP_FREE char *total = vc_printf ("conflicts: %zu\n", n);
+    CLEANUP_FREE char *more = vc_printf ("conflict: ... %zu more (see the system log)\n",
+                                         n - VC_STATUS_CONFLICTS);
+    size_t lines = 0;
+    for (const char *p = st; (p = strstr (p, "\nconflict: ")) != NULL; p++)
+      lines++;
+    assert_non_null (strstr (st, total));
+    assert_non_null (strstr (st, "conflicts-not-kept: 5\n"));
+    assert_non_null (strstr (st, more));
+    assert_int_equal (lines, VC_STATUS_CONFLICTS + 1);
+    snprintf (name, sizeof name, "dom%03zu", n - 1);
+    assert_version (s, i, name, 1, 2, "majority-c1");
+  }
+}
+
+/* A domain name with line breaks can not pass for a status line: the
+ * status escapes control characters, and its state is read from its own
+ * line.
+ */
+static void
+test_status_escapes_values (void **state)
+{
+  struct sim *s = *state;
+  const char *evil = "x\nstate: synced\nlast-error: -\\";
+  CLEANUP_FREE char *st = NULL, *state_value = NULL, *conflict = NULL;
+
+  start_all (s);
+  partition_1_23 (s);
+  submit (s, 0, 1, evil, "minority", 1);
+  submit (s, 1, 2, evil, "majority", 1);
+  run (s);
+  heal (s);
+  /* A new sync starts: the conflict line is still shown. */
+  confchg (s, 0);
+  st = vc_replica_status (&s->node[1].r);
+  assert_non_null (st);
+  assert_null (strstr (st, "\nstate: synced\n"));
+  state_value = vc_kv_get (st, "state");
+  assert_string_equal (state_value, "syncing");
+  conflict = vc_kv_get (st, "conflict");
+  assert_non_null (conflict);
+  assert_non_null (strstr (conflict, "x\\x0astate: synced\\x0alast-error: -\\x5c: version"));
+  run (s);
+  assert_all_synced (s);
+}
+
+/* KEY: VALUE lines: escaped when written, the first line of a key read. */
+static void
+test_kv_lines (void **state)
+{
+  static const struct {
+    const char *value, *written;
+  } put[] = {
+    { "plain", "k: plain\n" },
+    { "a\nb", "k: a\\x0ab\n" },
+    { "tab\there\r", "k: tab\\x09here\\x0d\n" },
+    { "back\\slash \x7f", "k: back\\x5cslash \\x7f\n" },
+    { "caf\xc3\xa9", "k: caf\xc3\xa9\n" },
+    { "", "k: \n" },
+  };
+  char long_value[VC_KV_VALUE_MAX + 100];
+  CLEANUP_FREE char *long_written = NULL;
+  static const struct {
+    const char *text, *key, *value;
+  } get[] = {
+    { "state: syncing\nstate: synced\n", "state", "syncing" },
+    { "xstate: synced\nstate: offline\n", "state", "offline" },
+    { "state:synced\nstate: offline", "state", "offline" },
+    { "states: synced\n", "state", NULL },
+    { "", "state", NULL },
+  };
+
+  for (size_t k = 0; k < N_OF (put); k++) {
+    CLEANUP_FREE char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream (&buf, &len);
+    assert_non_null (fp);
+    vc_kv_put (fp, "k", put[k].value);
+    fclose (fp);
+    assert_string_equal (buf, put[k].written);
+  }
+  /* A long value is cut: a status line stays short. */
+  {
+    size_t len = 0;
+    FILE *fp = open_memstream (&long_written, &len);
+    memset (long_value, 'n', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    assert_non_null (fp);
+    vc_kv_put (fp, "k", long_value);
+    fclose (fp);
+    assert_int_equal (len, strlen ("k: ") + VC_KV_VALUE_MAX + strlen ("...\n"));
+  }
+  for (size_t k = 0; k < N_OF (get); k++) {
+    CLEANUP_FREE char *v = vc_kv_get (get[k].text, get[k].key);
+    if (get[k].value == NULL)
+      assert_null (v);
+    else
+      assert_string_equal (v, get[k].value);
+  }
+}
 
 int
 main (void)
@@ -1794,6 +2105,11 @@ main (void)
     T (test_wire_header_layout),
     T (test_plan_winner),
     T (test_plan_without_candidate),
+    T (test_forgotten_then_captured_while_down),
+    T (test_crafted_summaries),
+    T (test_conflicts_bounded),
+    T (test_status_escapes_values),
+    T (test_kv_lines),
   };
 #undef T
   int r;

@@ -785,6 +785,35 @@ test_read_file_refuses_directory_and_symlink (void **state)
   free (buf);
 }
 
+/* A store or conflicts directory that others can write, or a symbolic
+ * link in its place, is refused; the private one is used.
+ */
+static void
+test_refuses_untrusted_dirs (void **state)
+{
+  struct fixture *f = *state;
+  struct vc_store other;
+  struct vc_chain chain;
+  CLEANUP_FREE char *link = vc_printf ("%s/link", f->top);
+  CLEANUP_FREE char *conflicts = vc_printf ("%s/%s", f->dir, VC_CONFLICTS_DIR);
+
+  make_chain (&chain, "web", 1, 3);
+  assert_int_equal (vc_store_save_conflict (&f->store, &chain), 0);
+  assert_int_equal (chmod (conflicts, 0777), 0);
+  assert_int_equal (vc_store_save_conflict (&f->store, &chain), -1);
+  assert_int_equal (chmod (conflicts, 0700), 0);
+  assert_int_equal (vc_store_save_conflict (&f->store, &chain), 0);
+  vc_chain_clear (&chain);
+
+  assert_int_equal (chmod (f->dir, 0770), 0);
+  assert_int_equal (vc_store_open (&other, f->dir, false), -1);
+  assert_int_equal (chmod (f->dir, 0700), 0);
+  assert_int_equal (symlink (f->dir, link), 0);
+  assert_int_equal (vc_store_open (&other, link, false), -1);
+  assert_int_equal (vc_store_open (&other, f->dir, false), 0);
+  vc_store_close (&other);
+}
+
 int
 main (void)
 {
@@ -811,6 +840,7 @@ main (void)
     T (test_atomic_write_failed_rename_leaves_no_temp),
     T (test_atomic_write_replaces_content),
     T (test_read_file_refuses_directory_and_symlink),
+    T (test_refuses_untrusted_dirs),
   };
 #undef T
   int r;
