@@ -7,7 +7,7 @@
 #
 #     make soak SEED=42 STEPS=200     (or SOAK_SEED=42 SOAK_STEPS=200 soak.sh)
 #
-# make check runs it with the defaults: SEED=1, 6 steps (about 3 minutes).
+# Defaults: SEED=1, 6 steps.  make check runs soak-short.sh: every kind once.
 #
 # vm1 (32 MiB disk, ocf:heartbeat:VirtualDomain with vm1-ckpt) runs in the
 # lab of pacemaker.sh.  Its backups go into directories on a small ext4
