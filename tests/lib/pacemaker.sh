@@ -99,6 +99,9 @@
 #                                DOM; libvirtd, virtlogd and virtckptd stay.
 #                                Waits until they are gone; sets
 #                                VC_CRASH_T0 (EPOCHREALTIME of the kill)
+#   vc_pcmk_kill NODE            one SIGKILL to all Pacemaker daemons of
+#                                NODE and the agents they run (corosync
+#                                and the domains stay); waits until gone
 #   vc_wait_running_off NODE RSC...
 #                                until every RSC runs, all on one node
 #                                other than NODE (crm_mon still shows them
@@ -150,9 +153,19 @@ vc_crm() {
 	vc_node_on "$@"
 }
 
-# The first node still running: where Pacemaker commands are run.
+# The first node still running Pacemaker: where Pacemaker commands are
+# run (a node whose Pacemaker was killed answers nothing); without one, the
+# first node still running.
 _vc_pcmk_node() {
-	local n
+	local n f
+	for n in "${VC_NODES[@]}"; do
+		f=$(_vc_hostdir "$n")/pacemakerd.pid
+		if vc_host_pid "$n" >/dev/null && [[ -s "$f" ]] &&
+			_vc_node_alive "$n" "$(<"$f")"; then
+			printf '%s\n' "$n"
+			return 0
+		fi
+	done
 	for n in "${VC_NODES[@]}"; do
 		if vc_host_pid "$n" >/dev/null; then
 			printf '%s\n' "$n"
@@ -775,6 +788,27 @@ vc_node_crash() {
 	[[ -z "$left" ]] || vc_fail "node $name: processes survived SIGKILL:$left"
 	rm -f "$dir/corosync.pid" "$dir/pacemakerd.pid"
 	vc_log "node $name crashed: SIGKILL to ${#pcmk[@]} Pacemaker daemons (and $((${#pids[@]} - ${#pcmk[@]} - 1 - $#)) agent processes), corosync${*:+ and the QEMU of $*}"
+}
+
+# vc_pcmk_kill NODE
+vc_pcmk_kill() {
+	local name=${1:?vc_pcmk_kill NODE} pcmk=() pids=() p left i
+	_vc_need_node "$name"
+	mapfile -t pcmk < <(vc_on "$name" pgrep '^pacemaker' || true)
+	((${#pcmk[@]} > 0)) || return 0
+	mapfile -t pids < <(_vc_node_tree "$name" "${pcmk[@]}")
+	vc_on "$name" kill -KILL "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		left=""
+		for p in "${pids[@]}"; do
+			_vc_node_alive "$name" "$p" && left+=" $p"
+		done
+		[[ -n "$left" ]] || break
+		sleep 0.1
+	done
+	[[ -z "$left" ]] || vc_fail "node $name: Pacemaker processes survived SIGKILL:$left"
+	rm -f "$(_vc_hostdir "$name")/pacemakerd.pid"
+	vc_log "node $name: SIGKILL to ${#pcmk[@]} Pacemaker daemons (and $((${#pids[@]} - ${#pcmk[@]})) agent processes)"
 }
 
 # vc_wait_running_off NODE RSC...
