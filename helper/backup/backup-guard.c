@@ -79,6 +79,17 @@ hold_left (struct guard *g)
   return until > (long long) time (NULL) ? (long) (until - time (NULL)) : 0;
 }
 
+/* The domain's lock file in the (checked) runtime directory. */
+static int
+open_lock (const struct guard *g, const char *rundir)
+{
+  int fd = openat (g->dirfd, g->lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd == -1)
+    vc_error ("cannot create lock file %s/%s: %m", rundir, g->lock);
+  return fd;
+}
+
 int
 vc_backup_guard_probe (const char *rundir, const char *domain, int *fd)
 {
@@ -86,13 +97,9 @@ vc_backup_guard_probe (const char *rundir, const char *domain, int *fd)
   CLEANUP_CLOSE int lockfd = -1;
 
   *fd = -1;
-  if (guard_open (&g, rundir, domain) == -1)
+  if (guard_open (&g, rundir, domain) == -1 ||
+      (lockfd = open_lock (&g, rundir)) == -1)
     return -1;
-  lockfd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (lockfd == -1) {
-    vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
-    return -1;
-  }
   if (flock (lockfd, LOCK_EX | LOCK_NB) == 0) {
     *fd = steal_fd (&lockfd);
     return 0;
@@ -110,13 +117,9 @@ vc_backup_guard_take (const char *rundir, const char *domain)
   CLEANUP_CLOSE int fd = -1;
   long held;
 
-  if (guard_open (&g, rundir, domain) == -1)
+  if (guard_open (&g, rundir, domain) == -1 ||
+      (fd = open_lock (&g, rundir)) == -1)
     return -1;
-  fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd == -1) {
-    vc_error ("cannot create lock file %s/%s: %m", rundir, g.lock);
-    return -1;
-  }
   if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
     int e = errno;
     pid_t owner = e == EWOULDBLOCK ? vc_lock_owner_claimed (fd) : 0;
@@ -312,11 +315,9 @@ vc_backup_cancel (virConnectPtr conn, const struct vc_cancel_options *o)
   if (guard_open (&g, o->rundir, o->domain) == -1 ||
       (o->hold >= 0 && set_hold (&g, o) == -1))
     return VC_EXIT_ERROR;
-  fd = openat (g.dirfd, g.lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd == -1) {
-    vc_error ("cannot open %s/%s: %m", o->rundir, g.lock);
+  fd = open_lock (&g, o->rundir);
+  if (fd == -1)
     return VC_EXIT_ERROR;
-  }
   if (flock (fd, LOCK_EX | LOCK_NB) == 0)
     vc_info ("no backup of %s is running on this host", o->domain);
   else if (stop_running (o, fd, g.lock) == -1)
