@@ -183,7 +183,7 @@ usage_main (FILE *fp)
   fprintf (fp,
 "\n"
 "Options:\n"
-"  -c, --connect=URI   libvirt URI (default: libvirt's default)\n"
+"  -c, --connect=URI   libvirt URI (default: libvirt's own)\n"
 "  -s, --store=DIR     checkpoint store (default: %s, or $VIRTCKPT_STORE)\n"
 "  -f, --force         capture: replace a stored chain libvirt does not hold;\n"
 "                      thaw: thaw even if no virtckpt froze the guest\n"
