@@ -44,6 +44,7 @@ enum {
   VC_OPT_FORMAT, VC_OPT_CONNECTIONS, VC_OPT_REQUEST_SIZE, VC_OPT_IN_FLIGHT,
   VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
   VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
+  VC_OPT_END                    /* past the last */
 };
 
 /* A command's handler returns a VC_EXIT_* code; argv holds the positional
@@ -60,6 +61,11 @@ struct vc_command {
   const char *help;             /* the rest of 'NAME --help', or NULL */
   vc_command_fn *run;           /* NULL when it has subcommands */
   const struct vc_command *subcommands; /* ended by a NULL name, or NULL */
+  /* The long names of the options it takes, space separated, beyond
+   * those every command takes (connect, store, rundir, verbose, quiet,
+   * help, version); any other is a usage error.
+   */
+  const char *options;
 };
 
 /* checkpoints SUBCOMMAND */

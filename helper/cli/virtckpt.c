@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/cleanup.h"
 #include "common/exit-codes.h"
 #include "common/log.h"
+#include "common/vc-strings.h"
 
 /* The command table: dispatch and every help text come from it, so that
  * a command cannot exist without its help, nor the help list a command
@@ -22,37 +24,37 @@ static const struct vc_command checkpoints_commands[] = {
     "checkpoints deleted in libvirt are deleted from the store.  Refuses to\n"
     "replace a stored chain of which libvirt holds none (run redefine first)\n"
     "unless --force: exit status 5.\n",
-    vc_cmd_capture, NULL },
+    vc_cmd_capture, NULL, "force" },
   { "redefine", "DOMAIN", "redefine stored checkpoints libvirt lacks", NULL,
     "Redefine in libvirt, parent first, every stored checkpoint of the running\n"
     "DOMAIN that libvirt lacks: all of them or none.  Checkpoints libvirt\n"
     "already has, or that are not in the store, are left alone.  Exits 3 when\n"
     "a bitmap is missing or inconsistent: the chain is then marked broken and\n"
     "the next backup must be full.  Exits 6 when virtckptd here is not synced.\n",
-    vc_cmd_redefine, NULL },
+    vc_cmd_redefine, NULL, "" },
   { "show", "DOMAIN", "show the stored chain of DOMAIN", "[--xml | --names] DOMAIN",
     "Show the stored chain of DOMAIN (--xml: the store document; --names: the\n"
     "checkpoint names, one a line, parents first, and exit status 3 when the\n"
     "chain is broken).  Exits 4 when nothing is stored for DOMAIN.\n",
-    vc_cmd_show, NULL },
+    vc_cmd_show, NULL, "xml names" },
   { "list", "", "list the domains in the store", NULL,
     "List the domains in the store with their chain length and state.\n",
-    vc_cmd_list_domains, NULL },
+    vc_cmd_list_domains, NULL, "" },
   { "forget", "DOMAIN", "delete the stored chain of DOMAIN", NULL,
     "Delete the stored chain of DOMAIN.  libvirt is not touched.  Exits 4 when\n"
     "nothing is stored for DOMAIN.\n",
-    vc_cmd_forget, NULL },
+    vc_cmd_forget, NULL, "" },
   { "import", "FILE", "store the chain in FILE (a store document)", NULL,
     "Store the chain in FILE, a store document (for example one shown by\n"
     "'show --xml', or a conflict copy kept by virtckptd), as the newest\n"
     "version of its domain.  libvirt is not touched.\n",
-    vc_cmd_import, NULL },
+    vc_cmd_import, NULL, "" },
   { NULL },
 };
 
 static const struct vc_command commands[] = {
   { "checkpoints", "SUBCOMMAND", "the stored checkpoint chains", "SUBCOMMAND [DOMAIN]",
-    NULL, NULL, checkpoints_commands },
+    NULL, NULL, checkpoints_commands, NULL },
   { "backup", "DOMAIN -o DIR",
     "back up DOMAIN (--level full|inc|diff|copy|auto)",
     "DOMAIN -o DIR [--level LEVEL]\n"
@@ -80,7 +82,7 @@ static const struct vc_command commands[] = {
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
     "a full backup is needed.\n",
-    vc_cmd_backup, NULL },
+    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight checksum no-progress" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
     "                [--disk NAME]... [--format qcow2|raw]",
@@ -90,21 +92,21 @@ static const struct vc_command commands[] = {
     "empty; it appears complete or not at all.  The checksums of the chain\n"
     "are verified first unless --no-verify; image headers are always\n"
     "checked, and only the chain the manifest names is ever read.\n",
-    vc_cmd_restore, NULL },
+    vc_cmd_restore, NULL, "output until disk format no-verify" },
   { "verify", "DIR", "check every backup file against the manifest", NULL,
     "Check every file of every backup in DIR against the manifest (size,\n"
     "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n",
-    vc_cmd_verify, NULL },
+    vc_cmd_verify, NULL, "" },
   { "list", "DIR", "show the backups in DIR", NULL,
     "Show the backups in DIR, oldest first.\n",
-    vc_cmd_list, NULL },
+    vc_cmd_list, NULL, "" },
   { "status", "[--wait-synced SECS]", "virtckptd's view of the cluster",
     "[--wait-synced SECONDS]",
     "Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
     "is synced, domains, checkpoints, conflicts, the last error, as \"KEY: VALUE\"\n"
     "lines.  With --wait-synced, wait up to SECONDS for it to be synced, and\n"
     "exit 6 if it is not.  Exits 7 when no virtckptd runs on this node.\n",
-    vc_cmd_status, NULL },
+    vc_cmd_status, NULL, "wait-synced" },
   { "cancel", "DOMAIN", "end a running backup of DOMAIN on this host",
     "DOMAIN [--grace SECS] [--wait SECS]\n"
     "                [--hold SECS | --release]",
@@ -126,7 +128,7 @@ static const struct vc_command commands[] = {
     "Exit status 0 when no virtckpt backup of DOMAIN runs any more (there was\n"
     "none, it finished, or it was cancelled); 1 when it did not end in time,\n"
     "or the lock names a process that cannot be verified.\n",
-    vc_cmd_cancel, NULL },
+    vc_cmd_cancel, NULL, "grace wait hold release" },
   { "thaw", "DOMAIN", "thaw a guest a killed virtckpt left frozen",
     "[--force] DOMAIN",
     "Thaw the filesystems of DOMAIN (guest agent) if a virtckpt backup froze\n"
@@ -141,7 +143,7 @@ static const struct vc_command commands[] = {
     "\n"
     "Exit status 0 when thawed or nothing to thaw; 1 when the guest agent\n"
     "did not thaw (the file is kept: run it again).\n",
-    vc_cmd_thaw, NULL },
+    vc_cmd_thaw, NULL, "force" },
   { NULL },
 };
 
@@ -296,6 +298,9 @@ static const struct option long_options[] = {
   { NULL, 0, NULL, 0 },
 };
 
+/* Options given, by getopt's code (a short option's letter or VC_OPT_*). */
+static bool given[VC_OPT_END];
+
 /* Parses the options into o.  Returns -1 to go on, or the exit status. */
 static int
 parse_options (int argc, char **argv, struct vc_options *o, bool *help)
@@ -304,6 +309,8 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
   int c;
 
   while ((c = getopt_long (argc, argv, "c:s:fo:l:vqhV", long_options, NULL)) != -1) {
+    if (c >= 0 && c < VC_OPT_END)
+      given[c] = true;
     switch (c) {
     case 'c': o->uri = optarg; break;
     case 's': o->store_dir = optarg; o->store_explicit = true; break;
@@ -350,10 +357,10 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
   return -1;
 }
 
-/* Finds the handler of argv[0] (and of its subcommand), or prints the
+/* Finds the entry of argv[0] (and of its subcommand), or prints the
  * usage error and returns NULL.  *skip: the words the command took.
  */
-static vc_command_fn *
+static const struct vc_command *
 find_handler (int argc, char **argv, int *skip)
 {
   const struct vc_command *c = find_command (commands, argv[0]), *s;
@@ -365,7 +372,7 @@ find_handler (int argc, char **argv, int *skip)
   }
   *skip = 1;
   if (c->subcommands == NULL)
-    return c->run;
+    return c;
   if (argc < 2) {
     fprintf (stderr, "virtckpt: %s: missing subcommand\n"
              "Try 'virtckpt %s --help'.\n", c->name, c->name);
@@ -378,7 +385,45 @@ find_handler (int argc, char **argv, int *skip)
     return NULL;
   }
   *skip = 2;
-  return s->run;
+  return s;
+}
+
+static const char *
+option_name (int code)
+{
+  for (const struct option *l = long_options; l->name; l++)
+    if (l->val == code)
+      return l->name;
+  return "?";
+}
+
+/* An option the command does not take is refused, not ignored: a
+ * script that passes one believes it had an effect.
+ */
+static int
+check_options (const struct vc_command *c, const char *words)
+{
+  static const char common[] = " connect store rundir verbose quiet help version ";
+
+  for (int code = 0; code < VC_OPT_END; code++) {
+    CLEANUP_FREE char *name = NULL;
+    CLEANUP_FREE char *takes = NULL;
+
+    if (!given[code])
+      continue;
+    name = vc_printf (" %s ", option_name (code));
+    takes = vc_printf (" %s ", c->options ? c->options : "");
+    if (name == NULL || takes == NULL) {
+      perror ("virtckpt");
+      return VC_EXIT_ERROR;
+    }
+    if (strstr (common, name) == NULL && strstr (takes, name) == NULL) {
+      fprintf (stderr, "virtckpt: %s does not take --%s\n"
+               "Try 'virtckpt %s --help'.\n", words, option_name (code), words);
+      return VC_EXIT_USAGE;
+    }
+  }
+  return 0;
 }
 
 /* virtckpt [SUB]COMMAND --help; an unknown subcommand gets its command's. */
@@ -408,7 +453,8 @@ main (int argc, char **argv)
                             .rundir = getenv ("VIRTCKPT_RUNDIR"),
                             .wait = 60, .hold = -1 };
   bool help = false;
-  vc_command_fn *run;
+  const struct vc_command *command;
+  char *words;
   int ret, skip;
 
   if (opts.store_dir == NULL || *opts.store_dir == '\0')
@@ -434,12 +480,17 @@ main (int argc, char **argv)
   }
   if (help)
     return help_for (argc, argv);
-  run = find_handler (argc, argv, &skip);
-  if (run == NULL)
+  command = find_handler (argc, argv, &skip);
+  if (command == NULL)
     return VC_EXIT_USAGE;
+  words = vc_printf ("%s%s%s", argv[0], skip == 2 ? " " : "", skip == 2 ? argv[1] : "");
+  ret = words ? check_options (command, words) : VC_EXIT_ERROR;
+  free (words);
+  if (ret != 0)
+    return ret;
 
   vc_log_init ("virtckpt", opts.verbosity);
-  ret = run (&opts, argc - skip, argv + skip);
+  ret = command->run (&opts, argc - skip, argv + skip);
   vc_log_fini ();
   vc_string_vector_free (&opts.disks);
   vc_string_vector_free (&opts.excludes);

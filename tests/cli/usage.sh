@@ -143,3 +143,11 @@ grep -q "using the local store $tmp/s" <<<"$err" || fail "-vv did not name the s
 expect 4 "$VIRTCKPT" -q --store "$tmp/none" checkpoints show vm
 [[ -n "$err" ]] || fail "-q silenced an error"
 echo "PASS"
+
+# An option a command does not take is a usage error, never ignored.
+for words in "list --xml /tmp" "checkpoints list --level full" \
+	"verify --no-progress /tmp" "backup -f vm -o /tmp/x" "status --force"; do
+	# shellcheck disable=SC2086 # the words are the command line
+	expect 2 "$VIRTCKPT" $words
+	grep -q "does not take --" <<<"$err" || fail "'$words': $err"
+done
