@@ -760,7 +760,7 @@ _vc_node_tree() {
 
 # vc_node_crash NODE [DOM]...
 vc_node_crash() {
-	local name=${1:?vc_node_crash NODE [DOM]...} dir p dom pcmk=() pids=() left i
+	local name=${1:?vc_node_crash NODE [DOM]...} dir p dom pcmk=() pids=()
 	shift
 	_vc_need_node "$name"
 	dir=$(_vc_hostdir "$name")
@@ -776,37 +776,36 @@ vc_node_crash() {
 	done
 	# shellcheck disable=SC2034  # for the caller
 	VC_CRASH_T0=$EPOCHREALTIME
-	vc_on "$name" kill -KILL "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		left=""
-		for p in "${pids[@]}"; do
-			_vc_node_alive "$name" "$p" && left+=" $p"
-		done
-		[[ -n "$left" ]] || break
-		sleep 0.1
-	done
-	[[ -z "$left" ]] || vc_fail "node $name: processes survived SIGKILL:$left"
+	_vc_kill_all "$name" "processes" "${pids[@]}"
 	rm -f "$dir/corosync.pid" "$dir/pacemakerd.pid"
 	vc_log "node $name crashed: SIGKILL to ${#pcmk[@]} Pacemaker daemons (and $((${#pids[@]} - ${#pcmk[@]} - 1 - $#)) agent processes), corosync${*:+ and the QEMU of $*}"
 }
 
+# _vc_kill_all NODE WHAT PID...: SIGKILL, and wait (10 s at most) until
+# none of them is left, as a crash would leave the node.
+_vc_kill_all() {
+	local name=$1 what=$2 p left i
+	shift 2
+	vc_on "$name" kill -KILL "$@" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		left=""
+		for p in "$@"; do
+			_vc_node_alive "$name" "$p" && left+=" $p"
+		done
+		[[ -n "$left" ]] || return 0
+		sleep 0.1
+	done
+	vc_fail "node $name: $what survived SIGKILL:$left"
+}
+
 # vc_pcmk_kill NODE
 vc_pcmk_kill() {
-	local name=${1:?vc_pcmk_kill NODE} pcmk=() pids=() p left i
+	local name=${1:?vc_pcmk_kill NODE} pcmk=() pids=()
 	_vc_need_node "$name"
 	mapfile -t pcmk < <(vc_on "$name" pgrep '^pacemaker' || true)
 	((${#pcmk[@]} > 0)) || return 0
 	mapfile -t pids < <(_vc_node_tree "$name" "${pcmk[@]}")
-	vc_on "$name" kill -KILL "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		left=""
-		for p in "${pids[@]}"; do
-			_vc_node_alive "$name" "$p" && left+=" $p"
-		done
-		[[ -n "$left" ]] || break
-		sleep 0.1
-	done
-	[[ -z "$left" ]] || vc_fail "node $name: Pacemaker processes survived SIGKILL:$left"
+	_vc_kill_all "$name" "Pacemaker processes" "${pids[@]}"
 	rm -f "$(_vc_hostdir "$name")/pacemakerd.pid"
 	vc_log "node $name: SIGKILL to ${#pcmk[@]} Pacemaker daemons (and $((${#pids[@]} - ${#pcmk[@]})) agent processes)"
 }
