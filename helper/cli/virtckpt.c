@@ -77,7 +77,7 @@ static const struct vc_command commands[] = {
     "      --in-flight=N     NBD reads in flight (default 16)\n"
     "      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
     "                        in-flight x request size is capped at 40 MiB\n"
-    "      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
+    "      --rundir=DIR      NBD sockets, scratch files, locks (" RUN_DIR ")\n"
     "      --no-progress     no progress line, even on a terminal\n"
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"

@@ -20,6 +20,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v xmllint >/dev/null || { echo "xmllint not installed" >&2; exit 77; }
 
 # configure's values, as make has them.
+# shellcheck disable=SC2016 # make expands them
 IFS='|' read -r pkg_version storedir sbindir < <(
 	make -s --no-print-directory -C "$abs_top_builddir" -f Makefile \
 		-f <(printf '_vc_print_configured:\n\t@echo "$(PACKAGE_VERSION)|$(storedir)|$(sbindir)"\n') \
