@@ -9,7 +9,8 @@
 # with all the unit's hardening in force:
 #   - the sandbox is in force (read-only /, seccomp, no new privileges);
 #   - virtckpt status: the daemon answers, synced (libqb IPC with corosync
-#     and with the CLI works under the unit's sandbox);
+#     and with the CLI works under the unit's sandbox), to root and to a
+#     member of haclient;
 #   - a chain imported through the daemon is in its replica under
 #     StateDirectory= and reads back (the daemon may write its store);
 #   - tmpfiles.d made the runtime directory (0755 root) at boot, and a
@@ -37,6 +38,10 @@ probe() {
 	check() { echo "CHECK: $*" >>"$out/checks"; }
 	virtckpt status --wait-synced 60 >"$out/status" 2>&1 || rc=$?
 	check "status-rc $rc"
+	# A client of the haclient group: libqb hands it ring buffers it owns
+	# (chown under the unit's capability bounding set).
+	check "haclient $(setpriv --reuid=hacluster --regid=haclient --init-groups \
+		virtckpt status 2>&1 | sed -n 's/^state: //p')"
 	check "active $(systemctl show -P ActiveState virtckptd.service)"
 	check "rundir $(stat -c '%F %a %U:%G' /run/virtckpt 2>&1)"
 	check "store $(stat -c '%F %a %U:%G' /var/lib/virtckpt 2>&1)"
@@ -154,6 +159,9 @@ has() {
 has "status-rc 0"
 grep -qx 'state: synced' "$tmp/out/status" || fail "not synced: $(cat "$tmp/out/status")"
 has "active active"
+if getent passwd hacluster >/dev/null && getent group haclient >/dev/null; then
+	has "haclient synced"
+fi
 has "rundir directory 755 root:root"
 has "store directory 700 root:root"
 has "root-mount ro"
