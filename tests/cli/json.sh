@@ -168,6 +168,11 @@ expect 0 "$VIRTCKPT" list "$tmp/backups"
 [[ "$(<"$tmp/out")" == "no backups in $tmp/backups" ]] || fail "empty list: $(<"$tmp/out")"
 expect 0 "$VIRTCKPT" list --json "$tmp/backups"
 check 'd == {"version": 1, "domain": None, "directory": sys.argv[1].rsplit("/", 1)[0] + "/backups", "backups": []}'
+cp "$tmp/out" "$tmp/after"
+expect 0 "$VIRTCKPT" list "$tmp/backups" --json
+cmp -s "$tmp/out" "$tmp/after" || fail "list DIR --json differs from list --json DIR"
+expect 0 "$VIRTCKPT" --json list "$tmp/backups"
+cmp -s "$tmp/out" "$tmp/after" || fail "--json list DIR differs from list --json DIR"
 expect 1 "$VIRTCKPT" list --json "$tmp/none"
 [[ ! -s "$tmp/out" ]] || fail "list --json of a missing directory printed: $(<"$tmp/out")"
 expect 1 "$VIRTCKPT" verify --json "$tmp/backups"
