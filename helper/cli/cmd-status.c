@@ -42,6 +42,8 @@ static const struct vc_kv_kind status_kinds[] = {
   { "conflicts-not-kept", NULL, VC_KV_UINT },
   { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
   { "last-error", NULL, VC_KV_STRING_OR_DASH },
+  /* "version" is the document's: a daemon's own would be another key. */
+  { "version", "daemon_version", VC_KV_STRING },
   { NULL },
 };
 
