@@ -458,6 +458,8 @@ after_commit (struct run *r)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
   }
   report (done, r->o->domain);
+  if (r->o->done_id)
+    *r->o->done_id = done->id;
 }
 
 /* Undoes an uncommitted backup: the data is gone, and the checkpoint it
