@@ -59,4 +59,19 @@ expect_exit 0 vck "$H" restore "$VC_TMP/local/vm" -o "$VC_TMP/r"
 assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "backup made despite the warning"
 vc_log "ok: warned on a local directory of a cluster node"
 
+# What the admin guide says happens after a move to a node whose backup
+# directory is its own (here: another directory): -l inc makes no backup
+# (exit 3); auto makes a full one there, which retires the first
+# directory's chain, whose next backup is then full as well.
+ref_write "$H" vm vda a 0x44 3M 1M
+expect_exit 3 vck "$H" backup vm -o "$VC_TMP/local/other" "${RUN[@]}" -l inc
+grep -q "cannot make an inc backup of vm: no backup chain in this directory yet; a full backup is needed" <<<"$VC_ERR" ||
+	vc_fail "-l inc into a new directory: $VC_ERR"
+expect_exit 0 vck "$H" backup vm -o "$VC_TMP/local/other" "${RUN[@]}"
+grep -q "backup 1 (full) of vm done" <<<"$VC_ERR" || vc_fail "auto into a new directory: $VC_ERR"
+expect_exit 0 vck "$H" backup vm -o "$VC_TMP/local/vm" "${RUN[@]}"
+grep -q "backup 4 (full) of vm done" <<<"$VC_ERR" || vc_fail "back in the first directory: $VC_ERR"
+grep -q "is neither in libvirt nor redefinable" <<<"$VC_ERR" || vc_fail "why full: $VC_ERR"
+vc_log "ok: a second directory costs a full backup in each"
+
 vc_log PASS
