@@ -225,6 +225,7 @@ usage_main (FILE *fp)
 "7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
 "virtckptd is not root's; no store was used).\n"
 "See virtckpt(8).\n", STORE_DIR);
+  fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
 
 /* virtckpt [PARENT] NAME --help */
