@@ -17,6 +17,7 @@
 #include "backup/disk-job.h"
 #include "backup/guest-freeze.h"
 #include "backup/manifest.h"
+#include "backup/shared-dir.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
@@ -90,6 +91,7 @@ open_outdir (struct run *r)
   r->lockfd = vc_backup_dir_lock (r->outfd, outdir);
   if (r->lockfd == -1)
     return VC_EXIT_ERROR;
+  vc_shared_dir_check (r->outfd, outdir, r->d.store);
   /* One backup per domain at a time, whatever the directory. */
   r->runlockfd = vc_backup_guard_take (r->o->rundir, r->o->domain);
   if (r->runlockfd == -1)
@@ -458,6 +460,8 @@ after_commit (struct run *r)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
   }
   report (done, r->o->domain);
+  if (r->o->done_id)
+    *r->o->done_id = done->id;
 }
 
 /* Undoes an uncommitted backup: the data is gone, and the checkpoint it

@@ -17,6 +17,8 @@ struct vc_options {
   bool force;
   bool xml;
   bool names;                   /* checkpoints show --names */
+  bool json;                    /* one JSON document on stdout */
+  bool check;                   /* checkpoints list --check */
   /* backup, restore */
   const char *output;
   const char *level;
@@ -44,6 +46,7 @@ enum {
   VC_OPT_FORMAT, VC_OPT_CONNECTIONS, VC_OPT_REQUEST_SIZE, VC_OPT_IN_FLIGHT,
   VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
   VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
+  VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_END                    /* past the last */
 };
 

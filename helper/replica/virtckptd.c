@@ -454,6 +454,7 @@ usage (FILE *fp)
 "  -h, --help           this help\n"
 "  -V, --version        the version\n"
 "See virtckptd(8).\n", STORE_DIR);
+  fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
 
 static int
