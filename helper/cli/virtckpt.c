@@ -85,7 +85,7 @@ static const struct vc_command commands[] = {
     "      --request-size=B  bytes per read (64K, 1M, 2MiB...), a multiple of\n"
     "                        64 KiB (default 1 MiB); in-flight x request size\n"
     "                        is capped at 40 MiB\n"
-    "      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
+    "      --rundir=DIR      NBD sockets, scratch files, locks (" RUN_DIR ")\n"
     "      --no-progress     no progress line, even on a terminal\n"
     "      --json            at the end, the backup made as a JSON document\n"
     "\n"
