@@ -85,14 +85,25 @@ static const struct vc_command commands[] = {
     vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight checksum no-progress" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
-    "                [--disk NAME]... [--format qcow2|raw]",
+    "                [--disk NAME]... [--format qcow2|raw] [--instant]",
     "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
     "backup directory name; default: the newest), as a standalone image\n"
     "OUTDIR/DISK.qcow2 (or .raw), mode 0600.  OUTDIR must not exist or be\n"
-    "empty; it appears complete or not at all.  The checksums of the chain\n"
-    "are verified first unless --no-verify; image headers are always\n"
-    "checked, and only the chain the manifest names is ever read.\n",
-    vc_cmd_restore, NULL, "output until disk format no-verify" },
+    "empty; it appears complete or not at all.  Each link of the chain is\n"
+    "read once, in order, its checksum verified as it streams (unless\n"
+    "--no-verify); image headers and tables are always checked, and only the\n"
+    "chain the manifest names is ever read.\n"
+    "\n"
+    "With -o DEVICE (a block device) and --format raw, one disk is written\n"
+    "onto the device, its first MiB last: a failed restore leaves it zeroed.\n"
+    "\n"
+    "      --instant       no copy: OUTDIR/DISK.qcow2 is an overlay on the\n"
+    "                      backup's own chain (checked, checksums not verified),\n"
+    "                      and OUTDIR/DISK.xml its libvirt <disk>; a VM can boot\n"
+    "                      from it at once (virsh blockcopy --pivot moves it)\n"
+    "      --no-verify     do not verify the checksums\n"
+    "      --no-progress   no progress line, even on a terminal\n",
+    vc_cmd_restore, NULL, "output until disk format no-verify no-progress instant" },
   { "verify", "DIR", "check every backup file against the manifest", NULL,
     "Check every file of every backup in DIR against the manifest (size,\n"
     "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n",
@@ -291,6 +302,7 @@ static const struct option long_options[] = {
   { "wait", required_argument, NULL, VC_OPT_WAIT },
   { "hold", required_argument, NULL, VC_OPT_HOLD },
   { "release", no_argument, NULL, VC_OPT_RELEASE },
+  { "instant", no_argument, NULL, VC_OPT_INSTANT },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -341,6 +353,7 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_RUNDIR: o->rundir = optarg; break;
     case VC_OPT_CHECKSUM: o->checksum = optarg; break;
     case VC_OPT_RELEASE: o->release = true; break;
+    case VC_OPT_INSTANT: o->instant = true; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;
