@@ -255,7 +255,10 @@ vc_restore (int dirfd, const char *dir, const struct vc_manifest *m,
   }
   parentfd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   tmpfd = open (tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (parentfd == -1 || tmpfd == -1) {
+  /* Overlays are for a VM: QEMU's user must reach the files libvirt
+   * hands it (their mode stays 0600: libvirt relabels them).
+   */
+  if (parentfd == -1 || tmpfd == -1 || (o->instant && fchmod (tmpfd, 0711) == -1)) {
     vc_error ("cannot open %s: %m", tmp);
     rmdir (tmp);
     return VC_EXIT_ERROR;
