@@ -120,7 +120,7 @@ flip_byte "$full" "$off"
 # An L2 entry of link 2 pointing past its end: refused even unverified.
 top=$(echo "$B"/0002-*/vda.qcow2)
 l2=$(od -An -tx8 --endian=big -j 65536 -N 8 "$top" | tr -d ' ')
-l2=$(((0x$l2 & 0x00fffffffffffe00)))
+l2=$((0x$l2 & 0x00fffffffffffe00))
 cp "$top" "$VC_TMP/l2-saved"
 printf '\x80\x00\x7f\xff\xff\xff\x00\x00' | dd of="$top" bs=1 seek="$((l2 + 16 * 8))" conv=notrunc status=none
 expect_exit 1 vck "$H" restore "$B" -o "$VC_TMP/bad" --until 2 --no-verify
