@@ -245,6 +245,10 @@ vc_restore (int dirfd, const char *dir, const struct vc_manifest *m,
     }
     return restore_device (dirfd, dir, m, b, o);
   }
+  if (strncmp (o->outdir, "/dev/", 5) == 0) {
+    vc_error ("%s is not a block device: nothing written", o->outdir);
+    return VC_EXIT_ERROR;
+  }
   if (vc_restore_check_outdir (o->outdir) == -1)
     return VC_EXIT_ERROR;
   parent = dirname (copy);
