@@ -91,11 +91,11 @@ write_window (const vc_run_vector *runs, size_t *j, uint64_t pos, size_t n,
   return 0;
 }
 
-/* Reading and hashing run in a thread of their own, NBUF chunks ahead of
- * the writes: the read, the hash and the write of a chunk then overlap,
- * and a restore keeps up with the target disk.
+/* Reading and hashing run in a thread of their own, up to NBUF chunks
+ * ahead of the writes: the read, the hash and the write of a chunk then
+ * overlap, and a restore keeps up with the target disk.
  */
-#define NBUF 3
+#define NBUF 4
 
 struct reader {
   const struct vc_stream_link *l;

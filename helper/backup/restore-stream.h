@@ -18,8 +18,13 @@
 #include "backup/restore-target.h"
 #include "common/progress.h"
 
-/* Bytes per read and per write. */
-#define VC_RESTORE_CHUNK (UINT64_C (8) << 20)
+/* Bytes per read and per write.  Small enough that a chunk stays in the
+ * CPU's caches from the read through the hash to the write: with 8 MiB
+ * chunks, copying into the page cache ran from memory and a restore took
+ * 4 times the CPU (2 GiB: 3.8 s against 1.0 s).  The kernel's writeback,
+ * not the size of a write, makes the I/O to the disk large.
+ */
+#define VC_RESTORE_CHUNK (UINT64_C (512) << 10)
 
 struct vc_stream_link {
   int fd;

@@ -10,7 +10,7 @@
  * entry the restore uses checked (backup/qcow2-read.h) before anything is
  * written.  virtckpt then reads the chain itself (backup/restore-map.h):
  * each link in one sequential pass, every guest cluster taken from the
- * topmost link that has it, written once with large writes, and one
+ * topmost link that has it, written once, and one
  * fdatasync at the end.  The checksums are verified as the links stream
  * (unless --no-verify); a mismatch fails the restore and what was written
  * is discarded.  An image changed while it was read (its ctime moved)
