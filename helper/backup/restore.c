@@ -245,7 +245,8 @@ vc_restore (int dirfd, const char *dir, const struct vc_manifest *m,
     }
     return restore_device (dirfd, dir, m, b, o);
   }
-  if (strncmp (o->outdir, "/dev/", 5) == 0) {
+  /* A mistyped device name must not become a directory in /dev. */
+  if (strncmp (o->outdir, "/dev/", 5) == 0 && strncmp (o->outdir, "/dev/shm/", 9) != 0) {
     vc_error ("%s is not a block device: nothing written", o->outdir);
     return VC_EXIT_ERROR;
   }

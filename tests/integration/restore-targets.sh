@@ -90,6 +90,8 @@ expect_error 2 "is a block device: restore one disk onto it with --format raw" \
 expect_error 2 "is a block device: restore one disk onto it with --format raw" \
 	vck "$H" restore "$B" -o "$LOOP" --until 3 --disk vda
 tail_before=$(tail -c 16M "$VC_TMP/dev.img" | sha256sum)
+expect_error 1 "/dev/nonexistent-disk is not a block device: nothing written" \
+	vck "$H" restore "$B" -o /dev/nonexistent-disk --disk vda --format raw
 expect_exit 0 vck "$H" restore "$B" -o "$LOOP" --until 3 --disk vda --format raw
 cmp -n 64M "$LOOP" "$VC_TMP/a.ref@3" || vc_fail "device restore of vda at 3 differs"
 vc_assert_eq "$tail_before" "$(tail -c 16M "$VC_TMP/dev.img" | sha256sum)" \
