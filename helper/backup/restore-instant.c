@@ -226,10 +226,10 @@ make_files (const vc_link_vector *chain, const char *dir, const char *name,
     return -1;
   }
   if (strlen (json) > MAX_BACKING_NAME) {
-    vc_error ("the chain of %s (%zu links under %s) takes %zu bytes to name, more "
-              "than a qcow2 image can hold (%d): restore it fully, or move the "
-              "backups to a shorter path", name, chain->len, base, strlen (json),
-              MAX_BACKING_NAME);
+    vc_error ("the chain of %s (%zu links) takes %zu bytes to name, more than a "
+              "qcow2 image can hold (%d): restore it fully, or move the backups to "
+              "a shorter path than %s", name, chain->len, strlen (json),
+              MAX_BACKING_NAME, base);
     return -1;
   }
   if (write_file (tmpfd, qcow2, overlay, json, chain->ptr[0].img.virtual_size) == -1)

@@ -171,6 +171,15 @@ assert_same_disk "$VC_TMP/prod-vdb.raw" "$VC_TMP/b.ref@3" "instant vdb, block-co
 vc_assert_eq "$sums_before" "$(sha256sum "$B"/*/*.qcow2)" "the chain is unchanged by the instant domain"
 expect_exit 0 vck "$H" verify "$B"
 
+# A chain too long to name in a qcow2 header (1023 bytes) is refused.
+deep=$VC_TMP/$(printf 'd%.0s' {1..200})/$(printf 'e%.0s' {1..200})
+mkdir -p "$(dirname "$deep")"
+cp -a "$B" "$deep"
+expect_error 1 "the chain of vda \(4 links\) takes [0-9]+ bytes to name, more than a qcow2 image can hold \(1023\)" \
+	vck "$H" restore "$deep" -o "$VC_TMP/inst-long" --instant --disk vda
+[[ ! -e "$VC_TMP/inst-long" ]] || vc_fail "a refused instant restore left its OUTDIR"
+rm -rf "$deep"
+
 # --- 100 GiB: the instant restore reads no data, whatever the size ------
 qemu-img create -q -f qcow2 "$VC_TMP/big.qcow2" 100G
 vc_domain_xml big "$VC_TMP/big.qcow2" >"$VC_TMP/big.xml"
