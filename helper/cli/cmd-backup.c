@@ -309,7 +309,8 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_restore_options ro = {
     .outdir = o->output, .format = o->format ? o->format : "qcow2",
-    .disks = &o->disks, .verify = !o->no_verify,
+    .disks = &o->disks, .verify = !o->no_verify, .instant = o->instant,
+    .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
   };
   struct vc_manifest m;
   const struct vc_backup *b;
@@ -317,6 +318,10 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
 
   if (argc != 1 || o->output == NULL) {
     fprintf (stderr, "virtckpt: restore: expected DIR and -o OUTDIR\n");
+    return VC_EXIT_USAGE;
+  }
+  if (o->instant && o->format && strcmp (o->format, "qcow2")) {
+    fprintf (stderr, "virtckpt: restore: --instant makes qcow2 overlays: no --format raw\n");
     return VC_EXIT_USAGE;
   }
   if (strcmp (ro.format, "qcow2") && strcmp (ro.format, "raw")) {

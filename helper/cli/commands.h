@@ -38,6 +38,7 @@ struct vc_options {
   unsigned wait;
   int hold;                     /* -1: not given */
   bool release;
+  bool instant;                 /* restore --instant */
 };
 
 /* The long options without a short form. */
@@ -47,6 +48,7 @@ enum {
   VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
   VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
   VC_OPT_JSON, VC_OPT_CHECK,
+  VC_OPT_INSTANT,
   VC_OPT_END                    /* past the last */
 };
 

@@ -94,14 +94,25 @@ static const struct vc_command commands[] = {
     vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight checksum no-progress json" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
-    "                [--disk NAME]... [--format qcow2|raw]",
+    "                [--disk NAME]... [--format qcow2|raw] [--instant]",
     "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
     "backup directory name; default: the newest), as a standalone image\n"
     "OUTDIR/DISK.qcow2 (or .raw), mode 0600.  OUTDIR must not exist or be\n"
-    "empty; it appears complete or not at all.  The checksums of the chain\n"
-    "are verified first unless --no-verify; image headers are always\n"
-    "checked, and only the chain the manifest names is ever read.\n",
-    vc_cmd_restore, NULL, "output until disk format no-verify" },
+    "empty; it appears complete or not at all.  Each link of the chain is\n"
+    "read once, in order, its checksum verified as it streams (unless\n"
+    "--no-verify); image headers and tables are always checked, and only the\n"
+    "chain the manifest names is ever read.\n"
+    "\n"
+    "With -o DEVICE (a block device) and --format raw, one disk is written\n"
+    "onto the device, its first MiB last: a failed restore leaves it zeroed.\n"
+    "\n"
+    "      --instant       no copy: OUTDIR/DISK.qcow2 is an overlay on the\n"
+    "                      backup's own chain (checked, checksums not verified),\n"
+    "                      and OUTDIR/DISK.xml its libvirt <disk>; a VM can boot\n"
+    "                      from it at once (virsh blockcopy --pivot moves it)\n"
+    "      --no-verify     do not verify the checksums\n"
+    "      --no-progress   no progress line, even on a terminal\n",
+    vc_cmd_restore, NULL, "output until disk format no-verify no-progress instant" },
   { "verify", "DIR", "check every backup file against the manifest",
     "[--json] DIR",
     "Check every file of every backup in DIR against the manifest (size,\n"
@@ -210,7 +221,7 @@ usage_main (FILE *fp)
 "      --exclude=NAME  backup: skip this disk (repeatable)\n"
 "      --until=BACKUP  restore: the backup (id or checkpoint) to restore\n"
 "      --format=FMT    restore: qcow2 (default) or raw\n"
-"      --no-verify     restore: do not verify checksums first\n"
+"      --no-verify     restore: do not verify checksums\n"
 "      --json          list, checkpoints list|show, status, verify, backup:\n"
 "                      one JSON document on stdout (virtckpt(8), JSON OUTPUT)\n"
 "      --check         checkpoints list: exit 3 when a chain is broken\n"
@@ -323,6 +334,7 @@ static const struct option long_options[] = {
   { "release", no_argument, NULL, VC_OPT_RELEASE },
   { "json", no_argument, NULL, VC_OPT_JSON },
   { "check", no_argument, NULL, VC_OPT_CHECK },
+  { "instant", no_argument, NULL, VC_OPT_INSTANT },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -375,6 +387,7 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_RELEASE: o->release = true; break;
     case VC_OPT_JSON: o->json = true; break;
     case VC_OPT_CHECK: o->check = true; break;
+    case VC_OPT_INSTANT: o->instant = true; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;
