@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "replica/replica-internal.h"
 #include "store/document.h"
+#include "store/store-scan.h"
 
 /* --- our own updates ------------------------------------------------------------- */
 
@@ -203,8 +204,9 @@ static int
 next_version (struct vc_replica *r, struct vc_member from,
               const struct vc_wire_update *u, struct vc_chain *next)
 {
-  struct vc_chain local;
-  int have = vc_store_load_any (r->store, u->domain, &local);
+  /* Its version only: cached since this daemon last wrote or read it. */
+  struct vc_doc_summary local;
+  int have = vc_store_summary (r->store, u->domain, &local);
 
   if (have == -1) {
     r->rejected++;
@@ -222,8 +224,6 @@ next_version (struct vc_replica *r, struct vc_member from,
    */
   if (u->op == 'D')
     next->updated = have == 0 ? local.updated : 0;
-  if (have == 0)
-    vc_chain_clear (&local);
   return 0;
 }
 
