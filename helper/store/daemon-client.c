@@ -45,7 +45,14 @@ call (struct vc_daemon *d, int id, const void *a, size_t alen,
     errno = EFBIG;
     return -1;
   }
-  n = qb_ipcc_sendv_recv (d->c, iov, 3, d->reply, VC_IPC_MAX_MSG, d->timeout_ms);
+  /* -EAGAIN: the ring has no room yet.  The daemon frees a request's
+   * room only after answering it, so the next one can come too early.
+   */
+  for (int tries = 0;
+       (n = qb_ipcc_sendv_recv (d->c, iov, 3, d->reply, VC_IPC_MAX_MSG,
+                                d->timeout_ms)) == -EAGAIN && tries < 5000;
+       tries++)
+    usleep (1000);
   if (n < 0) {
     errno = -n;
     return -1;

@@ -27,7 +27,10 @@
  * of checkpoints fits.
  */
 #define VC_IPC_MAX_DOC (2 * 1024 * 1024)
-#define VC_IPC_PIECE (VC_IPC_MAX_MSG - 4096)
+/* Half a ring: the previous request may still hold the other half (see
+ * daemon-client.c).
+ */
+#define VC_IPC_PIECE (VC_IPC_MAX_MSG / 2 - 1024)
 
 enum vc_ipc_request {
   VC_IPC_HELLO = 1,
