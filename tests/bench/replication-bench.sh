@@ -19,7 +19,10 @@
 #     rename) and falls back to reading the files if no event comes for
 #     50 ms.  The CLI round trip alone (spawn to exit) is timed in the same
 #     runs, and the cost of spawning alone (nsenter + `virtckpt --version`,
-#     and nsenter + `virtckpt status`) separately.
+#     and nsenter + `virtckpt status`) separately.  Then the same number of
+#     updates as PUTs over one IPC connection to n1's daemon, opened once
+#     (python3 ctypes on libqb, inside n1's namespaces): the replication
+#     latency proper, without the CLI's process start-up and connection.
 #  2. Full sync of a fresh node.  VC_BENCH_DOMAINS documents of
 #     VC_BENCH_CHECKPOINTS checkpoints each (made from make_doc's output:
 #     distinct names and uuids) are written straight into n1's store before
@@ -35,8 +38,8 @@
 #     connection maps its own libqb shared-memory rings into the daemon).
 #
 # It prints one markdown table with the machine, the versions and the
-# targets (p99 update latency under 100 ms, full sync under 10 s, daemon
-# RSS under 100 MiB).
+# targets (p99 replication latency under 10 ms, p99 update latency through
+# the CLI under 100 ms, full sync under 10 s, daemon RSS under 100 MiB).
 #
 # Environment:
 #   VC_BENCH_UPDATES=N        updates of step 1 (default 1000)
@@ -49,6 +52,10 @@
 #                             0: skip)
 #   VC_BENCH_SYNC_TIMEOUT=S   limit for each full sync (default 300 s)
 #   VC_BENCH_LOGDIR=DIR       keep the raw timings (CSV) and daemon logs
+#   VC_BENCH_LATENCY_ONLY=1   step 1 only, no report (for tests/bench/run.sh)
+#   VC_BENCH_SUMMARY=FILE     write the update latencies there, two lines:
+#                             "replication P50 P99 FAILED" (IPC PUTs) and
+#                             "cli P50 P99 FAILED" (CLI imports), in ms
 # and those of tests/lib/functions.sh and cluster.sh (VC_KEEP_TMP=1, ...).
 
 set -eu -o pipefail
@@ -64,6 +71,8 @@ BASE_RUNS=${VC_BENCH_BASELINE_RUNS:-200}
 CONCURRENT=${VC_BENCH_CONCURRENT:-4}
 SYNC_TIMEOUT=${VC_BENCH_SYNC_TIMEOUT:-300}
 VC_BENCH_LOGDIR=${VC_BENCH_LOGDIR:-}
+LATENCY_ONLY=${VC_BENCH_LATENCY_ONLY:-0}
+SUMMARY=${VC_BENCH_SUMMARY:-}
 for v in UPDATES LAT_DOMAINS DOMAINS CKPTS BASE_RUNS SYNC_TIMEOUT; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer" >&2; exit 2; }
 done
@@ -73,6 +82,7 @@ command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 77; }
 
 # Targets.
 TARGET_P99_MS=100
+TARGET_REPL_P99_MS=10
 TARGET_SYNC_S=10
 TARGET_RSS_MIB=100
 
@@ -91,7 +101,7 @@ VIRTCKPTD=$VC_TMP/bin/virtckptd
 # ------------------------------------------------------------ the helper --
 HELPER=$VC_TMP/bench.py
 cat >"$HELPER" <<'PY'
-import ctypes, math, os, re, select, subprocess, sys, time, uuid
+import ctypes, math, os, re, select, struct, subprocess, sys, threading, time, uuid
 
 GEN = re.compile(rb'<version generation="([0-9]+)"')
 IN_CLOSE_WRITE, IN_MOVED_TO, IN_Q_OVERFLOW = 0x8, 0x80, 0x4000
@@ -157,10 +167,84 @@ def read_events(fd):
             off += 16 + ln
 
 
+class CliSubmit:
+    """One update = one CLI process; its fd becomes readable when it exits."""
+
+    def __init__(self, tmpl, errlog):
+        self.tmpl, self.errlog = tmpl, errlog
+
+    def start(self, doc):
+        cmd = [a.replace('{}', doc) for a in self.tmpl]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=self.errlog)
+        self.fd = os.pidfd_open(self.p.pid)
+        return self.fd
+
+    def finish(self, done):
+        if not done:
+            self.p.kill()
+        rc = self.p.wait()
+        os.close(self.fd)
+        return rc
+
+
+class IpcSubmit:
+    """One update = one PUT over a libqb connection opened once (as a
+    long-lived client would): what the daemons take, without the CLI's
+    process start-up and connection.  The call runs in a thread (ctypes
+    drops the GIL) that writes to a pipe when the reply came."""
+
+    def __init__(self, name):
+        self.qb = ctypes.CDLL('libqb.so.100', use_errno=True)
+        self.qb.qb_ipcc_connect.restype = ctypes.c_void_p
+        self.qb.qb_ipcc_connect.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.qb.qb_ipcc_sendv_recv.restype = ctypes.c_ssize_t
+        self.qb.qb_ipcc_sendv_recv.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                               ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32]
+        self.c = self.qb.qb_ipcc_connect(name.encode(), 64 * 1024)
+        if not self.c:
+            sys.exit('cannot connect to %s (errno %d)' % (name, ctypes.get_errno()))
+        self.reply = ctypes.create_string_buffer(64 * 1024)
+        self.docs = {}
+
+    def call(self, payload, w):
+        # struct qb_ipc_request_header: int32 id, int32 size, each 8-aligned; PUT = 2
+        msg = struct.pack('<i4xi4x', 2, 16 + len(payload)) + payload
+        buf = ctypes.create_string_buffer(msg, len(msg))
+
+        class Iovec(ctypes.Structure):
+            _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+        iov = Iovec(ctypes.cast(buf, ctypes.c_void_p), len(msg))
+        n = self.qb.qb_ipcc_sendv_recv(self.c, ctypes.byref(iov), 1, self.reply, len(self.reply),
+                                       10000)
+        err = struct.unpack_from('<i', self.reply.raw, 16)[0] if n >= 24 else -1
+        self.rc = 0 if n >= 24 and err == 0 else 1
+        os.write(w, b'x')
+
+    def start(self, doc):
+        if doc not in self.docs:
+            text = open(doc, 'rb').read()
+            name = re.search(rb'<name>([^<]*)</name>', text).group(1)
+            self.docs[doc] = struct.pack('<I', len(name)) + name + text
+        self.r, w = os.pipe()
+        self.t = threading.Thread(target=self.call, args=(self.docs[doc], w))
+        self.t.start()
+        self.w = w
+        return self.r
+
+    def finish(self, done):
+        self.t.join()
+        os.close(self.r)
+        os.close(self.w)
+        return self.rc
+
+
 def cmd_latency(argv):
     """latency OUT COUNT TIMEOUT DIR1,DIR2,... DOC=FILE,... -- CMD ({} = DOC)
 
-    DIR1 is the submitting node's store.  Writes one CSV line per update:
+    DIR1 is the submitting node's store.  CMD "@ipc": PUTs over one IPC
+    connection to virtckptd instead of a CLI each.  Writes one CSV line
+    per update:
     i,file,generation,rc,cli_ms,ms_on_DIR1,ms_on_DIR2,...,all_ms
     """
     opts, tmpl = split_cmd(argv)
@@ -178,6 +262,7 @@ def cmd_latency(argv):
             sys.exit('inotify_add_watch %s failed' % d)
         wds[wd] = i
     errlog = open(out + '.stderr', 'ab')
+    sub = IpcSubmit('virtckptd') if tmpl == ['@ipc'] else CliSubmit(tmpl, errlog)
     failures = 0
     with open(out, 'w') as f:
         for k in range(count):
@@ -185,13 +270,10 @@ def cmd_latency(argv):
             paths = [os.path.join(d, fname) for d in dirs]
             want = gen_of(paths[0]) + 1
             read_events(ifd)                    # drain
-            cmd = [a.replace('{}', doc) for a in tmpl]
             seen = [None] * len(dirs)
             cli = rc = None
             t0 = time.perf_counter_ns()
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=errlog)
-            pfd = os.pidfd_open(p.pid)
+            pfd = sub.start(doc)
             poller = select.poll()
             poller.register(ifd, select.POLLIN)
             poller.register(pfd, select.POLLIN)
@@ -205,7 +287,7 @@ def cmd_latency(argv):
                 recheck = not ev
                 for fd_, _e in ev:
                     if fd_ == pfd:
-                        rc = p.wait()
+                        rc = sub.finish(True)
                         cli = now
                         poller.unregister(pfd)
                         continue
@@ -221,10 +303,8 @@ def cmd_latency(argv):
                     for i in range(len(dirs)):
                         if seen[i] is None and gen_of(paths[i]) >= want:
                             seen[i] = now
-            os.close(pfd)
             if cli is None:
-                p.kill()
-                rc = p.wait()
+                rc = sub.finish(False)
             ms = lambda t: '' if t is None else '%.3f' % ((t - t0) / 1e6)
             done = None if None in seen else max(seen)
             if rc != 0 or done is None:
@@ -306,6 +386,12 @@ def cmd_syncwait(argv):
 PY
 
 bench() { python3 "$HELPER" "$@" {_VC_WD_FD}>&-; }
+# bench_on NODE ARGS... : the helper inside NODE's namespaces (its IPC).
+bench_on() {
+	local n=$1
+	shift
+	nsenter -t "$(vc_host_pid "$n")" -m -n --wdns=/ -- python3 "$HELPER" "$@" {_VC_WD_FD}>&-
+}
 
 # node_cmd NODE : (in $node_cmd) the argv prefix of vnck NODE, for the
 # helper, which spawns it itself.
@@ -371,12 +457,28 @@ lat_n3=$(bench stats "$csv" 7)
 # how often the CLI returned before n2 or n3 had the update
 cli_first=$(awk -F, '$5 != "" && $9 != "" && $5 + 0 < $9 + 0 { n++ } END { print n + 0 }' "$csv")
 log "latency: all nodes $(fmt_pct "$lat_all"); CLI $(fmt_pct "$lat_cli"); $fails failed"
+log "replication latency: $UPDATES PUTs over one IPC connection on n1"
+csv_ipc=$VC_TMP/latency-ipc.csv
+ipc_fails=$(bench_on n1 latency "$csv_ipc" "$UPDATES" 10 "$dirs" "$(IFS=,; echo "${pairs[*]}")" -- @ipc)
+lat_ipc=$(bench stats "$csv_ipc" 8)
+lat_ipc_n1=$(bench stats "$csv_ipc" 4)
+log "replication latency: all nodes $(fmt_pct "$lat_ipc"); $ipc_fails failed"
 for n in "${nodes[@]}"; do
 	[[ "$(status_of "$n" state)" == synced ]] || vc_fail "$n not synced after the updates"
 done
 upd_applied=$(status_of n2 updates-applied)
 d1=$(store_digest_of n1) d2=$(store_digest_of n2) d3=$(store_digest_of n3)
 [[ "$d1" == "$d2" && "$d2" == "$d3" ]] || vc_fail "stores differ after the updates"
+
+if [[ -n "$SUMMARY" ]]; then
+	printf 'replication %s %s %s\ncli %s %s %s\n' \
+		"$(field "$lat_ipc" 1)" "$(field "$lat_ipc" 3)" "$ipc_fails" \
+		"$(field "$lat_all" 1)" "$(field "$lat_all" 3)" "$fails" >"$SUMMARY"
+fi
+if [[ "$LATENCY_ONLY" == 1 ]]; then
+	log "done (latency only)"
+	exit 0
+fi
 
 # ---------------------------------------------- 2. full sync of a fresh node
 for n in "${nodes[@]}"; do vc_daemon_stop "$n"; done
@@ -503,6 +605,7 @@ Run: $start_time - $end_time, \`tests/bench/replication-bench.sh\` (load average
 | measure | result | target | met |
 |---|---|---|---|
 | update latency: import on n1 until the new version is on all 3 nodes ($UPDATES updates, $LAT_DOMAINS domains round-robin) | $(fmt_pct "$lat_all") | p99 < $TARGET_P99_MS ms | $(yesno "$p99" "$TARGET_P99_MS") |
+| replication latency: a PUT over an open IPC connection on n1 until the new version is on all 3 nodes ($UPDATES updates; no process start-up, no connect) | $(fmt_pct "$lat_ipc"); reply on n1: $(fmt_pct "$lat_ipc_n1"); $ipc_fails failed | p99 < $TARGET_REPL_P99_MS ms | $(yesno "$(field "$lat_ipc" 3)" "$TARGET_REPL_P99_MS") |
 | CLI round trip alone (spawn nsenter + \`virtckpt checkpoints import\` until it exits; same runs) | $(fmt_pct "$lat_cli") | - | - |
 | ... new version on n1 / n2 / n3 (p50, p99) | n1 $(field "$lat_n1" 1) / $(field "$lat_n1" 3), n2 $(field "$lat_n2" 1) / $(field "$lat_n2" 3), n3 $(field "$lat_n3" 1) / $(field "$lat_n3" 3) ms; CLI returned before n2 or n3 had it in $cli_first of $UPDATES | - | - |
 | spawn cost: nsenter + \`true\` ($BASE_RUNS runs) | $(fmt_pct "$base_nsenter") | - | - |
