@@ -26,6 +26,7 @@
 #include "store/document.h"
 #include "store/ipc-protocol.h"
 #include "common/log.h"
+#include "replica/ipc-pieces.h"
 #include "replica/replica.h"
 #include "store/store.h"
 #include "common/vc-strings.h"
@@ -99,7 +100,6 @@ flush (void)
 
 /* --- IPC ------------------------------------------------------------------------- */
 
-static void drop_pieces (qb_ipcs_connection_t *c);
 
 static void
 reply (qb_ipcs_connection_t *c, int32_t id, int error, const char *text)
@@ -141,7 +141,7 @@ ipc_accept (qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
 static void
 ipc_destroyed (qb_ipcs_connection_t *c)
 {
-  drop_pieces (c);
+  vc_ipc_drop_pieces (c);
   for (size_t i = 0; i < d.waiters.len; i++)
     if (d.waiters.ptr[i].c == c) {
       qb_ipcs_connection_unref (c);
@@ -171,112 +171,68 @@ submit (qb_ipcs_connection_t *c, int32_t id, const char *domain,
   return 0;
 }
 
-/* The pieces of a PUT too long for one message (see ipc-protocol.h),
- * kept per connection until its PUT.
- */
-struct pieces {
-  char *buf;
-  size_t len;
-};
-
-static void
-drop_pieces (qb_ipcs_connection_t *c)
-{
-  struct pieces *p = qb_ipcs_context_get (c);
-
-  if (p) {
-    free (p->buf);
-    free (p);
-    qb_ipcs_context_set (c, NULL);
-  }
-}
-
-static int
-add_piece (qb_ipcs_connection_t *c, const char *data, size_t len)
-{
-  struct pieces *p = qb_ipcs_context_get (c);
-  char *buf;
-
-  if (p == NULL) {
-    if ((p = calloc (1, sizeof *p)) == NULL)
-      return -ENOMEM;
-    qb_ipcs_context_set (c, p);
-  }
-  if (p->len + len > VC_IPC_MAX_DOC) {
-    drop_pieces (c);
-    return -EFBIG;
-  }
-  if ((buf = realloc (p->buf, p->len + len)) == NULL) {
-    drop_pieces (c);
-    return -ENOMEM;
-  }
-  memcpy (buf + p->len, data, len);
-  p->buf = buf;
-  p->len += len;
-  return 0;
-}
-
 static int32_t
 put_part (qb_ipcs_connection_t *c, const char *data, size_t len)
 {
-  int e = add_piece (c, data, len);
+  int e = vc_ipc_add_piece (c, data, len);
 
   reply (c, VC_IPC_PUT_PART, e, e == 0 ? NULL : e == -EFBIG
          ? "document too large" : "out of memory");
   return 0;
 }
 
-/* payload: u32 name length, name, document text; or its last piece. */
+/* payload: u32 name length, name, document text. */
 static int32_t
-put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+process_put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
 {
-  struct pieces *p = qb_ipcs_context_get (c);
   uint32_t n;
   struct vc_chain chain;
   CLEANUP_FREE char *err = NULL, *domain = NULL;
-  int32_t r;
 
-  if (p) {
-    int e = add_piece (c, payload, len);
-    if (e) {
-      reply (c, id, e, e == -EFBIG ? "document too large" : "out of memory");
-      return 0;
-    }
-    p = qb_ipcs_context_get (c);
-    qb_ipcs_context_set (c, NULL);
-    payload = p->buf;
-    len = p->len;
-  }
   if (len < sizeof n || (memcpy (&n, payload, sizeof n), n == 0) ||
       n > len - sizeof n) {
     reply (c, id, -EINVAL, "malformed request");
-    r = 0;
+    return 0;
   }
-  else if ((domain = strndup (payload + sizeof n, n)) == NULL ||
-           strlen (domain) != n) {
+  domain = strndup (payload + sizeof n, n);
+  const char *text = payload + sizeof n + n;
+  size_t tlen = len - sizeof n - n;
+  if (domain == NULL || strlen (domain) != n) {
     reply (c, id, -EINVAL, "malformed domain name");
-    r = 0;
+    return 0;
   }
-  else {
-    const char *text = payload + sizeof n + n;
-    size_t tlen = len - sizeof n - n;
-    if (vc_document_parse (text, tlen, &chain, &err) == -1) {
-      CLEANUP_FREE char *msg = vc_printf ("malformed document: %s", err);
-      reply (c, id, -EINVAL, msg);
-      r = 0;
-    }
-    else {
-      bool same = strcmp (chain.domain, domain) == 0;
-      vc_chain_clear (&chain);
-      if (!same)
-        reply (c, id, -EINVAL, "the document names another domain");
-      r = same ? submit (c, id, domain, text, tlen) : 0;
-    }
+  if (vc_document_parse (text, tlen, &chain, &err) == -1) {
+    CLEANUP_FREE char *msg = vc_printf ("malformed document: %s", err);
+    reply (c, id, -EINVAL, msg);
+    return 0;
   }
-  if (p) {
-    free (p->buf);
-    free (p);
+  bool same = strcmp (chain.domain, domain) == 0;
+  vc_chain_clear (&chain);
+  if (!same) {
+    reply (c, id, -EINVAL, "the document names another domain");
+    return 0;
   }
+  return submit (c, id, domain, text, tlen);
+}
+
+/* A whole PUT payload, or the last piece of one. */
+static int32_t
+put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  struct vc_ipc_pieces *p;
+  int32_t r;
+  int e;
+
+  if (qb_ipcs_context_get (c) == NULL)
+    return process_put (c, id, payload, len);
+  if ((e = vc_ipc_add_piece (c, payload, len)) != 0) {
+    reply (c, id, e, e == -EFBIG ? "document too large" : "out of memory");
+    return 0;
+  }
+  p = vc_ipc_take_pieces (c);
+  r = process_put (c, id, p->buf, p->len);
+  free (p->buf);
+  free (p);
   return r;
 }
 
