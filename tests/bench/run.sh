@@ -351,10 +351,10 @@ REPL_P99=""
 if [[ "$REPL" == failed ]]; then
 	ROWS+=("| replication | - | - | - | - | tests/bench/replication-bench.sh failed |")
 elif [[ -n "$REPL" ]]; then
-	read -r _ p50 p99 nf <<<"$(sed -n 1p <<<"$REPL")"
+	read -r _ p50 p99 nf cpu <<<"$(sed -n 1p <<<"$REPL")"
 	read -r _ c50 c99 cf <<<"$(sed -n 2p <<<"$REPL")"
 	REPL_P99=$p99
-	ROWS+=("| replication: update on all 3 nodes, p50 / p99 (ms) | $p50 / $p99 | - | - | - | PUT over an open IPC connection until the new version is on n1, n2 and n3; $REPL_UPDATES updates, $nf failed |")
+	ROWS+=("| replication: update on all 3 nodes, p50 / p99 (ms) | $p50 / $p99 | - | - | - | PUT over an open IPC connection until the new version is on n1, n2 and n3; $REPL_UPDATES updates, $nf failed; CPU of the 3 daemons: $cpu ms per update |")
 	ROWS+=("| replication through the CLI, p50 / p99 (ms) | $c50 / $c99 | - | - | - | spawn of \`virtckpt checkpoints import\` (nsenter) until on all 3 nodes; $cf failed |")
 fi
 
