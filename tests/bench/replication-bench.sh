@@ -488,6 +488,7 @@ if [[ -n "$SUMMARY" ]]; then
 		"$(field "$lat_all" 1)" "$(field "$lat_all" 3)" "$fails" >"$SUMMARY"
 fi
 if [[ "$LATENCY_ONLY" == 1 ]]; then
+	[[ -z "$VC_BENCH_LOGDIR" ]] || cp "$VC_TMP"/latency*.csv "$VC_BENCH_LOGDIR/"
 	log "done (latency only)"
 	exit 0
 fi
