@@ -320,9 +320,14 @@ vc_sync_receive_document (struct vc_replica *r, const char *payload, size_t len)
     vc_chain_clear (&incoming);
     return;
   }
-  if (vc_store_save_text (r->store, domain, text, text_len) == 0)
+  if (vc_store_save_text (r->store, domain, text, text_len) == 0) {
+    CLEANUP_FREE char *file = vc_name_to_file (domain);
+    /* Parsed here already: the end of the sync's scan need not again. */
+    if (file)
+      vc_store_scan_wrote (r->store, file, &incoming);
     vc_info ("synced %s (version %" PRIu64 "/%" PRIu32 ")", domain,
              incoming.version.generation, incoming.version.node);
+  }
   vc_chain_clear (&incoming);
   if (r->docs_expected)
     r->docs_expected--;
