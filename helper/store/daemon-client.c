@@ -41,7 +41,8 @@ call (struct vc_daemon *d, int id, const void *a, size_t alen,
   struct qb_ipc_response_header *rh;
   ssize_t n;
 
-  if (sizeof h + alen + blen > VC_IPC_MAX_MSG) {
+  /* The daemon sets the size: an older one takes more (see put_pieces). */
+  if (sizeof h + alen + blen > (size_t) qb_ipcc_get_buffer_size (d->c)) {
     errno = EFBIG;
     return -1;
   }
@@ -197,10 +198,19 @@ put_pieces (struct vc_daemon *d, const char *payload, size_t len, char **why)
   size_t off = 0;
 
   for (; len - off > VC_IPC_PIECE; off += VC_IPC_PIECE) {
-    if (call (d, VC_IPC_PUT_PART, payload + off, VC_IPC_PIECE, NULL, 0, why) == -1)
+    if (call (d, VC_IPC_PUT_PART, payload + off, VC_IPC_PIECE, NULL, 0, why) == 0) {
+      free (*why);
+      *why = NULL;
+      continue;
+    }
+    /* A daemon started before an upgrade (its rings of 2 MiB take the
+     * whole document) knows no pieces.
+     */
+    if (off > 0 || errno != EOPNOTSUPP)
       return -1;
     free (*why);
     *why = NULL;
+    break;
   }
   return call (d, VC_IPC_PUT, payload + off, len - off, NULL, 0, why);
 }
