@@ -149,13 +149,14 @@ ipc_destroyed (qb_ipcs_connection_t *c)
     }
 }
 
+/* parsed: text parsed already (taken), or NULL. */
 static int
 submit (qb_ipcs_connection_t *c, int32_t id, const char *domain,
-        const char *text, size_t len)
+        const char *text, size_t len, struct vc_chain *parsed)
 {
   uint64_t cookie = ++d.next_cookie;
 
-  if (vc_replica_submit (&d.replica, cookie, domain, text, len) == -1) {
+  if (vc_replica_submit_parsed (&d.replica, cookie, domain, text, len, parsed) == -1) {
     reply (c, id, -errno, errno == ENOTCONN
            ? "virtckptd is not connected to the cluster"
            : errno == EFBIG ? "document too large" : strerror (errno));
@@ -206,13 +207,12 @@ process_put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t le
     reply (c, id, -EINVAL, msg);
     return 0;
   }
-  bool same = strcmp (chain.domain, domain) == 0;
-  vc_chain_clear (&chain);
-  if (!same) {
+  if (strcmp (chain.domain, domain) != 0) {
+    vc_chain_clear (&chain);
     reply (c, id, -EINVAL, "the document names another domain");
     return 0;
   }
-  return submit (c, id, domain, text, tlen);
+  return submit (c, id, domain, text, tlen, &chain);
 }
 
 /* A whole PUT payload, or the last piece of one. */
@@ -272,7 +272,7 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
       reply (c, h->id, -EINVAL, "malformed domain name");
       return 0;
     }
-    return submit (c, h->id, domain, NULL, 0);
+    return submit (c, h->id, domain, NULL, 0, NULL);
   }
 
   default:
