@@ -13,6 +13,8 @@ struct vc_pending {
   char *domain;
   char *text;                   /* NULL: tombstone */
   size_t len;
+  bool have_parsed;             /* parsed: text, parsed by the submitter */
+  struct vc_chain parsed;
 };
 
 struct vc_deferred {

@@ -95,6 +95,13 @@ extern void vc_replica_deliver (struct vc_replica *r, uint32_t nodeid,
  */
 extern int vc_replica_submit (struct vc_replica *r, uint64_t cookie,
                               const char *domain, const char *text, size_t len);
+/* The same for a document the caller parsed already into *parsed, which
+ * is taken (cleared, whatever the result): applying the update here uses
+ * it instead of parsing text again.
+ */
+extern int vc_replica_submit_parsed (struct vc_replica *r, uint64_t cookie,
+                                     const char *domain, const char *text,
+                                     size_t len, struct vc_chain *parsed);
 
 /* A status report (key: value lines), malloc'd; status.c. */
 extern char *vc_replica_status (const struct vc_replica *r);

@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
+#include "common/xml-safe.h"
 #include "replica/replica-internal.h"
 #include "store/document.h"
+#include "store/name-map.h"
 #include "store/store-scan.h"
 
 static void
@@ -191,18 +194,22 @@ record_conflict (struct vc_replica *r, const struct vc_sync_entry *winner,
   }
 }
 
+/* The stored bytes as they are: they were checked when written, every
+ * receiver that needs them parses them, and the summary listed only
+ * documents that parse.
+ */
 static int
 send_document (struct vc_replica *r, const char *domain)
 {
-  struct vc_chain c;
-  size_t len;
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
   CLEANUP_FREE char *text = NULL, *payload = NULL;
+  size_t len;
 
-  if (vc_store_load_any (r->store, domain, &c) != 0)
+  if (file == NULL || r->store->dirfd == -1 ||
+      vc_read_file (r->store->dirfd, file, VC_XML_MAX_SIZE, &text, &len) == -1 ||
+      strlen (text) != len)
     return -1;
-  text = vc_document_format (&c, &len);
-  vc_chain_clear (&c);
-  payload = text ? vc_wire_doc (domain, text) : NULL;
+  payload = vc_wire_doc (domain, text);
   if (payload == NULL)
     return -1;
   return vc_replica_queue (r, VC_MSG_DOC, r->next_msgid++, payload, strlen (payload));
@@ -267,19 +274,16 @@ plan_winner (const struct vc_replica *r, const char *domain)
 
 /* --- documents ---------------------------------------------------------------- */
 
+/* Holds this member the version v already?  From the scan cache: no
+ * parse.
+ */
 static bool
-same_as_stored (struct vc_replica *r, const char *domain,
-                const struct vc_chain *incoming)
+held_already (struct vc_replica *r, const char *domain, const struct vc_version *v)
 {
-  struct vc_chain local;
-  bool same;
+  struct vc_doc_summary local;
 
-  if (vc_store_load_any (r->store, domain, &local) != 0)
-    return false;
-  same = local.version.generation == incoming->version.generation &&
-    local.version.node == incoming->version.node;
-  vc_chain_clear (&local);
-  return same;
+  return vc_store_summary (r->store, domain, &local) == 0 &&
+    local.version.generation == v->generation && local.version.node == v->node;
 }
 
 void
@@ -295,6 +299,12 @@ vc_sync_receive_document (struct vc_replica *r, const char *payload, size_t len)
     r->rejected++;
     return;
   }
+  /* Every member gets every DOC: one that holds the version the plan
+   * chose already leaves it unparsed (the others check it).
+   */
+  w = plan_winner (r, domain);
+  if (w && held_already (r, domain, &w->v))
+    return;
   if (vc_document_parse (text, text_len, &incoming, &err) == -1 ||
       strcmp (incoming.domain, domain) != 0) {
     vc_replica_error (r, "rejected a damaged document of %s from a peer: %s",
@@ -304,17 +314,20 @@ vc_sync_receive_document (struct vc_replica *r, const char *payload, size_t len)
       vc_chain_clear (&incoming);
     return;
   }
-  w = plan_winner (r, domain);
   if (w == NULL || w->v.generation != incoming.version.generation ||
-      w->v.node != incoming.version.node ||
-      same_as_stored (r, domain, &incoming)) {
-    /* not the version the plan chose, or already here */
+      w->v.node != incoming.version.node) {
+    /* not the version the plan chose */
     vc_chain_clear (&incoming);
     return;
   }
-  if (vc_store_save_text (r->store, domain, text, text_len) == 0)
+  if (vc_store_save_text (r->store, domain, text, text_len) == 0) {
+    CLEANUP_FREE char *file = vc_name_to_file (domain);
+    /* Parsed here already: the end of the sync's scan need not again. */
+    if (file)
+      vc_store_scan_wrote (r->store, file, &incoming);
     vc_info ("synced %s (version %" PRIu64 "/%" PRIu32 ")", domain,
              incoming.version.generation, incoming.version.node);
+  }
   vc_chain_clear (&incoming);
   if (r->docs_expected)
     r->docs_expected--;

@@ -15,12 +15,15 @@
 #include "common/log.h"
 #include "replica/replica-internal.h"
 #include "store/document.h"
+#include "store/store-scan.h"
 
 /* --- our own updates ------------------------------------------------------------- */
 
 static void
 free_pending (struct vc_pending *p)
 {
+  if (p->have_parsed)
+    vc_chain_clear (&p->parsed);
   free (p->domain);
   free (p->text);
   free (p);
@@ -87,19 +90,32 @@ int
 vc_replica_submit (struct vc_replica *r, uint64_t cookie, const char *domain,
                    const char *text, size_t len)
 {
+  return vc_replica_submit_parsed (r, cookie, domain, text, len, NULL);
+}
+
+int
+vc_replica_submit_parsed (struct vc_replica *r, uint64_t cookie,
+                          const char *domain, const char *text, size_t len,
+                          struct vc_chain *parsed)
+{
   struct vc_pending *p;
 
-  if (r->state == VC_REPLICA_OFFLINE) {
-    errno = ENOTCONN;
+  if (r->state == VC_REPLICA_OFFLINE || len > VC_MESSAGE_MAX - 1024 ||
+      (p = calloc (1, sizeof *p)) == NULL) {
+    int e = r->state == VC_REPLICA_OFFLINE ? ENOTCONN
+      : len > VC_MESSAGE_MAX - 1024 ? EFBIG : ENOMEM;
+    if (parsed)
+      vc_chain_clear (parsed);
+    errno = e;
     return -1;
   }
-  if (len > VC_MESSAGE_MAX - 1024) {
-    errno = EFBIG;
-    return -1;
+  if (parsed && text) {
+    p->parsed = *parsed;
+    p->have_parsed = true;
+    memset (parsed, 0, sizeof *parsed);
   }
-  p = calloc (1, sizeof *p);
-  if (p == NULL)
-    return -1;
+  else if (parsed)
+    vc_chain_clear (parsed);
   p->cookie = cookie;
   p->domain = strdup (domain);
   p->text = text ? strndup (text, len) : NULL;
@@ -168,14 +184,32 @@ vc_update_apply_deferred (struct vc_replica *r)
 
 /* --- applying -------------------------------------------------------------------- */
 
+/* Our own update's document as its submitter parsed it, if it did. */
+static bool
+take_parsed (struct vc_replica *r, uint64_t msgid, struct vc_chain *next)
+{
+  for (size_t i = 0; i < r->pending.len; i++) {
+    struct vc_pending *p = r->pending.ptr[i];
+    if (p->msgid != msgid || p->epoch != r->epoch || !p->have_parsed)
+      continue;
+    *next = p->parsed;
+    p->have_parsed = false;
+    memset (&p->parsed, 0, sizeof p->parsed);
+    return true;
+  }
+  return false;
+}
+
 /* The document an update makes: its own, or a tombstone. */
 static int
-parse_update (struct vc_replica *r, struct vc_member from,
+parse_update (struct vc_replica *r, struct vc_member from, uint64_t msgid,
               const struct vc_wire_update *u, struct vc_chain *next)
 {
   CLEANUP_FREE char *err = NULL;
 
   memset (next, 0, sizeof *next);
+  if (u->op != 'D' && vc_replica_is_self (r, from) && take_parsed (r, msgid, next))
+    return 0;
   if (u->op == 'D') {
     next->domain = strdup (u->domain);
     next->version.deleted = true;
@@ -203,8 +237,9 @@ static int
 next_version (struct vc_replica *r, struct vc_member from,
               const struct vc_wire_update *u, struct vc_chain *next)
 {
-  struct vc_chain local;
-  int have = vc_store_load_any (r->store, u->domain, &local);
+  /* Its version only: cached since this daemon last wrote or read it. */
+  struct vc_doc_summary local;
+  int have = vc_store_summary (r->store, u->domain, &local);
 
   if (have == -1) {
     r->rejected++;
@@ -222,8 +257,6 @@ next_version (struct vc_replica *r, struct vc_member from,
    */
   if (u->op == 'D')
     next->updated = have == 0 ? local.updated : 0;
-  if (have == 0)
-    vc_chain_clear (&local);
   return 0;
 }
 
@@ -244,7 +277,7 @@ vc_update_apply (struct vc_replica *r, struct vc_member from, uint64_t msgid,
       complete_pending (r, msgid, -1, "malformed update");
     return;
   }
-  if (parse_update (r, from, &u, &next) == -1) {
+  if (parse_update (r, from, msgid, &u, &next) == -1) {
     if (mine)
       complete_pending (r, msgid, -1, "the document was rejected");
     free (u.domain);

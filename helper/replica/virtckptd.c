@@ -26,6 +26,7 @@
 #include "store/document.h"
 #include "store/ipc-protocol.h"
 #include "common/log.h"
+#include "replica/ipc-pieces.h"
 #include "replica/replica.h"
 #include "store/store.h"
 #include "common/vc-strings.h"
@@ -99,6 +100,7 @@ flush (void)
 
 /* --- IPC ------------------------------------------------------------------------- */
 
+
 static void
 reply (qb_ipcs_connection_t *c, int32_t id, int error, const char *text)
 {
@@ -139,6 +141,7 @@ ipc_accept (qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
 static void
 ipc_destroyed (qb_ipcs_connection_t *c)
 {
+  vc_ipc_drop_pieces (c);
   for (size_t i = 0; i < d.waiters.len; i++)
     if (d.waiters.ptr[i].c == c) {
       qb_ipcs_connection_unref (c);
@@ -146,13 +149,14 @@ ipc_destroyed (qb_ipcs_connection_t *c)
     }
 }
 
+/* parsed: text parsed already (taken), or NULL. */
 static int
 submit (qb_ipcs_connection_t *c, int32_t id, const char *domain,
-        const char *text, size_t len)
+        const char *text, size_t len, struct vc_chain *parsed)
 {
   uint64_t cookie = ++d.next_cookie;
 
-  if (vc_replica_submit (&d.replica, cookie, domain, text, len) == -1) {
+  if (vc_replica_submit_parsed (&d.replica, cookie, domain, text, len, parsed) == -1) {
     reply (c, id, -errno, errno == ENOTCONN
            ? "virtckptd is not connected to the cluster"
            : errno == EFBIG ? "document too large" : strerror (errno));
@@ -166,6 +170,70 @@ submit (qb_ipcs_connection_t *c, int32_t id, const char *domain,
   }
   flush ();
   return 0;
+}
+
+static int32_t
+put_part (qb_ipcs_connection_t *c, const char *data, size_t len)
+{
+  int e = vc_ipc_add_piece (c, data, len);
+
+  reply (c, VC_IPC_PUT_PART, e, e == 0 ? NULL : e == -EFBIG
+         ? "document too large" : "out of memory");
+  return 0;
+}
+
+/* payload: u32 name length, name, document text. */
+static int32_t
+process_put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  uint32_t n;
+  struct vc_chain chain;
+  CLEANUP_FREE char *err = NULL, *domain = NULL;
+
+  if (len < sizeof n || (memcpy (&n, payload, sizeof n), n == 0) ||
+      n > len - sizeof n) {
+    reply (c, id, -EINVAL, "malformed request");
+    return 0;
+  }
+  domain = strndup (payload + sizeof n, n);
+  const char *text = payload + sizeof n + n;
+  size_t tlen = len - sizeof n - n;
+  if (domain == NULL || strlen (domain) != n) {
+    reply (c, id, -EINVAL, "malformed domain name");
+    return 0;
+  }
+  if (vc_document_parse (text, tlen, &chain, &err) == -1) {
+    CLEANUP_FREE char *msg = vc_printf ("malformed document: %s", err);
+    reply (c, id, -EINVAL, msg);
+    return 0;
+  }
+  if (strcmp (chain.domain, domain) != 0) {
+    vc_chain_clear (&chain);
+    reply (c, id, -EINVAL, "the document names another domain");
+    return 0;
+  }
+  return submit (c, id, domain, text, tlen, &chain);
+}
+
+/* A whole PUT payload, or the last piece of one. */
+static int32_t
+put (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  struct vc_ipc_pieces *p;
+  int32_t r;
+  int e;
+
+  if (qb_ipcs_context_get (c) == NULL)
+    return process_put (c, id, payload, len);
+  if ((e = vc_ipc_add_piece (c, payload, len)) != 0) {
+    reply (c, id, e, e == -EFBIG ? "document too large" : "out of memory");
+    return 0;
+  }
+  p = vc_ipc_take_pieces (c);
+  r = process_put (c, id, p->buf, p->len);
+  free (p->buf);
+  free (p);
+  return r;
 }
 
 static int32_t
@@ -192,35 +260,11 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
     return 0;
   }
 
-  case VC_IPC_PUT: {
-    uint32_t n;
-    struct vc_chain chain;
-    CLEANUP_FREE char *err = NULL, *domain = NULL;
-    if (len < sizeof n || (memcpy (&n, payload, sizeof n), n == 0) ||
-        n > len - sizeof n) {
-      reply (c, h->id, -EINVAL, "malformed request");
-      return 0;
-    }
-    domain = strndup (payload + sizeof n, n);
-    const char *text = payload + sizeof n + n;
-    size_t tlen = len - sizeof n - n;
-    if (domain == NULL || strlen (domain) != n) {
-      reply (c, h->id, -EINVAL, "malformed domain name");
-      return 0;
-    }
-    if (vc_document_parse (text, tlen, &chain, &err) == -1) {
-      CLEANUP_FREE char *msg = vc_printf ("malformed document: %s", err);
-      reply (c, h->id, -EINVAL, msg);
-      return 0;
-    }
-    bool same = strcmp (chain.domain, domain) == 0;
-    vc_chain_clear (&chain);
-    if (!same) {
-      reply (c, h->id, -EINVAL, "the document names another domain");
-      return 0;
-    }
-    return submit (c, h->id, domain, text, tlen);
-  }
+  case VC_IPC_PUT_PART:
+    return put_part (c, payload, len);
+
+  case VC_IPC_PUT:
+    return put (c, h->id, payload, len);
 
   case VC_IPC_FORGET: {
     CLEANUP_FREE char *domain = strndup (payload, len);
@@ -228,7 +272,7 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
       reply (c, h->id, -EINVAL, "malformed domain name");
       return 0;
     }
-    return submit (c, h->id, domain, NULL, 0);
+    return submit (c, h->id, domain, NULL, 0, NULL);
   }
 
   default:
@@ -281,7 +325,8 @@ start_ipc (void)
 
   /* Shared memory: libqb's socket transport is bounded by
    * net.core.wmem_max (208 KiB on a stock system).  Each connection costs
-   * three VC_IPC_MAX_MSG buffers, zeroed at connect: keep it small.
+   * three VC_IPC_MAX_MSG rings, zeroed at connect: small, long documents
+   * come in pieces.
    */
   d.ipcs = qb_ipcs_create (VC_IPC_NAME, 0, QB_IPC_SHM, &handlers);
   if (d.ipcs == NULL) {

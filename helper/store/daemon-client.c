@@ -41,11 +41,19 @@ call (struct vc_daemon *d, int id, const void *a, size_t alen,
   struct qb_ipc_response_header *rh;
   ssize_t n;
 
-  if (sizeof h + alen + blen > VC_IPC_MAX_MSG) {
+  /* The daemon sets the size: an older one takes more (see put_pieces). */
+  if (sizeof h + alen + blen > (size_t) qb_ipcc_get_buffer_size (d->c)) {
     errno = EFBIG;
     return -1;
   }
-  n = qb_ipcc_sendv_recv (d->c, iov, 3, d->reply, VC_IPC_MAX_MSG, d->timeout_ms);
+  /* -EAGAIN: the ring has no room yet.  The daemon frees a request's
+   * room only after answering it, so the next one can come too early.
+   */
+  for (int tries = 0;
+       (n = qb_ipcc_sendv_recv (d->c, iov, 3, d->reply, VC_IPC_MAX_MSG,
+                                d->timeout_ms)) == -EAGAIN && tries < 5000;
+       tries++)
+    usleep (1000);
   if (n < 0) {
     errno = -n;
     return -1;
@@ -181,26 +189,59 @@ vc_daemon_store_dir (struct vc_daemon *d)
   return d->store_dir;
 }
 
+/* A payload longer than one message goes as PUT_PART pieces, the last
+ * piece as the PUT itself: the rings stay small (see VC_IPC_MAX_MSG).
+ */
+static int
+put_pieces (struct vc_daemon *d, const char *payload, size_t len, char **why)
+{
+  size_t off = 0;
+
+  for (; len - off > VC_IPC_PIECE; off += VC_IPC_PIECE) {
+    if (call (d, VC_IPC_PUT_PART, payload + off, VC_IPC_PIECE, NULL, 0, why) == 0) {
+      free (*why);
+      *why = NULL;
+      continue;
+    }
+    /* A daemon started before an upgrade (its rings of 2 MiB take the
+     * whole document) knows no pieces.
+     */
+    if (off > 0 || errno != EOPNOTSUPP)
+      return -1;
+    free (*why);
+    *why = NULL;
+    break;
+  }
+  return call (d, VC_IPC_PUT, payload + off, len - off, NULL, 0, why);
+}
+
 int
 vc_daemon_put (struct vc_daemon *d, const char *domain, const char *text,
                size_t len)
 {
   uint32_t n = strlen (domain);
-  size_t hlen = sizeof n + n;
-  char *head = malloc (hlen);
+  size_t plen = sizeof n + n + len;
+  char *payload;
   char *why = NULL;
   int r;
 
-  if (head == NULL)
+  if (plen > VC_IPC_MAX_DOC) {
+    errno = EFBIG;
+    r = -1;
+  }
+  else if ((payload = malloc (plen)) == NULL)
     return -1;
-  memcpy (head, &n, sizeof n);
-  memcpy (head + sizeof n, domain, n);
-  r = call (d, VC_IPC_PUT, head, hlen, text, len, &why);
-  free (head);
+  else {
+    memcpy (payload, &n, sizeof n);
+    memcpy (payload + sizeof n, domain, n);
+    memcpy (payload + sizeof n + n, text, len);
+    r = put_pieces (d, payload, plen, &why);
+    free (payload);
+  }
   if (r == -1 && (errno == EFBIG || errno == EMSGSIZE || errno == ENOBUFS))
     vc_error ("virtckptd could not replicate the checkpoints of %s: the "
               "document is %zu bytes, more than the %d MiB the daemon takes",
-              domain, len, VC_IPC_MAX_MSG >> 20);
+              domain, len, VC_IPC_MAX_DOC >> 20);
   else if (r == -1)
     vc_error ("virtckptd could not replicate the checkpoints of %s: %s",
               domain, why && *why ? why : strerror (errno));

@@ -92,6 +92,7 @@ parse_entry (struct vc_store *store, struct entry *e)
       .domain = c.domain,
       .version = c.version,
       .checkpoints = c.checkpoints.len,
+      .updated = c.updated,
     };
     c.domain = NULL;
   }
@@ -134,17 +135,122 @@ list_files (struct vc_store *store, entry_vector *out)
   return 0;
 }
 
+static struct entry *
+find_entry (struct vc_store_scan *scan, const char *file)
+{
+  struct entry key = { .file = (char *) file };
+
+  if (scan == NULL || scan->entries.len == 0)
+    return NULL;
+  return bsearch (&key, scan->entries.ptr, scan->entries.len,
+                  sizeof (struct entry), entry_cmp);
+}
+
 void
 vc_store_scan_invalidate (struct vc_store_scan *scan, const char *file)
 {
-  struct entry key = { .file = (char *) file }, *e;
+  struct entry *e = find_entry (scan, file);
 
-  if (scan == NULL || scan->entries.len == 0)
-    return;
-  e = bsearch (&key, scan->entries.ptr, scan->entries.len, sizeof (struct entry),
-               entry_cmp);
   if (e)
     e->ino = 0, e->dev = 0;     /* never the identity of a file */
+}
+
+/* The entry of file, made (in file order) if there is none. */
+static struct entry *
+get_entry (struct vc_store_scan *scan, const char *file)
+{
+  struct entry *e = find_entry (scan, file), n = { 0 };
+  size_t at = 0;
+
+  if (e)
+    return e;
+  while (at < scan->entries.len && strcmp (scan->entries.ptr[at].file, file) < 0)
+    at++;
+  if ((n.file = strdup (file)) == NULL || entry_vector_append (&scan->entries, n) == -1) {
+    free (n.file);
+    return NULL;
+  }
+  memmove (&scan->entries.ptr[at + 1], &scan->entries.ptr[at],
+           (scan->entries.len - 1 - at) * sizeof (struct entry));
+  scan->entries.ptr[at] = n;
+  return &scan->entries.ptr[at];
+}
+
+/* e now describes st, holding chain. */
+static void
+set_entry (struct entry *e, const struct stat *st, const struct vc_chain *chain)
+{
+  char *domain = strdup (chain->domain);
+
+  free ((char *) e->s.domain);
+  e->dev = st->st_dev;
+  e->ino = domain ? st->st_ino : 0;     /* no copy: parse it next time */
+  e->size = st->st_size;
+  e->mtime = st->st_mtim;
+  e->ok = domain != NULL;
+  e->s = (struct vc_doc_summary) {
+    .domain = domain,
+    .version = chain->version,
+    .checkpoints = chain->checkpoints.len,
+    .updated = chain->updated,
+  };
+}
+
+void
+vc_store_scan_wrote (struct vc_store *store, const char *file,
+                     const struct vc_chain *chain)
+{
+  struct stat st;
+  struct entry *e;
+
+  if (store->scan == NULL ||
+      fstatat (store->dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+      (e = get_entry (store->scan, file)) == NULL)
+    return;
+  set_entry (e, &st, chain);
+}
+
+int
+vc_store_summary (struct vc_store *store, const char *domain,
+                  struct vc_doc_summary *out)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+  struct vc_chain c;
+  struct entry now = { 0 }, *e;
+  struct stat st;
+  int r;
+
+  if (file && store->dirfd != -1 && store->scan == NULL)
+    store->scan = calloc (1, sizeof *store->scan);
+  if (file && store->scan && store->dirfd != -1 &&
+      fstatat (store->dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode)) {
+    now = (struct entry) { .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+                           .mtime = st.st_mtim };
+    e = find_entry (store->scan, file);
+    if (e && e->ok && same_file (e, &now) && strcmp (e->s.domain, domain) == 0) {
+      *out = e->s;
+      return 0;
+    }
+  }
+  r = vc_store_load_any (store, domain, &c);
+  if (r != 0)
+    return r;
+  /* Cached with the identity seen before reading: a file replaced since
+   * only misses the cache next time.
+   */
+  if (now.ino && (e = get_entry (store->scan, file)) != NULL) {
+    set_entry (e, &st, &c);
+    if (e->ok) {
+      vc_chain_clear (&c);
+      *out = e->s;
+      return 0;
+    }
+  }
+  *out = (struct vc_doc_summary) { .domain = domain, .version = c.version,
+                                   .checkpoints = c.checkpoints.len,
+                                   .updated = c.updated };
+  vc_chain_clear (&c);
+  return 0;
 }
 
 int

@@ -22,6 +22,7 @@ struct vc_doc_summary {
   const char *domain;
   struct vc_version version;
   size_t checkpoints;
+  int64_t updated;
 };
 
 /* Refreshes the store's scan cache, then calls fn for every readable
@@ -35,8 +36,22 @@ extern int vc_store_scan (struct vc_store *store,
                           int (*fn) (const struct vc_doc_summary *, void *),
                           void *opaque);
 
-/* For store.c: file was written or removed; the cache itself. */
+/* The summary of one domain's document, from the cache when its file is
+ * the one last parsed or written by this process (one stat), else parsed
+ * (and cached).  0 found (out->domain is only valid until the next call
+ * into the store), 1 no document, -1 unreadable or damaged (logged), as
+ * vc_store_load_any.  This is what applying an update needs of the
+ * version it replaces, without parsing it again.
+ */
+extern int vc_store_summary (struct vc_store *store, const char *domain,
+                             struct vc_doc_summary *out);
+
+/* For store.c: file is being written or removed; file was written with
+ * chain (its new identity is taken); the cache itself.
+ */
 extern void vc_store_scan_invalidate (struct vc_store_scan *scan, const char *file);
+extern void vc_store_scan_wrote (struct vc_store *store, const char *file,
+                                 const struct vc_chain *chain);
 extern void vc_store_scan_free (struct vc_store_scan *scan);
 
 #endif

@@ -256,13 +256,11 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
     vc_error ("checkpoint store %s does not exist", store->dir);
     return -1;
   }
-  if (store->unreplicated) {
-    struct vc_chain flagged = *chain;   /* shallow: only read below */
+  struct vc_chain flagged = *chain;     /* shallow: only read below */
+  if (store->unreplicated)
     vc_store_flag_unreplicated (store, &flagged);
-    doc = file ? vc_document_format (&flagged, &len) : NULL;
-  }
-  else if (file)
-    doc = vc_document_format (chain, &len);
+  if (file)
+    doc = vc_document_format (&flagged, &len);
   if (doc == NULL) {
     vc_error ("cannot format the store document of %s", chain->domain);
     return -1;
@@ -272,6 +270,7 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
     vc_error ("cannot write %s/%s: %m", store->dir, file);
     return -1;
   }
+  vc_store_scan_wrote (store, file, &flagged);
   vc_debug ("wrote %s/%s (%zu bytes)", store->dir, file, len);
   return 0;
 }

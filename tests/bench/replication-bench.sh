@@ -19,7 +19,10 @@
 #     rename) and falls back to reading the files if no event comes for
 #     50 ms.  The CLI round trip alone (spawn to exit) is timed in the same
 #     runs, and the cost of spawning alone (nsenter + `virtckpt --version`,
-#     and nsenter + `virtckpt status`) separately.
+#     and nsenter + `virtckpt status`) separately.  Then the same number of
+#     updates as PUTs over one IPC connection to n1's daemon, opened once
+#     (python3 ctypes on libqb, inside n1's namespaces): the replication
+#     latency proper, without the CLI's process start-up and connection.
 #  2. Full sync of a fresh node.  VC_BENCH_DOMAINS documents of
 #     VC_BENCH_CHECKPOINTS checkpoints each (made from make_doc's output:
 #     distinct names and uuids) are written straight into n1's store before
@@ -35,8 +38,8 @@
 #     connection maps its own libqb shared-memory rings into the daemon).
 #
 # It prints one markdown table with the machine, the versions and the
-# targets (p99 update latency under 100 ms, full sync under 10 s, daemon
-# RSS under 100 MiB).
+# targets (p99 replication latency under 10 ms, p99 update latency through
+# the CLI under 100 ms, full sync under 10 s, daemon RSS under 100 MiB).
 #
 # Environment:
 #   VC_BENCH_UPDATES=N        updates of step 1 (default 1000)
@@ -49,6 +52,11 @@
 #                             0: skip)
 #   VC_BENCH_SYNC_TIMEOUT=S   limit for each full sync (default 300 s)
 #   VC_BENCH_LOGDIR=DIR       keep the raw timings (CSV) and daemon logs
+#   VC_BENCH_LATENCY_ONLY=1   step 1 only, no report (for tests/bench/run.sh)
+#   VC_BENCH_SUMMARY=FILE     write the update latencies there, two lines:
+#                             "replication P50 P99 FAILED CPU" (IPC PUTs; CPU:
+#                             ms of the 3 daemons per update) and
+#                             "cli P50 P99 FAILED" (CLI imports), in ms
 # and those of tests/lib/functions.sh and cluster.sh (VC_KEEP_TMP=1, ...).
 
 set -eu -o pipefail
@@ -64,6 +72,8 @@ BASE_RUNS=${VC_BENCH_BASELINE_RUNS:-200}
 CONCURRENT=${VC_BENCH_CONCURRENT:-4}
 SYNC_TIMEOUT=${VC_BENCH_SYNC_TIMEOUT:-300}
 VC_BENCH_LOGDIR=${VC_BENCH_LOGDIR:-}
+LATENCY_ONLY=${VC_BENCH_LATENCY_ONLY:-0}
+SUMMARY=${VC_BENCH_SUMMARY:-}
 for v in UPDATES LAT_DOMAINS DOMAINS CKPTS BASE_RUNS SYNC_TIMEOUT; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer" >&2; exit 2; }
 done
@@ -73,6 +83,7 @@ command -v python3 >/dev/null || { echo "python3 not found" >&2; exit 77; }
 
 # Targets.
 TARGET_P99_MS=100
+TARGET_REPL_P99_MS=10
 TARGET_SYNC_S=10
 TARGET_RSS_MIB=100
 
@@ -89,223 +100,15 @@ VIRTCKPTD=$VC_TMP/bin/virtckptd
 [[ -z "$VC_BENCH_LOGDIR" ]] || mkdir -p "$VC_BENCH_LOGDIR"
 
 # ------------------------------------------------------------ the helper --
-HELPER=$VC_TMP/bench.py
-cat >"$HELPER" <<'PY'
-import ctypes, math, os, re, select, subprocess, sys, time, uuid
-
-GEN = re.compile(rb'<version generation="([0-9]+)"')
-IN_CLOSE_WRITE, IN_MOVED_TO, IN_Q_OVERFLOW = 0x8, 0x80, 0x4000
-IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
-
-
-def gen_of(path):
-    try:
-        with open(path, 'rb') as f:
-            m = GEN.search(f.read())
-    except FileNotFoundError:
-        return 0
-    return int(m.group(1)) if m else 0
-
-
-def pct(vals, p):
-    """Nearest-rank percentile."""
-    v = sorted(vals)
-    return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
-
-
-def summary(vals):
-    return '%.1f %.1f %.1f %.1f %.1f' % (pct(vals, 50), pct(vals, 90), pct(vals, 99),
-                                          max(vals), sum(vals) / len(vals))
-
-
-def split_cmd(argv):
-    i = argv.index('--')
-    return argv[:i], argv[i + 1:]
-
-
-def cmd_gen(argv):
-    """gen TEMPLATE DIR COUNT PREFIX: COUNT documents named PREFIX%04d."""
-    tmpl, d, count, prefix = argv[0], argv[1], int(argv[2]), argv[3]
-    text = open(tmpl).read()
-    m = re.search(r'<name>([^<]*)</name>', text)
-    old = m.group(0)
-    for i in range(1, count + 1):
-        name = '%s%04d' % (prefix, i)
-        doc = text.replace(old, '<name>%s</name>' % name, 1)
-        doc = re.sub(r'<uuid>[^<]*</uuid>', '<uuid>%s</uuid>' % uuid.uuid4(), doc, 1)
-        tmp = os.path.join(d, '.gen-%s' % name)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, doc.encode())
-        os.close(fd)
-        os.rename(tmp, os.path.join(d, name + '.xml'))
-
-
-def read_events(fd):
-    out = []
-    while True:
-        try:
-            buf = os.read(fd, 65536)
-        except BlockingIOError:
-            return out
-        off = 0
-        while off < len(buf):
-            wd = int.from_bytes(buf[off:off + 4], 'little', signed=True)
-            mask = int.from_bytes(buf[off + 4:off + 8], 'little')
-            ln = int.from_bytes(buf[off + 12:off + 16], 'little')
-            name = buf[off + 16:off + 16 + ln].rstrip(b'\0').decode()
-            out.append((wd, mask, name))
-            off += 16 + ln
-
-
-def cmd_latency(argv):
-    """latency OUT COUNT TIMEOUT DIR1,DIR2,... DOC=FILE,... -- CMD ({} = DOC)
-
-    DIR1 is the submitting node's store.  Writes one CSV line per update:
-    i,file,generation,rc,cli_ms,ms_on_DIR1,ms_on_DIR2,...,all_ms
-    """
-    opts, tmpl = split_cmd(argv)
-    out, count, timeout = opts[0], int(opts[1]), float(opts[2])
-    dirs = opts[3].split(',')
-    pairs = [p.split('=', 1) for p in opts[4].split(',')]
-    libc = ctypes.CDLL(None, use_errno=True)
-    ifd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-    if ifd < 0:
-        sys.exit('inotify_init1 failed')
-    wds = {}
-    for i, d in enumerate(dirs):
-        wd = libc.inotify_add_watch(ifd, d.encode(), IN_MOVED_TO | IN_CLOSE_WRITE)
-        if wd < 0:
-            sys.exit('inotify_add_watch %s failed' % d)
-        wds[wd] = i
-    errlog = open(out + '.stderr', 'ab')
-    failures = 0
-    with open(out, 'w') as f:
-        for k in range(count):
-            doc, fname = pairs[k % len(pairs)]
-            paths = [os.path.join(d, fname) for d in dirs]
-            want = gen_of(paths[0]) + 1
-            read_events(ifd)                    # drain
-            cmd = [a.replace('{}', doc) for a in tmpl]
-            seen = [None] * len(dirs)
-            cli = rc = None
-            t0 = time.perf_counter_ns()
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=errlog)
-            pfd = os.pidfd_open(p.pid)
-            poller = select.poll()
-            poller.register(ifd, select.POLLIN)
-            poller.register(pfd, select.POLLIN)
-            deadline = t0 + int(timeout * 1e9)
-            while cli is None or None in seen:
-                now = time.perf_counter_ns()
-                if now >= deadline:
-                    break
-                ev = poller.poll(min(50, (deadline - now) / 1e6))
-                now = time.perf_counter_ns()
-                recheck = not ev
-                for fd_, _e in ev:
-                    if fd_ == pfd:
-                        rc = p.wait()
-                        cli = now
-                        poller.unregister(pfd)
-                        continue
-                    for wd, mask, name in read_events(ifd):
-                        if mask & IN_Q_OVERFLOW:
-                            recheck = True
-                            continue
-                        i = wds.get(wd)
-                        if i is not None and seen[i] is None and name == fname and \
-                                gen_of(paths[i]) >= want:
-                            seen[i] = now
-                if recheck:
-                    for i in range(len(dirs)):
-                        if seen[i] is None and gen_of(paths[i]) >= want:
-                            seen[i] = now
-            os.close(pfd)
-            if cli is None:
-                p.kill()
-                rc = p.wait()
-            ms = lambda t: '' if t is None else '%.3f' % ((t - t0) / 1e6)
-            done = None if None in seen else max(seen)
-            if rc != 0 or done is None:
-                failures += 1
-            f.write('%d,%s,%d,%s,%s,%s,%s\n' % (k, fname, want, rc, ms(cli),
-                                               ','.join(ms(s) for s in seen), ms(done)))
-            if failures > 10:
-                sys.exit('more than 10 updates failed or timed out, see %s' % out)
-    print(failures)
-
-
-def cmd_stats(argv):
-    """stats CSV COLUMN: p50 p90 p99 max mean of a column (empty cells skipped)."""
-    col = int(argv[1])
-    vals = []
-    for line in open(argv[0]):
-        c = line.rstrip('\n').split(',')[col]
-        if c:
-            vals.append(float(c))
-    print(summary(vals) if vals else 'nan nan nan nan nan')
-
-
-def cmd_runs(argv):
-    """runs N -- CMD: wall time of N runs of CMD; stats as in stats."""
-    opts, cmd = split_cmd(argv)
-    vals = []
-    for _ in range(int(opts[0])):
-        t0 = time.perf_counter_ns()
-        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
-        vals.append((time.perf_counter_ns() - t0) / 1e6)
-    print(summary(vals))
-
-
-def count_docs(d):
-    try:
-        return sum(1 for e in os.scandir(d) if e.name.endswith('.xml'))
-    except FileNotFoundError:
-        return 0
-
-
-def cmd_syncwait(argv):
-    """syncwait T0 DIR DOMAINS MEMBERS TIMEOUT -- STATUS-CMD
-
-    T0: wall-clock start (EPOCHREALTIME).  Waits until DIR holds DOMAINS
-    documents (cheap: a directory scan every 10 ms), then until STATUS-CMD
-    says synced with MEMBERS members and DOMAINS domains (every 20 ms).
-    Prints: seconds-to-all-files seconds-to-synced status-calls.
-    """
-    opts, cmd = split_cmd(argv)
-    t0, d, want, members, timeout = float(opts[0]), opts[1], int(opts[2]), int(opts[3]), \
-        float(opts[4])
-    t_files = None
-    calls = 0
-    last = ''
-    while True:
-        now = time.time()
-        if now - t0 > timeout:
-            sys.stderr.write('last status:\n%s\n' % last)
-            sys.exit('not synced within %gs (%d documents)' % (timeout, count_docs(d)))
-        if t_files is None:
-            if count_docs(d) >= want:
-                t_files = time.time() - t0
-            else:
-                time.sleep(0.01)
-                continue
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        calls += 1
-        last = r.stdout
-        st = dict(l.split(': ', 1) for l in r.stdout.splitlines() if ': ' in l)
-        if st.get('state') == 'synced' and len(st.get('members', '').split()) == members \
-                and st.get('domains') == str(want):
-            print('%.3f %.3f %d' % (t_files, time.time() - t0, calls))
-            return
-        time.sleep(0.02)
-
-
-{'gen': cmd_gen, 'latency': cmd_latency, 'stats': cmd_stats, 'runs': cmd_runs,
- 'syncwait': cmd_syncwait}[sys.argv[1]](sys.argv[2:])
-PY
+HELPER=$(cd "$(dirname "$0")" && pwd)/replication-helper.py
 
 bench() { python3 "$HELPER" "$@" {_VC_WD_FD}>&-; }
+# bench_on NODE ARGS... : the helper inside NODE's namespaces (its IPC).
+bench_on() {
+	local n=$1
+	shift
+	nsenter -t "$(vc_host_pid "$n")" -m -n --wdns=/ -- python3 "$HELPER" "$@" {_VC_WD_FD}>&-
+}
 
 # node_cmd NODE : (in $node_cmd) the argv prefix of vnck NODE, for the
 # helper, which spawns it itself.
@@ -315,6 +118,15 @@ node_cmd() {
 }
 
 status_of() { vnck "$1" status | sed -n "s/^$2: //p"; }
+
+# daemons_cpu : user + system seconds the 3 virtckptd have used so far.
+daemons_cpu() {
+	local n hz
+	hz=$(getconf CLK_TCK)
+	for n in "${nodes[@]}"; do
+		vc_node_on "$n" cat "/proc/$(vc_daemon_pid "$n")/stat"
+	done | awk -v hz="$hz" '{ sub(/^.*\) /, ""); s += $12 + $13 } END { printf "%.2f", s / hz }'
+}
 
 # daemon_mem NODE FIELD : FIELD (VmHWM, VmRSS) of NODE's virtckptd, in MiB.
 daemon_mem() {
@@ -371,12 +183,31 @@ lat_n3=$(bench stats "$csv" 7)
 # how often the CLI returned before n2 or n3 had the update
 cli_first=$(awk -F, '$5 != "" && $9 != "" && $5 + 0 < $9 + 0 { n++ } END { print n + 0 }' "$csv")
 log "latency: all nodes $(fmt_pct "$lat_all"); CLI $(fmt_pct "$lat_cli"); $fails failed"
+log "replication latency: $UPDATES PUTs over one IPC connection on n1"
+csv_ipc=$VC_TMP/latency-ipc.csv
+cpu0=$(daemons_cpu)
+ipc_fails=$(bench_on n1 latency "$csv_ipc" "$UPDATES" 10 "$dirs" "$(IFS=,; echo "${pairs[*]}")" -- @ipc)
+ipc_cpu=$(awk -v a="$cpu0" -v b="$(daemons_cpu)" -v n="$UPDATES" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
+lat_ipc=$(bench stats "$csv_ipc" 8)
+lat_ipc_n1=$(bench stats "$csv_ipc" 4)
+log "replication latency: all nodes $(fmt_pct "$lat_ipc"); $ipc_fails failed"
 for n in "${nodes[@]}"; do
 	[[ "$(status_of "$n" state)" == synced ]] || vc_fail "$n not synced after the updates"
 done
 upd_applied=$(status_of n2 updates-applied)
 d1=$(store_digest_of n1) d2=$(store_digest_of n2) d3=$(store_digest_of n3)
 [[ "$d1" == "$d2" && "$d2" == "$d3" ]] || vc_fail "stores differ after the updates"
+
+if [[ -n "$SUMMARY" ]]; then
+	printf 'replication %s %s %s %s\ncli %s %s %s\n' \
+		"$(field "$lat_ipc" 1)" "$(field "$lat_ipc" 3)" "$ipc_fails" "$ipc_cpu" \
+		"$(field "$lat_all" 1)" "$(field "$lat_all" 3)" "$fails" >"$SUMMARY"
+fi
+if [[ "$LATENCY_ONLY" == 1 ]]; then
+	[[ -z "$VC_BENCH_LOGDIR" ]] || cp "$VC_TMP"/latency*.csv "$VC_BENCH_LOGDIR/"
+	log "done (latency only)"
+	exit 0
+fi
 
 # ---------------------------------------------- 2. full sync of a fresh node
 for n in "${nodes[@]}"; do vc_daemon_stop "$n"; done
@@ -503,6 +334,7 @@ Run: $start_time - $end_time, \`tests/bench/replication-bench.sh\` (load average
 | measure | result | target | met |
 |---|---|---|---|
 | update latency: import on n1 until the new version is on all 3 nodes ($UPDATES updates, $LAT_DOMAINS domains round-robin) | $(fmt_pct "$lat_all") | p99 < $TARGET_P99_MS ms | $(yesno "$p99" "$TARGET_P99_MS") |
+| replication latency: a PUT over an open IPC connection on n1 until the new version is on all 3 nodes ($UPDATES updates; no process start-up, no connect) | $(fmt_pct "$lat_ipc"); reply on n1: $(fmt_pct "$lat_ipc_n1"); $ipc_fails failed; CPU of the 3 daemons: $ipc_cpu ms per update | p99 < $TARGET_REPL_P99_MS ms | $(yesno "$(field "$lat_ipc" 3)" "$TARGET_REPL_P99_MS") |
 | CLI round trip alone (spawn nsenter + \`virtckpt checkpoints import\` until it exits; same runs) | $(fmt_pct "$lat_cli") | - | - |
 | ... new version on n1 / n2 / n3 (p50, p99) | n1 $(field "$lat_n1" 1) / $(field "$lat_n1" 3), n2 $(field "$lat_n2" 1) / $(field "$lat_n2" 3), n3 $(field "$lat_n3" 1) / $(field "$lat_n3" 3) ms; CLI returned before n2 or n3 had it in $cli_first of $UPDATES | - | - |
 | spawn cost: nsenter + \`true\` ($BASE_RUNS runs) | $(fmt_pct "$base_nsenter") | - | - |

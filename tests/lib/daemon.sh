@@ -45,7 +45,14 @@ vc_daemon_stop() {
 }
 
 vc_daemon_kill() {
-	vc_node_on "$1" kill -KILL "$(vc_daemon_pid "$1")" 2>/dev/null || true
+	local pid i
+	pid=$(vc_daemon_pid "$1") || return 0
+	vc_node_on "$1" kill -KILL "$pid" 2>/dev/null || true
+	# Gone, and its store lock with it, before anyone starts another.
+	for ((i = 0; i < 100; i++)); do
+		vc_node_on "$1" kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
 	rm -f "$VC_TMP/hosts/$1/virtckptd.pid"
 }
 

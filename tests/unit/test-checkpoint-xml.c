@@ -173,6 +173,38 @@ test_parse_escaped_utf8_name (void **state)
   vc_checkpoint_clear (&c);
 }
 
+/* What the XPath lookups of earlier versions selected, element for
+ * element: the first match in document order, only elements in no
+ * namespace, comments and text between them ignored, every <disks>.
+ */
+static void
+test_parse_selects_as_xpath (void **state)
+{
+  struct vc_checkpoint c;
+  char *err = NULL;
+
+  assert_int_equal (vc_checkpoint_parse ("<domaincheckpoint><!-- c -->"
+                                         "<x:name xmlns:x='urn:x'>no</x:name>"
+                                         "<name>c<!-- i -->2</name><name>c9</name>"
+                                         "<parent/><parent><name>c1</name></parent>"
+                                         "<creationTime>7</creationTime>"
+                                         "<disks><disk name='vda'/></disks>"
+                                         "<disks><disk name='vdb'/>"
+                                         "<disk xmlns='urn:y' name='vdz'/></disks>"
+                                         "<domain><disks><disk name='sda'/></disks></domain>"
+                                         "</domaincheckpoint>", &c, &err), 0);
+  assert_string_equal (c.name, "c2");
+  assert_string_equal (c.parent, "c1");
+  assert_int_equal (c.created, 7);
+  assert_int_equal (c.disks.len, 2);
+  assert_string_equal (c.disks.ptr[0].name, "vda");
+  assert_string_equal (c.disks.ptr[1].name, "vdb");
+  vc_checkpoint_clear (&c);
+  /* A root in a namespace matched nothing. */
+  parse_fails ("<domaincheckpoint xmlns='urn:z'><name>c</name></domaincheckpoint>",
+               "<name>");
+}
+
 static void
 test_parse_rejects_missing_name (void **state)
 {
@@ -526,6 +558,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parse_libvirt_checkpoint),
     cmocka_unit_test (test_parse_root_has_no_parent),
+    cmocka_unit_test (test_parse_selects_as_xpath),
     cmocka_unit_test (test_parse_defaults),
     cmocka_unit_test (test_parse_escaped_utf8_name),
     cmocka_unit_test (test_parse_rejects_missing_name),

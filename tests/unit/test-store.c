@@ -599,6 +599,66 @@ test_scan_sees_every_change (void **state)
   assert_int_equal (s.n, 2);
 }
 
+/* The version an update builds on: from the cache, and never stale. */
+static void
+test_summary_follows_every_write (void **state)
+{
+  struct fixture *f = *state;
+  struct vc_doc_summary d;
+  struct vc_chain chain;
+
+  assert_int_equal (vc_store_summary (&f->store, "web", &d), 1);
+  save (f, "web", 2, 3);
+  scan (f);                     /* cached from here on */
+  assert_int_equal (vc_store_summary (&f->store, "web", &d), 0);
+  assert_int_equal (d.version.generation, 3);
+  assert_int_equal (d.checkpoints, 2);
+  assert_int_equal (d.updated, 1764228000);
+
+  /* Written through the store: the new version at once, unparsed. */
+  make_chain (&chain, "web", 5, 8);
+  chain.version.base_generation = 6;
+  chain.version.base_node = 2;
+  assert_int_equal (vc_store_save (&f->store, &chain), 0);
+  vc_chain_clear (&chain);
+  assert_int_equal (vc_store_summary (&f->store, "web", &d), 0);
+  assert_int_equal (d.version.generation, 8);
+  assert_int_equal (d.version.base_generation, 6);
+  assert_int_equal (d.version.base_node, 2);
+  assert_int_equal (d.checkpoints, 5);
+
+  /* Rewritten by another process, the same size: the file is another
+   * one, so it is read again.
+   */
+  make_chain (&chain, "web", 5, 9);
+  chain.version.base_generation = 6;
+  chain.version.base_node = 2;
+  {
+    size_t len;
+    CLEANUP_FREE char *doc = vc_document_format (&chain, &len);
+    assert_non_null (doc);
+    assert_int_equal (vc_atomic_write (f->store.dirfd, "web.xml", doc, len), 0);
+  }
+  vc_chain_clear (&chain);
+  assert_int_equal (vc_store_summary (&f->store, "web", &d), 0);
+  assert_int_equal (d.version.generation, 9);
+
+  /* A tombstone is a document; a damaged one is an error, as for
+   * vc_store_load_any; a removed one is gone.
+   */
+  make_chain (&chain, "db", 0, 4);
+  chain.version.deleted = true;
+  assert_int_equal (vc_store_save (&f->store, &chain), 0);
+  vc_chain_clear (&chain);
+  assert_int_equal (vc_store_summary (&f->store, "db", &d), 0);
+  assert_true (d.version.deleted);
+  assert_int_equal (d.version.generation, 4);
+  write_file (f, "web.xml", "<virtckpt-domain", 16);
+  assert_int_equal (vc_store_summary (&f->store, "web", &d), -1);
+  assert_int_equal (vc_store_remove (&f->store, "db"), 0);
+  assert_int_equal (vc_store_summary (&f->store, "db", &d), 1);
+}
+
 static void
 test_lock_removes_stale_temps (void **state)
 {
@@ -834,6 +894,7 @@ main (void)
     T (test_remove_then_remove_again),
     T (test_save_again_replaces_atomically),
     T (test_scan_sees_every_change),
+    T (test_summary_follows_every_write),
     T (test_lock_removes_stale_temps),
     T (test_read_only_store),
     T (test_atomic_write_into_vanished_dir_fails),
