@@ -43,6 +43,7 @@ struct run {
   bool made_checkpoint;         /* b.checkpoint is in libvirt, not committed */
   struct vc_disk_job *jobs;     /* one per disk */
   struct vc_progress progress;
+  struct vc_rate rate;          /* --max-rate, over all disks */
   struct timespec t0;
   bool committed;
 };
@@ -266,8 +267,10 @@ map_disks (struct run *r)
   r->jobs = calloc (r->disks.len, sizeof *r->jobs);
   if (r->jobs == NULL)
     return oom ();
+  vc_rate_init (&r->rate, r->o->max_rate);
   for (size_t i = 0; i < r->disks.len; i++) {
     r->jobs[i].target = r->disks.ptr[i];
+    r->jobs[i].rate = &r->rate;
     if (vc_disk_job_map (&r->jobs[i], r->job.socket, r->plan.since,
                          r->o->connections) == -1)
       return -1;

@@ -145,8 +145,10 @@ issue_one (struct pipeline *p)
               nbd_get_error ());
     return -1;
   }
-  else
+  else {
     p->in_flight[conn]++;
+    vc_rate_take (c->rate, r->len);
+  }
 
   p->count++;
   p->next_host += want;
@@ -205,8 +207,9 @@ retire (struct pipeline *p)
   return 0;
 }
 
+/* Waits up to timeout ms for libnbd's sockets. */
 static int
-poll_once (struct pipeline *p)
+poll_once (struct pipeline *p, int timeout)
 {
   struct vc_nbd_source *s = p->c->src;
   struct pollfd fds[VC_NBD_MAX_CONNECTIONS];
@@ -221,7 +224,7 @@ poll_once (struct pipeline *p)
     if (dir & LIBNBD_AIO_DIRECTION_WRITE)
       fds[i].events |= POLLOUT;
   }
-  if (poll (fds, s->connections, 1000) == -1) {
+  if (poll (fds, s->connections, timeout) == -1) {
     if (errno == EINTR)
       return 0;
     vc_error ("poll: %m");
@@ -291,14 +294,20 @@ vc_copy_run (struct vc_copy *c)
       vc_error ("copy of %s interrupted", c->src->label);
       goto drain;
     }
-    while (have_more (p) && p->count < p->cap)
+    int wait = 0;
+    while (have_more (p) && p->count < p->cap &&
+           (wait = vc_rate_wait_ms (c->rate)) == 0)
       if (issue_one (p) == -1)
         goto drain;
     if (retire (p) == -1)
       goto drain;
-    if (p->count == 0)
+    if (p->count == 0) {
+      /* Throttled with nothing in flight: sleep (a signal ends it). */
+      if (wait)
+        poll (NULL, 0, wait);
       continue;
-    if (!p->ring[p->head].done && poll_once (p) == -1)
+    }
+    if (!p->ring[p->head].done && poll_once (p, wait ? wait : 1000) == -1)
       goto drain;
     if (retire (p) == -1)
       goto drain;
@@ -312,7 +321,7 @@ vc_copy_run (struct vc_copy *c)
     unsigned busy = 0;
     for (unsigned i = 0; i < c->src->connections; i++)
       busy += p->in_flight[i];
-    if (busy == 0 || poll_once (p) == -1)
+    if (busy == 0 || poll_once (p, 1000) == -1)
       break;
   }
  out:;

@@ -11,6 +11,7 @@
 #include "backup/checksum.h"
 #include "backup/extent.h"
 #include "backup/nbd-source.h"
+#include "backup/rate.h"
 
 struct vc_copy_progress {
   uint64_t done, total;         /* bytes of this copy */
@@ -31,6 +32,7 @@ struct vc_copy {
   /* Tuning (0 = default). */
   uint32_t request_size;        /* bytes per NBD read */
   uint32_t max_in_flight;       /* requests in flight, all connections */
+  struct vc_rate *rate;         /* --max-rate, shared by all disks; or NULL */
 
   /* Results. */
   uint64_t bytes_read;

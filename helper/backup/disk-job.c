@@ -122,6 +122,7 @@ vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
     .hash = &hash, .cancel = o->cancel,
     .progress = progress_cb, .progress_opaque = progress,
     .request_size = o->request_size, .max_in_flight = o->max_in_flight,
+    .rate = j->rate,
   };
   if (vc_qcow2_plan_emit_metadata (&plan, sink_emit, &sink) == -1)
     goto write_error;

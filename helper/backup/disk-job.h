@@ -9,6 +9,7 @@
 #include "backup/extent.h"
 #include "backup/manifest.h"
 #include "backup/nbd-source.h"
+#include "backup/rate.h"
 #include "common/progress.h"
 
 struct vc_disk_job {
@@ -16,6 +17,7 @@ struct vc_disk_job {
   struct vc_nbd_source src;
   vc_range_vector data;         /* clusters to copy */
   vc_range_vector zero;         /* clusters to mark zero in an overlay */
+  struct vc_rate *rate;         /* the run's --max-rate, or NULL */
 };
 
 /* Connects to the target's export on socket and plans what to copy: the

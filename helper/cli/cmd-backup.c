@@ -41,6 +41,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
     .include = o->disks, .exclude = o->excludes,
     .rundir = o->rundir, .connections = o->connections ? o->connections : 1,
     .request_size = o->request_size, .max_in_flight = o->in_flight,
+    .max_rate = o->max_rate,
     .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
     .cancel = &cancelled,
   };

@@ -2,6 +2,7 @@
 /* virtckpt: keeps libvirt checkpoint chains alive across hosts. */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,12 +78,14 @@ static const struct vc_command commands[] = {
     "      --in-flight=N     NBD reads in flight (default 16)\n"
     "      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
     "                        in-flight x request size is capped at 40 MiB\n"
+    "      --max-rate=RATE   read at most RATE bytes per second over NBD, all\n"
+    "                        disks together (default: no limit)\n"
     "      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
     "      --no-progress     no progress line, even on a terminal\n"
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
     "a full backup is needed.\n",
-    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight checksum no-progress" },
+    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
     "                [--disk NAME]... [--format qcow2|raw]",
@@ -227,6 +230,24 @@ usage_command (const char *parent, const struct vc_command *c)
   }
 }
 
+/* --max-rate: bytes per second, at least 65536 (one cluster a second). */
+static int
+parse_rate (const char *arg, uint64_t *out)
+{
+  char *end;
+  unsigned long long v;
+
+  errno = 0;
+  v = strtoull (arg, &end, 10);
+  if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < 65536) {
+    fprintf (stderr, "virtckpt: bad value '%s' for --max-rate "
+             "(bytes per second, at least 65536)\n", arg);
+    return VC_EXIT_USAGE;
+  }
+  *out = v;
+  return 0;
+}
+
 /* The numeric options.  Returns 0, or VC_EXIT_USAGE (said). */
 static int
 parse_number (int c, const char *arg, struct vc_options *o)
@@ -282,6 +303,7 @@ static const struct option long_options[] = {
   { "connections", required_argument, NULL, VC_OPT_CONNECTIONS },
   { "request-size", required_argument, NULL, VC_OPT_REQUEST_SIZE },
   { "in-flight", required_argument, NULL, VC_OPT_IN_FLIGHT },
+  { "max-rate", required_argument, NULL, VC_OPT_MAX_RATE },
   { "no-verify", no_argument, NULL, VC_OPT_NO_VERIFY },
   { "no-progress", no_argument, NULL, VC_OPT_NO_PROGRESS },
   { "rundir", required_argument, NULL, VC_OPT_RUNDIR },
@@ -334,6 +356,10 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_CONNECTIONS: case VC_OPT_REQUEST_SIZE: case VC_OPT_IN_FLIGHT:
     case VC_OPT_WAIT_SYNCED: case VC_OPT_GRACE: case VC_OPT_WAIT: case VC_OPT_HOLD:
       if (parse_number (c, optarg, o) != 0)
+        return VC_EXIT_USAGE;
+      break;
+    case VC_OPT_MAX_RATE:
+      if (parse_rate (optarg, &o->max_rate) != 0)
         return VC_EXIT_USAGE;
       break;
     case VC_OPT_NO_VERIFY: o->no_verify = true; break;

@@ -16,8 +16,10 @@ set -eu -o pipefail
 vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
-# Slow enough to be caught in the middle: one 64 KiB request at a time.
-SLOW=(--connections 1 --in-flight 1 --request-size 65536)
+# Slow enough to be caught in the middle, however fast the machine: 8 MiB/s,
+# so the 96 MiB of dirty_a take 12 s.
+RATE=$((8 * 1048576))
+SLOW=(--max-rate "$RATE")
 
 ref_domain "$H" vm a 128
 
@@ -123,6 +125,13 @@ grep -qE "the backup of vm \(pid [0-9]+\) finished" <<<"$VC_ERR" || vc_fail "can
 grep -q "cancelling" <<<"$VC_ERR" && vc_fail "cancel --grace cancelled a backup that finished: $VC_ERR"
 wait "$BG" || vc_fail "the backup given a grace period failed: $(cat "$VC_TMP/bg.out")"
 grep -q "(inc) of vm done" "$VC_TMP/bg.out" || vc_fail "backup in the grace period: $(cat "$VC_TMP/bg.out")"
+# --max-rate held: the backup took at least 90 % of read / rate.
+id=$(sed -n 's/.*<backup id="\([0-9]*\)".*/\1/p' "$B/manifest.xml" | tail -1)
+read=$(backup_read "$B" "$id")
+secs=$(sed -n 's/.*<backup id="'"$id"'".* seconds="\([0-9.]*\)".*/\1/p' "$B/manifest.xml")
+awk -v r="$read" -v s="$secs" -v rate="$RATE" 'BEGIN { exit !(r >= 64 * 1048576 && s >= 0.9 * r / rate) }' ||
+	vc_fail "--max-rate $RATE: backup $id read $read bytes in $secs s"
+vc_log "--max-rate $RATE: backup $id read $read bytes in $secs s"
 rm -rf "$VC_TMP/r"
 expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/r"
 assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "the backup that finished in the grace period restores exactly"
