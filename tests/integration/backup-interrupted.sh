@@ -4,8 +4,10 @@
 # A backup that does not finish commits nothing and costs the chain
 # nothing: virtckpt killed with SIGKILL mid-copy, stopped with SIGTERM, its
 # libvirt job aborted from outside, cancelled by "virtckpt cancel" while
-# suspended (^Z), its target disk full, QEMU killed.  In
-# each case the next backup is correct, and every restore is byte-exact.
+# suspended (^Z), its target disk full, QEMU killed.  Stopped by a signal
+# it handles, it keeps what it copied for the next backup to resume
+# (backup-resume.sh tests the resume itself).  In each case the next
+# backup is correct, and every restore is byte-exact.
 # Also: one backup per domain at a time, a hold refuses new backups, bad
 # arguments, a directory that belongs to another domain.
 
@@ -47,13 +49,13 @@ after_failure() {
 	vc_assert_eq "$manifest0" "$(sha256sum <"$B/manifest.xml")" "$1: manifest unchanged"
 }
 
-# cleaned_up WHAT N : a backup stopped by a signal it can handle removed
-# its partial directory, ended its libvirt job and removed its checkpoint,
-# leaving the N of the chain.
-cleaned_up() {
-	[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "$1 left a partial directory"
+# kept WHAT N : a backup stopped by a signal it can handle kept its
+# partial directory with a progress record and its checkpoint (after the N
+# of the chain) for the next backup to resume, and ended its libvirt job.
+kept() {
+	[[ -f "$(echo "$B"/.partial-*/progress.xml)" ]] || vc_fail "$1 kept no progress record"
 	vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "$1 left the libvirt job"
-	vc_assert_eq "$2" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint was removed"
+	vc_assert_eq "$(($2 + 1))" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint is kept"
 }
 
 # next_backup_is_exact WHAT : the next backup is an incremental whose
@@ -90,8 +92,10 @@ start_slow_backup
 kill -TERM "$BACKUP_PID"
 wait_backup_interrupted "SIGTERM"
 after_failure "SIGTERM"
-cleaned_up "SIGTERM" 2
+kept "SIGTERM" 2
 next_backup_is_exact "after SIGTERM"
+grep -q "resumes the backup interrupted" <<<"$BACKUP_ERR" || vc_fail "SIGTERM: not resumed: $BACKUP_ERR"
+vc_assert_eq 3 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: the interrupted checkpoint is gone once resumed"
 
 # --- virtckpt cancel: a backup suspended with ^Z, then a hold ---------------
 expect_exit 0 vck "$H" -v cancel vm "${RUN[@]}"
@@ -110,8 +114,8 @@ for msg in "backups of vm are held on this host for 300 s" \
 done
 wait_backup_interrupted "cancel"
 after_failure "cancel"
-cleaned_up "cancel" 3
-vc_assert_eq 3 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain without it"
+kept "cancel" 3
+vc_assert_eq 4 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain and the kept checkpoint"
 expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the cluster is moving it" \
 	vck "$H" -q backup vm -o "$B" "${RUN[@]}"
 after_failure "held"
