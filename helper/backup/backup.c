@@ -439,28 +439,6 @@ sync_partial (struct run *r)
   return 0;
 }
 
-/* The images the resumed run took data from are not part of the backup. */
-static int
-remove_kept (struct run *r)
-{
-  CLEANUP_CLOSE int fd =
-    openat (r->outfd, r->partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-  for (size_t i = 0; fd != -1 && i < r->disks.len; i++) {
-    CLEANUP_FREE char *kept = vc_printf ("%s" VC_RESUME_KEPT, r->disks.ptr[i]);
-    if (kept == NULL || (unlinkat (fd, kept, 0) == -1 && errno != ENOENT)) {
-      vc_error ("cannot remove %s/%s/%s: %m", r->o->outdir, r->partial,
-                kept ? kept : "");
-      return -1;
-    }
-  }
-  if (fd == -1) {
-    vc_error ("cannot open %s/%s: %m", r->o->outdir, r->partial);
-    return -1;
-  }
-  return 0;
-}
-
 /* The manifest is the commit record: the backup exists once it lists it.
  * The rename comes after: a run stopped in between leaves a .partial-ID
  * that the manifest lists, and the next run finishes the rename
@@ -474,7 +452,8 @@ commit (struct run *r)
 
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_backup_job_end (&r->job);
-  if (r->resuming && remove_kept (r) == -1)
+  if (r->resuming && vc_resume_remove_kept (r->outfd, r->o->outdir, r->partial,
+                                            &r->disks) == -1)
     return -1;
   if (sync_partial (r) == -1)
     return -1;
@@ -512,7 +491,7 @@ report (const struct vc_backup *done, const char *domain)
   vc_notice ("backup %u (%s) of %s done: read %.1f MiB, wrote %.1f MiB, "
              "skipped %.1f MiB, %.2f s, %.1f MiB/s", done->id, done->level,
              domain, read / 1048576.0, written / 1048576.0,
-             (size - read) / 1048576.0, done->seconds,
+             (size > read ? size - read : 0) / 1048576.0, done->seconds,
              done->seconds > 0 ? read / 1048576.0 / done->seconds : 0.0);
   if (done->resumed)
     vc_notice ("backup %u of %s resumed %u interrupted run%s: %.1f MiB of its data "
@@ -558,29 +537,11 @@ after_commit (struct run *r)
 static int
 keep (struct run *r)
 {
-  CLEANUP_FREE char *dir = NULL;
-  CLEANUP_CLOSE int partfd = -1;
-  int64_t kept;
-
   if (!(r->o->cancel && *r->o->cancel) || !r->mapped || !r->made_checkpoint ||
       r->partial == NULL || virDomainIsActive (r->d.dom) != 1)
     return -1;
-  dir = vc_printf ("%s/%s", r->o->outdir, r->partial);
-  partfd = openat (r->outfd, r->partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir == NULL || partfd == -1 ||
-      (kept = vc_resume_keep (partfd, dir, &r->b, r->resuming ? &r->kept : NULL,
-                              r->jobs, r->disks.len)) == -1)
-    return -1;
-  if (r->resuming && vc_backup_delete_checkpoint (&r->d, r->kept.checkpoint) == 0)
-    vc_info ("removed checkpoint %s: the one of this run supersedes it",
-             r->kept.checkpoint);
-  if (vc_backup_capture (&r->d) == -1)
-    vc_warn ("could not record checkpoint %s in the store", r->b.checkpoint);
-  vc_notice ("backup %u of %s interrupted: kept %.1f MiB it copied in %s and "
-             "checkpoint %s; the next backup of %s into %s resumes it",
-             r->b.id, r->o->domain, kept / 1048576.0, dir, r->b.checkpoint,
-             r->o->domain, r->o->outdir);
-  return 0;
+  return vc_resume_keep (&r->d, r->outfd, r->o->outdir, r->partial, &r->b,
+                         r->resuming ? &r->kept : NULL, r->jobs, r->disks.len);
 }
 
 /* Undoes an uncommitted backup: the data is gone, and the checkpoint it

@@ -242,9 +242,9 @@ vc_resume_problem (const struct vc_backup_domain *d, const struct vc_resume *rec
 
 /* --- keeping an interrupted backup ---------------------------------------- */
 
-int64_t
-vc_resume_keep (int partfd, const char *dir, const struct vc_backup *b,
-                const struct vc_resume *prev, const struct vc_disk_job *jobs, size_t n)
+static int64_t
+save_record (int partfd, const char *dir, const struct vc_backup *b,
+             const struct vc_resume *prev, const struct vc_disk_job *jobs, size_t n)
 {
   struct vc_resume rec = {
     .id = b->id, .level = b->level, .chain = b->chain, .checkpoint = b->checkpoint,
@@ -284,4 +284,50 @@ vc_resume_keep (int partfd, const char *dir, const struct vc_backup *b,
     vc_range_vector_reset (&rec.disks.ptr[i].copied);
   vc_resume_disk_vector_reset (&rec.disks);
   return ret == 0 ? kept : -1;
+}
+
+int
+vc_resume_keep (const struct vc_backup_domain *d, int outfd, const char *outdir,
+                const char *partial, const struct vc_backup *b,
+                const struct vc_resume *prev, const struct vc_disk_job *jobs, size_t n)
+{
+  CLEANUP_FREE char *dir = vc_printf ("%s/%s", outdir, partial);
+  CLEANUP_CLOSE int partfd =
+    openat (outfd, partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int64_t kept;
+
+  if (dir == NULL || partfd == -1 ||
+      (kept = save_record (partfd, dir, b, prev, jobs, n)) == -1)
+    return -1;
+  /* This run's checkpoint supersedes the one it resumed. */
+  if (prev && vc_backup_delete_checkpoint (d, prev->checkpoint) == 0)
+    vc_info ("removed checkpoint %s: the one of this run supersedes it",
+             prev->checkpoint);
+  if (vc_backup_capture (d) == -1)
+    vc_warn ("could not record checkpoint %s in the store", b->checkpoint);
+  vc_notice ("backup %u of %s interrupted: kept %.1f MiB it copied in %s and "
+             "checkpoint %s; the next backup of %s into %s resumes it",
+             b->id, d->name, kept / 1048576.0, dir, b->checkpoint, d->name, outdir);
+  return 0;
+}
+
+int
+vc_resume_remove_kept (int outfd, const char *outdir, const char *partial,
+                       const string_vector *disks)
+{
+  CLEANUP_CLOSE int fd =
+    openat (outfd, partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd == -1) {
+    vc_error ("cannot open %s/%s: %m", outdir, partial);
+    return -1;
+  }
+  for (size_t i = 0; i < disks->len; i++) {
+    CLEANUP_FREE char *kept = vc_printf ("%s" VC_RESUME_KEPT, disks->ptr[i]);
+    if (kept == NULL || (unlinkat (fd, kept, 0) == -1 && errno != ENOENT)) {
+      vc_error ("cannot remove %s/%s/%s: %m", outdir, partial, kept ? kept : "");
+      return -1;
+    }
+  }
+  return 0;
 }

@@ -41,12 +41,19 @@ extern const char *vc_resume_problem (const struct vc_backup_domain *d,
                                       const char *partial, struct vc_backup_plan *p,
                                       char **owned);
 
-/* Writes the progress record of interrupted backup b (prev: the record
- * it resumed, or NULL) from its disk jobs.  Returns the bytes kept, or -1
- * (logged).
+/* Keeps interrupted backup b in outdir/partial for the next run: writes
+ * its progress record from its disk jobs (whose NBD connections and
+ * libvirt job are closed), records its checkpoint in the store, and
+ * deletes the checkpoint of prev, the record it resumed (NULL: none).
+ * 0 kept (said), -1 not (logged): roll back.
  */
-extern int64_t vc_resume_keep (int partfd, const char *dir, const struct vc_backup *b,
-                               const struct vc_resume *prev,
-                               const struct vc_disk_job *jobs, size_t n);
+extern int vc_resume_keep (const struct vc_backup_domain *d, int outfd,
+                           const char *outdir, const char *partial,
+                           const struct vc_backup *b, const struct vc_resume *prev,
+                           const struct vc_disk_job *jobs, size_t n);
+
+/* Once the resumed backup is written: the kept images go. */
+extern int vc_resume_remove_kept (int outfd, const char *outdir, const char *partial,
+                                  const string_vector *disks);
 
 #endif
