@@ -555,9 +555,17 @@ roll_back (struct run *r)
   vc_backup_job_end (&r->job);
   if (keep (r) == 0)
     return;
-  /* What it resumed is gone with it. */
-  if (r->resuming && virDomainIsActive (r->d.dom) == 1)
+  if (r->resuming && virDomainIsActive (r->d.dom) == 1) {
+    /* Put back what it resumed, else it is gone with it. */
+    if (r->made_checkpoint && vc_backup_delete_checkpoint (&r->d, r->b.checkpoint) == 0)
+      r->made_checkpoint = false;
+    if (!r->made_checkpoint &&
+        vc_resume_restore (r->outfd, r->o->outdir, r->partial, &r->kept) == 0) {
+      vc_backup_capture (&r->d);
+      return;
+    }
     vc_backup_delete_checkpoint (&r->d, r->kept.checkpoint);
+  }
   if (r->partial && vc_remove_flat_dir (r->outfd, r->partial) == -1)
     vc_warn ("cannot remove %s/%s: %m", r->o->outdir, r->partial);
   if (!r->made_checkpoint)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -28,6 +29,8 @@
  * large copies slow and erratic).
  */
 #define WRITEBACK_CHUNK (32 * 1024 * 1024)
+/* How long a stopped copy waits for the reads it has in flight. */
+#define DRAIN_SECONDS 10
 
 struct request {
   uint64_t guest;               /* guest offset read */
@@ -199,6 +202,15 @@ issue_one (struct pipeline *p)
     p->in_flight[conn]++;
     read_done (x, &err);
     free (x);
+  }
+  else if (nbd_aio_is_dead (c->src->h[conn]) || nbd_aio_is_closed (c->src->h[conn])) {
+    /* libnbd 1.14 reads a freed command when a read is issued on a dead
+     * handle (QEMU ended the export: the job was aborted): do not.
+     */
+    vc_error ("cannot read %s at %" PRIu64 ": the NBD connection is closed",
+              c->src->label, r->guest);
+    free (x);
+    return -1;
   }
   else if (nbd_aio_pread (c->src->h[conn], r->buf, r->len, r->guest,
                           (nbd_completion_callback) { .callback = read_done,
@@ -380,13 +392,21 @@ vc_copy_run (struct vc_copy *c)
   goto out;
 
  drain:
-  /* Buffers still belong to libnbd until their commands retire. */
-  for (int tries = 0; tries < 30; tries++) {
-    unsigned busy = 0;
-    for (unsigned i = 0; i < c->src->connections; i++)
-      busy += p->in_flight[i];
-    if (busy == 0 || poll_once (p, 1000) == -1)
-      break;
+  /* Buffers still belong to libnbd until their commands retire: wait for
+   * the replies (a reply comes in many reads of the socket), for at most
+   * DRAIN_SECONDS in all.
+   */
+  {
+    struct timespec t0, now;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    for (now = t0; now.tv_sec - t0.tv_sec < DRAIN_SECONDS;
+         clock_gettime (CLOCK_MONOTONIC, &now)) {
+      unsigned busy = 0;
+      for (unsigned i = 0; i < c->src->connections; i++)
+        busy += p->in_flight[i];
+      if (busy == 0 || poll_once (p, 1000) == -1)
+        break;
+    }
   }
  out:;
   unsigned busy = 0;

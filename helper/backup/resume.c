@@ -331,3 +331,32 @@ vc_resume_remove_kept (int outfd, const char *outdir, const char *partial,
   }
   return 0;
 }
+
+int
+vc_resume_restore (int outfd, const char *outdir, const char *partial,
+                   const struct vc_resume *rec)
+{
+  CLEANUP_FREE char *dir = vc_printf ("%s/%s", outdir, partial);
+  CLEANUP_CLOSE int partfd =
+    openat (outfd, partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (dir == NULL || partfd == -1)
+    return -1;
+  for (size_t i = 0; i < rec->disks.len; i++) {
+    const char *name = rec->disks.ptr[i].name;
+    CLEANUP_FREE char *image = vc_printf ("%s.qcow2", name);
+    CLEANUP_FREE char *kept = vc_printf ("%s" VC_RESUME_KEPT, name);
+    if (!rec->disks.ptr[i].image)
+      continue;
+    if (image == NULL || kept == NULL || renameat (partfd, kept, partfd, image) == -1) {
+      vc_warn ("cannot put back the kept image of %s in %s: %m", name, dir);
+      return -1;
+    }
+  }
+  if (vc_backup_dir_mark_partial (outfd, outdir, partial, rec->checkpoint) == -1 ||
+      vc_resume_save (partfd, dir, rec) == -1)
+    return -1;
+  vc_notice ("the interrupted backup %u in %s is kept as it was (checkpoint %s), "
+             "for the next backup to resume", rec->id, outdir, rec->checkpoint);
+  return 0;
+}

@@ -52,6 +52,14 @@ extern int vc_resume_keep (const struct vc_backup_domain *d, int outfd,
                            const struct vc_backup *b, const struct vc_resume *prev,
                            const struct vc_disk_job *jobs, size_t n);
 
+/* A resumed run that stops before it can keep a record of its own (a
+ * cancel before its copy starts, an error): puts rec back as it was, its
+ * images and record, for the next run.  The caller has deleted the run's
+ * own checkpoint.  0 put back (said), -1 not (warned).
+ */
+extern int vc_resume_restore (int outfd, const char *outdir, const char *partial,
+                              const struct vc_resume *rec);
+
 /* Once the resumed backup is written: the kept images go. */
 extern int vc_resume_remove_kept (int outfd, const char *outdir, const char *partial,
                                   const string_vector *disks);

@@ -19,8 +19,11 @@ B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
 MIB=1048576
 SIZE=256
-# 256 MiB in 8 s: slow enough to be caught halfway, whatever the load.
-RATE=(--max-rate $((32 * MIB)))
+# 256 MiB in 8 s: slow enough to be caught halfway, whatever the load
+# (16 s under valgrind, where a cancel takes seconds to arrive).
+RATE_MIB=32
+[[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]] || RATE_MIB=16
+RATE=(--max-rate $((RATE_MIB * MIB)))
 
 ref_domain "$H" vm a "$SIZE"
 
@@ -41,14 +44,27 @@ wait_copied() {
 	vc_fail "the background backup did not copy $1 MiB"
 }
 
+# wait_resumed : the background backup resumes the interrupted one (its
+# new image is then the one wait_copied sees).
+wait_resumed() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" && return 0
+		sleep 0.05
+	done
+	vc_fail "the background backup did not resume: $(cat "$VC_TMP/bg.out")"
+}
+
 # cancel_backup WHAT : virtckpt cancel; the backup says what it kept.
 cancel_backup() {
 	local rc=0
 	expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --wait 60
 	wait "$BG" || rc=$?
+	((rc == 1)) || cat "$VC_TMP/bg.out" >&2
 	vc_assert_eq 1 "$rc" "$1: the cancelled backup exited 1"
 	grep -q "interrupted: kept [0-9.]* MiB it copied" "$VC_TMP/bg.out" ||
 		vc_fail "$1: nothing kept: $(cat "$VC_TMP/bg.out")"
+	vc_log "$1: $(grep -o "interrupted: kept [0-9.]* MiB" "$VC_TMP/bg.out")"
 	[[ -f "$(echo "$B"/.partial-*/progress.xml)" ]] || vc_fail "$1: no progress record"
 	vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "$1 left the libvirt job"
 }
@@ -110,16 +126,36 @@ read_at_most "resumed inc" $((96 + 6))
 
 # --- a full interrupted twice ---------------------------------------------------
 backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
-wait_copied $((SIZE / 3))
+wait_copied $((SIZE / 4))
 cancel_backup "full, first"
 ref_write "$H" vm vda a 0x41 2M 4M
 backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
-wait_copied $((SIZE * 2 / 3))
+wait_resumed
+wait_copied $((SIZE * 5 / 8))
 cancel_backup "full, second"
-grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" || vc_fail "the second run did not resume"
+kept=$(grep -o "interrupted: kept [0-9]*" "$VC_TMP/bg.out" | grep -o "[0-9]*$")
 ref_write "$H" vm vda a 0x42 150M 4M
+# A resumed run that fails (its job aborted from outside) puts back what
+# it resumed: the next one resumes it.  (Not under valgrind: libnbd 1.14
+# reads a freed command when QEMU's export goes away under a read being
+# issued, whoever runs the backup.)
+if [[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]]; then
+	backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
+	wait_resumed
+	wait_copied $((kept + 8))
+	vc_virsh "$H" domjobabort vm
+	rc=0
+	wait "$BG" || rc=$?
+	((rc == 1)) || cat "$VC_TMP/bg.out" >&2
+	vc_assert_eq 1 "$rc" "a resumed run whose job is aborted exits 1"
+	grep -q "the interrupted backup [0-9]* in $B is kept as it was" "$VC_TMP/bg.out" ||
+		vc_fail "the failed resumed run did not put back what it resumed: $(cat "$VC_TMP/bg.out")"
+fi
 expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}" -l full
+grep -q "resumes the backup interrupted" <<<"$VC_ERR" || vc_fail "the last run did not resume: $VC_ERR"
+vc_log "$(grep -o "resumed [0-9]* interrupted runs*: [0-9.]* MiB of its data were reused" <<<"$VC_ERR")"
 restores_exactly "full interrupted twice"
+# (the aborted run's reads are not counted: they are lost with it)
 read_at_most "full interrupted twice" $((SIZE + 8))
 grep -q 'resumed="2"' "$B/manifest.xml" || vc_fail "the manifest does not count 2 resumed runs"
 
