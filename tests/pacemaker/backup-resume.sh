@@ -11,9 +11,11 @@
 # the next backup on n2 resumes it.  Then an incremental of 128 MiB of new
 # writes is caught halfway by a stop/start relocation to n3 (allow-migrate
 # false: QEMU stops, its bitmaps saved in the image), and resumes on n3.
-# Each time the two runs together read over NBD at most 1.15 x (the data +
-# what the guest wrote meanwhile), and the backups restore byte for byte
-# the disk as it was when the resumed run started.
+# Then an incremental of 192 MiB interrupted by two live migrations in a
+# row, n3 -> n1 -> n2, resumed twice.  Each time the runs together read
+# over NBD at most 1.15 x (the data + what the guest wrote meanwhile), and
+# the backups restore byte for byte the disk as it was when the last run
+# started.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
@@ -94,6 +96,30 @@ vc_assert_eq "running (booted)" "$(vc_virsh n3 domstate --reason vm6)" "vm6 star
 interrupted "inc, relocation"
 ref_write n3 vm6 vda vm6 0x63 300M 4M
 resumed n3 2 inc $((128 + 4)) "inc, relocation"
+
+# --- an incremental interrupted twice: live migrations n3 -> n1 -> n2 ----------
+for i in 0 1 2 3 4 5 6 7; do
+	ref_write n3 vm6 vda vm6 "0x8$i" "$((i * 120 + 40))M" 24M
+done
+vc_rsc_meta vm6 allow-migrate true
+vc_wait_idle
+backup_in_background "$B" vnck n3 backup vm6 -o "$B" --max-rate $((16 * MIB))
+wait_copied 64
+vc_vm_move vm6 n1
+interrupted "inc, first migration"
+ref_write n1 vm6 vda vm6 0x64 500M 4M
+backup_in_background "$B" vnck n1 backup vm6 -o "$B" --max-rate $((16 * MIB))
+for ((i = 0; i < 600; i++)); do
+	grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" && break
+	sleep 0.05
+done
+wait_copied 128
+vc_vm_move vm6 n2
+interrupted "inc, second migration"
+grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" || vc_fail "the second run did not resume"
+ref_write n2 vm6 vda vm6 0x65 10M 4M
+resumed n2 3 inc $((192 + 8)) "inc, two migrations"
+grep -q 'resumed="2"' "$B/manifest.xml" || vc_fail "backup 3 does not count 2 interrupted runs"
 vc_wait_idle
 [[ -z "$(vc_pcmk_failures)" ]] || vc_fail "failed actions: $(vc_pcmk_failures)"
 vc_log PASS
