@@ -15,7 +15,9 @@
 # row, n3 -> n1 -> n2, resumed twice.  Each time the runs together read
 # over NBD at most 1.15 x (the data + what the guest wrote meanwhile), and
 # the backups restore byte for byte the disk as it was when the last run
-# started.
+# started.  Last, a node crash mid-backup (virtckpt and QEMU killed): the
+# next backup, where Pacemaker restarted the VM, removes what it left and
+# is a full one (the chain is broken), and restores exactly.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
@@ -122,4 +124,24 @@ resumed n2 3 inc $((192 + 8)) "inc, two migrations"
 grep -q 'resumed="2"' "$B/manifest.xml" || vc_fail "backup 3 does not count 2 interrupted runs"
 vc_wait_idle
 [[ -z "$(vc_pcmk_failures)" ]] || vc_fail "failed actions: $(vc_pcmk_failures)"
+
+# --- a node crash mid-backup: nothing can be trusted, the next one starts over --
+backup_in_background "$B" vnck n2 backup vm6 -o "$B" -l full --max-rate $((64 * MIB))
+wait_copied $((SIZE / 4))
+kill -KILL "$BACKUP_PID"
+vc_node_crash n2 vm6
+wait "$BG" || true
+vc_wait_running_off n2 vm6 vm6-ckpt
+node=$VC_VM_NODE
+vc_log "vm6 runs on $node after the crash of n2"
+vc_vm_backup "$node" vm6 4 full
+grep -q "removing $B/.partial-4, left by an interrupted backup" <<<"$VC_ERR" ||
+	vc_fail "the crashed backup's partial directory was not removed: $VC_ERR"
+grep -q "resumes the backup" <<<"$VC_ERR" && vc_fail "a crashed backup was resumed: $VC_ERR"
+grep -q "full backup: the checkpoint chain is broken" <<<"$VC_ERR" ||
+	vc_fail "the backup after the crash does not say why it is full: $VC_ERR"
+rm -rf "$VC_TMP/r4"
+expect_exit 0 vnck "$node" restore "$B" -o "$VC_TMP/r4"
+assert_same_disk "$VC_TMP/r4/vda.qcow2" "$VC_TMP/vm6.ref@4" "node crash: the full backup after it restores exactly"
+vc_wait_idle
 vc_log PASS
