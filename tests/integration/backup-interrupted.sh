@@ -78,8 +78,9 @@ start_slow_backup
 kill -KILL "$BACKUP_PID"
 wait "$BG" || true
 after_failure "SIGKILL"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *Unbounded" ||
-	vc_fail "the killed backup's libvirt job is not left behind: test is not testing"
+jobinfo=$(vc_virsh "$H" domjobinfo vm 2>&1 || true)
+grep -q "Job type: *Unbounded" <<<"$jobinfo" ||
+	vc_fail "the killed backup's libvirt job is not left behind: test is not testing: $jobinfo; the backup: $(cat "$VC_TMP/bg.out")"
 next_backup_is_exact "after SIGKILL"
 grep -q "ending a backup job of vm left by an interrupted virtckpt" <<<"$BACKUP_ERR" ||
 	vc_fail "stale job not reported: $BACKUP_ERR"

@@ -55,8 +55,9 @@ done
 backup_in_background "$B" vnck n1 backup vm5 -o "$B" --connections 1 --in-flight 1 \
 	--request-size 65536
 suspend_backup
-vc_virsh n1 domjobinfo vm5 | grep -q "Job type: *Unbounded" ||
-	vc_fail "no backup job runs on vm5: the test is not testing"
+jobinfo=$(vc_virsh n1 domjobinfo vm5 2>&1 || true)
+grep -q "Job type: *Unbounded" <<<"$jobinfo" ||
+	vc_fail "no backup job runs on vm5: the test is not testing: $jobinfo; the backup: $(cat "$VC_TMP/bg.out")"
 vc_assert_eq 2 "$(checkpoint_names n1 vm5 | wc -l)" "the running backup made its checkpoint"
 vc_log "ok: incremental backup of vm5 running on n1 (suspended, pid $BACKUP_PID)"
 
