@@ -18,6 +18,7 @@
 #include "backup/guest-freeze.h"
 #include "backup/manifest.h"
 #include "backup/resume.h"
+#include "backup/shared-dir.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
@@ -101,6 +102,7 @@ open_outdir (struct run *r)
   r->lockfd = vc_backup_dir_lock (r->outfd, outdir);
   if (r->lockfd == -1)
     return VC_EXIT_ERROR;
+  vc_shared_dir_check (r->outfd, outdir, r->d.store);
   /* One backup per domain at a time, whatever the directory. */
   r->runlockfd = vc_backup_guard_take (r->o->rundir, r->o->domain);
   if (r->runlockfd == -1)
@@ -527,6 +529,8 @@ after_commit (struct run *r)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
   }
   report (done, r->o->domain);
+  if (r->o->done_id)
+    *r->o->done_id = done->id;
 }
 
 /* A backup stopped by a cancel or a signal it handles keeps what it

@@ -27,6 +27,7 @@ struct vc_backup_options {
   bool progress;                /* progress line on stderr */
   enum vc_checksum_algo checksum;
   volatile sig_atomic_t *cancel;
+  unsigned *done_id;            /* if not NULL: set to the committed backup's id */
 };
 
 /* Returns a VC_EXIT_* code. */

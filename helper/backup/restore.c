@@ -9,180 +9,114 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "backup/backup-dir.h"
 #include "backup/restore.h"
-#include "backup/verify.h"
+#include "backup/restore-chain.h"
+#include "backup/restore-stream.h"
+#include "backup/restore-target.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/vc-strings.h"
 
-/* One image of a disk's chain, open, as it was when checked. */
-struct link {
-  int fd;
-  struct stat st;
-  char *label;
-};
-DEFINE_VECTOR_TYPE (link_vector, struct link);
+static const char DAMAGED[] =
+  "backup %u or a backup it builds on is damaged: not restoring "
+  "(--no-verify skips the checksums, not the other checks)";
 
-static void
-links_clear (link_vector *v)
-{
-  for (size_t i = 0; i < v->len; i++) {
-    close (v->ptr[i].fd);
-    free (v->ptr[i].label);
-  }
-  link_vector_reset (v);
-}
-#define CLEANUP_LINKS __attribute__ ((cleanup (links_clear)))
-
-/* Opens and checks the images of disk name from b down to its full
- * backup.  The manifest was checked at load: each parent is an earlier
- * backup, so the walk ends.
+/* Streams every link of the chain into t, top first.  Returns 0, -1 on
+ * an error, 1 when a link failed its checksum (logged).
  */
 static int
-open_chain (int dirfd, const char *dir, const struct vc_manifest *m,
-            const struct vc_backup *b, const char *name, bool verify,
-            link_vector *out)
+stream_chain (const vc_link_vector *chain, const struct vc_chain_map *map,
+              const struct vc_restore_options *o, struct vc_restore_target *t)
 {
-  for (; b; b = b->parent ? vc_manifest_find (m, b->parent) : NULL) {
-    const struct vc_backup_disk *d = vc_backup_disk (b, name);
-    struct link l = { .fd = -1 };
-    if (d == NULL) {
-      vc_error ("backup %u has no disk '%s'", b->id, name);
-      return -1;
-    }
-    l.label = vc_printf ("%s/%s/%s", dir, b->dir, d->file);
-    if (l.label == NULL || link_vector_append (out, l) == -1) {
-      free (l.label);
-      vc_error ("out of memory");
-      return -1;
-    }
-    struct link *p = &out->ptr[out->len - 1];
-    p->fd = vc_backup_open_file (dirfd, dir, b, d->file, &p->st);
-    if (p->fd == -1 || vc_verify_image (p->fd, p->label, d, verify) != 0)
-      return -1;
+  CLEANUP_FREE unsigned char *buf = malloc (VC_RESTORE_CHUNK);
+  struct vc_stream_link *links = calloc (chain->len, sizeof *links);
+  struct vc_progress p;
+  uint64_t total = 0;
+  int r = 0;
+
+  if (buf == NULL || links == NULL) {
+    free (links);
+    vc_error ("out of memory");
+    return -1;
   }
-  return 0;
-}
-
-/* The chain as qemu-img's json: pseudo-protocol: every node named, the
- * last one without backing.  Only digits come from outside, so nothing
- * needs quoting.
- */
-static char *
-chain_json (const link_vector *v)
-{
-  CLEANUP_FREE char *s = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&s, &len);
-
-  if (f == NULL)
-    return NULL;
-  fputs ("json:", f);
-  for (size_t i = 0; i < v->len; i++)
-    fprintf (f, "{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\","
-             "\"filename\":\"/proc/self/fd/%d\"},\"backing\":", v->ptr[i].fd);
-  fputs ("null", f);
-  for (size_t i = 0; i < v->len; i++)
-    fputc ('}', f);
-  if (fclose (f) != 0)
-    return NULL;
-  char *r = s;
-  s = NULL;
+  for (size_t i = 0; i < chain->len; i++) {
+    const struct vc_link *l = &chain->ptr[i];
+    links[i] = (struct vc_stream_link) { l->fd, l->label, l->disk, l->st.st_size };
+    total += vc_stream_bytes (&links[i], &map->runs[i], o->verify);
+  }
+  vc_progress_start (&p, total, o->progress);
+  for (size_t i = 0; i < chain->len && r == 0; i++)
+    r = vc_stream_link (&links[i], &map->runs[i], o->verify, t, &p, buf);
+  vc_progress_finish (&p);
+  free (links);
   return r;
 }
 
-/* qemu-img convert, the stock tool, rebuilds a standalone image. */
+/* Restores disk name of b into fd (a new file, or a device).  Nothing is
+ * written before the whole chain's metadata is checked.
+ */
 static int
-convert (const link_vector *v, const char *dst, const char *format)
+restore_disk_to (int dirfd, const char *dir, const struct vc_manifest *m,
+                 const struct vc_backup *b, const char *name,
+                 const struct vc_restore_options *o, struct vc_restore_target *t)
 {
-  CLEANUP_FREE char *src = chain_json (v);
-  const char *qemu_img = getenv ("QEMU_IMG");
-  pid_t pid;
-  int status;
+  CLEANUP_CHAIN vc_link_vector chain = empty_vector;
+  struct vc_chain_map map;
+  int r;
 
-  if (src == NULL)
+  if (vc_chain_open (dirfd, dir, m, b, name, &chain) == -1 ||
+      vc_chain_map (&chain, &map) == -1) {
+    vc_error (DAMAGED, b->id);
     return -1;
-  if (qemu_img == NULL)
-    qemu_img = "qemu-img";
-  pid = fork ();
-  if (pid == -1)
-    return -1;
-  if (pid == 0) {
-    for (size_t i = 0; i < v->len; i++)
-      fcntl (v->ptr[i].fd, F_SETFD, 0);
-    umask (077);
-    execlp (qemu_img, qemu_img, "convert", "-q", "-O", format, src, dst,
-            (char *) NULL);
-    fprintf (stderr, "virtckpt: cannot run %s: %m\n", qemu_img);
-    _exit (127);
   }
-  while (waitpid (pid, &status, 0) == -1)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : -1;
-}
-
-static bool
-unchanged (const struct link *l)
-{
-  struct stat now;
-
-  return fstat (l->fd, &now) == 0 && now.st_ino == l->st.st_ino &&
-    now.st_size == l->st.st_size &&
-    now.st_ctim.tv_sec == l->st.st_ctim.tv_sec &&
-    now.st_ctim.tv_nsec == l->st.st_ctim.tv_nsec;
-}
-
-/* The image is made durable and readable by root only. */
-static int
-seal (int outfd, const char *name)
-{
-  CLEANUP_CLOSE int fd = openat (outfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-  return fd == -1 || fchmod (fd, 0600) == -1 || fsync (fd) == -1 ? -1 : 0;
+  vc_info ("restoring %s of backup %u (%zu link%s) to %s", name, b->id, chain.len,
+           chain.len == 1 ? "" : "s", t->label);
+  r = vc_target_prepare (t, &map);
+  if (r == 0)
+    r = stream_chain (&chain, &map, o, t);
+  vc_chain_map_clear (&map, chain.len);
+  if (r == 1)
+    vc_error (DAMAGED, b->id);
+  if (r != 0 || !vc_chain_unchanged (&chain) || vc_target_finish (t) == -1)
+    return -1;
+  return 0;
 }
 
 static int
 restore_disk (int dirfd, const char *dir, const struct vc_manifest *m,
               const struct vc_backup *b, const char *name,
-              const struct vc_restore_options *o, int tmpfd, const char *tmp)
+              const struct vc_restore_options *o, int tmpfd)
 {
-  CLEANUP_LINKS link_vector chain = empty_vector;
   CLEANUP_FREE char *file = vc_printf ("%s.%s", name, o->format);
-  CLEANUP_FREE char *dst = vc_printf ("%s/%s", tmp, file ? file : "");
+  CLEANUP_FREE char *label = vc_printf ("%s/%s", o->outdir, file ? file : "");
+  CLEANUP_CLOSE int fd = -1;
+  struct vc_restore_target t = {
+    .kind = strcmp (o->format, "raw") == 0 ? VC_TARGET_RAW : VC_TARGET_QCOW2,
+    .label = label,
+  };
+  int r;
 
-  if (file == NULL || dst == NULL) {
+  if (file == NULL || label == NULL) {
     vc_error ("out of memory");
     return -1;
   }
-  if (open_chain (dirfd, dir, m, b, name, o->verify, &chain) == -1) {
-    vc_error ("backup %u or a backup it builds on is damaged: not restoring "
-              "(--no-verify skips the checksums, not the other checks)", b->id);
+  fd = openat (tmpfd, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd == -1) {
+    vc_error ("cannot create %s: %m", label);
     return -1;
   }
-  vc_info ("restoring %s of backup %u to %s/%s", name, b->id, o->outdir, file);
-  if (convert (&chain, dst, o->format) == -1) {
-    vc_error ("qemu-img convert of %s failed", chain.ptr[0].label);
-    return -1;
-  }
-  for (size_t i = 0; i < chain.len; i++)
-    if (!unchanged (&chain.ptr[i])) {
-      vc_error ("%s changed while it was read: not restoring", chain.ptr[i].label);
-      return -1;
-    }
-  if (seal (tmpfd, file) == -1) {
-    vc_error ("cannot write %s: %m", dst);
-    return -1;
-  }
-  return 0;
+  t.fd = fd;
+  r = restore_disk_to (dirfd, dir, m, b, name, o, &t);
+  vc_target_clear (&t);
+  return r;
 }
 
-static bool
-wanted (const struct vc_restore_options *o, const char *disk)
+bool
+vc_restore_wanted (const struct vc_restore_options *o, const char *disk)
 {
   if (o->disks->len == 0)
     return true;
@@ -195,8 +129,8 @@ wanted (const struct vc_restore_options *o, const char *disk)
 /* OUTDIR may be missing or an empty directory (which the rename replaces
  * at once); anything else is kept as it is.
  */
-static int
-check_outdir (const char *outdir)
+int
+vc_restore_check_outdir (const char *outdir)
 {
   CLEANUP_CLOSEDIR DIR *d = NULL;
   struct stat st;
@@ -230,21 +164,63 @@ restore_into (int dirfd, const char *dir, const struct vc_manifest *m,
 
   for (size_t i = 0; i < b->disks.len; i++) {
     const char *name = b->disks.ptr[i].name;
-    if (!wanted (o, name))
+    if (!vc_restore_wanted (o, name))
       continue;
-    if (restore_disk (dirfd, dir, m, b, name, o, tmpfd, tmp) == -1)
+    if ((o->instant ? vc_restore_instant_disk (dirfd, dir, m, b, name, o, tmpfd)
+         : restore_disk (dirfd, dir, m, b, name, o, tmpfd)) == -1)
       return -1;
     restored++;
   }
-  if (fsync (tmpfd) == -1 || check_outdir (o->outdir) == -1)
+  if (fsync (tmpfd) == -1 || vc_restore_check_outdir (o->outdir) == -1)
     return -1;
   if (rename (tmp, o->outdir) == -1) {
     vc_error ("cannot rename %s to %s: %m", tmp, o->outdir);
     return -1;
   }
-  vc_notice ("restored %zu disk%s of backup %u (%s) into %s", restored,
-             restored == 1 ? "" : "s", b->id, b->level, o->outdir);
+  vc_notice ("restored %zu disk%s of backup %u (%s) into %s%s", restored,
+             restored == 1 ? "" : "s", b->id, b->level, o->outdir,
+             o->instant ? " as overlays on the backup's chain" : "");
   return 0;
+}
+
+/* Restores the one disk wanted onto the block device OUTDIR, in place. */
+static int
+restore_device (int dirfd, const char *dir, const struct vc_manifest *m,
+                const struct vc_backup *b, const struct vc_restore_options *o)
+{
+  CLEANUP_CLOSE int fd = -1;
+  struct vc_restore_target t = { .kind = VC_TARGET_DEVICE, .label = o->outdir };
+  const char *name = o->disks->len ? o->disks->ptr[0] : b->disks.ptr[0].name;
+  int r;
+
+  if (strcmp (o->format, "raw") != 0 || o->disks->len > 1 ||
+      (o->disks->len == 0 && b->disks.len != 1)) {
+    vc_error ("%s is a block device: restore one disk onto it with --format raw "
+              "(and --disk NAME when the backup has several)", o->outdir);
+    return VC_EXIT_USAGE;
+  }
+  /* O_EXCL: refused while the device is mounted or otherwise in use. */
+  fd = open (o->outdir, O_WRONLY | O_EXCL | O_CLOEXEC);
+  if (fd == -1) {
+    vc_error ("cannot open %s: %m%s", o->outdir,
+              errno == EBUSY ? " (it is in use: mounted, or open by a VM?)" : "");
+    return VC_EXIT_ERROR;
+  }
+  t.fd = fd;
+  r = restore_disk_to (dirfd, dir, m, b, name, o, &t);
+  vc_target_clear (&t);
+  if (r == -1 && !t.touched) {
+    vc_error ("nothing was written to %s", o->outdir);
+    return VC_EXIT_ERROR;
+  }
+  if (r == -1) {
+    vc_error ("%s holds an incomplete restore, its first MiB zeroed: do not use "
+              "it; restore again once the cause is fixed", o->outdir);
+    return VC_EXIT_ERROR;
+  }
+  vc_notice ("restored %s of backup %u (%s) onto %s", name, b->id, b->level,
+             o->outdir);
+  return VC_EXIT_OK;
 }
 
 int
@@ -255,12 +231,26 @@ vc_restore (int dirfd, const char *dir, const struct vc_manifest *m,
   CLEANUP_FREE char *tmp = NULL;
   CLEANUP_CLOSE int parentfd = -1, tmpfd = -1;
   const char *parent;
+  struct stat st;
 
   if (copy == NULL) {
     vc_error ("out of memory");
     return VC_EXIT_ERROR;
   }
-  if (check_outdir (o->outdir) == -1)
+  if (stat (o->outdir, &st) == 0 && S_ISBLK (st.st_mode)) {
+    if (o->instant) {
+      vc_error ("%s is a block device: --instant makes files in a directory",
+                o->outdir);
+      return VC_EXIT_USAGE;
+    }
+    return restore_device (dirfd, dir, m, b, o);
+  }
+  /* A mistyped device name must not become a directory in /dev. */
+  if (strncmp (o->outdir, "/dev/", 5) == 0 && strncmp (o->outdir, "/dev/shm/", 9) != 0) {
+    vc_error ("%s is not a block device: nothing written", o->outdir);
+    return VC_EXIT_ERROR;
+  }
+  if (vc_restore_check_outdir (o->outdir) == -1)
     return VC_EXIT_ERROR;
   parent = dirname (copy);
   tmp = vc_printf ("%s/.virtckpt-restore-XXXXXX", parent);
@@ -270,7 +260,10 @@ vc_restore (int dirfd, const char *dir, const struct vc_manifest *m,
   }
   parentfd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   tmpfd = open (tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (parentfd == -1 || tmpfd == -1) {
+  /* Overlays are for a VM: QEMU's user must reach the files libvirt
+   * hands it (their mode stays 0600: libvirt relabels them).
+   */
+  if (parentfd == -1 || tmpfd == -1 || (o->instant && fchmod (tmpfd, 0711) == -1)) {
     vc_error ("cannot open %s: %m", tmp);
     rmdir (tmp);
     return VC_EXIT_ERROR;

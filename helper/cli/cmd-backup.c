@@ -13,9 +13,11 @@
 
 #include "backup/backup.h"
 #include "backup/backup-guard.h"
+#include "cli/backup-json.h"
 #include "common/cleanup.h"
 #include "cli/commands.h"
 #include "common/exit-codes.h"
+#include "common/json-writer.h"
 #include "libvirt/libvirt-conn.h"
 #include "common/log.h"
 #include "backup/manifest.h"
@@ -33,6 +35,47 @@ on_signal (int sig)
 
 static const char *const levels[] = { "full", "inc", "diff", "copy", "auto", NULL };
 
+static int open_backup_dir (const char *dir, struct vc_manifest *m, bool none_ok);
+
+static int
+json_done (struct vc_json *j, int ret)
+{
+  if (vc_json_finish (j) == -1) {
+    vc_error ("cannot write to standard output: %m");
+    return VC_EXIT_ERROR;
+  }
+  return ret;
+}
+
+/* backup --json: the backup made, as the manifest now records it. */
+static int
+print_summary (const char *dir, unsigned id)
+{
+  struct vc_manifest m;
+  const struct vc_backup *b;
+  struct vc_json j;
+  int fd = open_backup_dir (dir, &m, false);
+
+  if (fd == -1)
+    return VC_EXIT_ERROR;
+  close (fd);
+  b = vc_manifest_find (&m, id);
+  if (b == NULL) {
+    vc_error ("backup %u is not in %s any more: no summary", id, dir);
+    vc_manifest_clear (&m);
+    return VC_EXIT_ERROR;
+  }
+  vc_json_init (&j, stdout);
+  vc_json_begin_object (&j);
+  vc_json_member_uint (&j, "version", 1);
+  vc_json_member_string (&j, "domain", m.domain);
+  vc_json_member_string (&j, "directory", dir);
+  vc_json_backup_members (&j, b);
+  vc_json_end_object (&j);
+  vc_manifest_clear (&m);
+  return json_done (&j, VC_EXIT_OK);
+}
+
 int
 vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
 {
@@ -49,6 +92,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   virConnectPtr conn;
   struct sigaction sa = { .sa_handler = on_signal };
   bool known = false;
+  unsigned done = 0;
   int ret;
 
   if (argc != 1 || o->output == NULL) {
@@ -70,6 +114,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   }
   bo.domain = argv[0];
   bo.outdir = o->output;
+  bo.done_id = &done;
 
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
@@ -90,11 +135,16 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   vc_store_close (&store);
   if (cancelled)
     vc_error ("backup interrupted by signal %d: nothing was committed", (int) cancelled);
+  if (ret == VC_EXIT_OK && o->json)
+    ret = print_summary (o->output, done);
   return ret;
 }
 
+/* none_ok: a directory without a manifest holds no backups, as an empty
+ * manifest; else that is an error.
+ */
 static int
-open_backup_dir (const char *dir, struct vc_manifest *m)
+open_backup_dir (const char *dir, struct vc_manifest *m, bool none_ok)
 {
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -106,6 +156,10 @@ open_backup_dir (const char *dir, struct vc_manifest *m)
   case 0:
     return fd;
   case 1:
+    if (none_ok) {
+      *m = (struct vc_manifest) { 0 };
+      return fd;
+    }
     vc_error ("%s holds no virtckpt backups (no %s)", dir, VC_MANIFEST_FILE);
     /* fallthrough */
   default:
@@ -119,7 +173,7 @@ open_backup_dir (const char *dir, struct vc_manifest *m)
  */
 static int
 dir_argument (const char *cmd, int argc, char **argv, struct vc_manifest *m,
-              int *status)
+              bool none_ok, int *status)
 {
   if (argc != 1) {
     fprintf (stderr, "virtckpt: %s: expected DIR\n", cmd);
@@ -127,23 +181,53 @@ dir_argument (const char *cmd, int argc, char **argv, struct vc_manifest *m,
     return -1;
   }
   *status = VC_EXIT_ERROR;
-  return open_backup_dir (argv[0], m);
+  return open_backup_dir (argv[0], m, none_ok);
 }
 
+static void
+json_head (struct vc_json *j, const struct vc_manifest *m, const char *dir)
+{
+  vc_json_init (j, stdout);
+  vc_json_begin_object (j);
+  vc_json_member_uint (j, "version", 1);
+  vc_json_member_string (j, "domain", m->domain);
+  vc_json_member_string (j, "directory", dir);
+  vc_json_key (j, "backups");
+  vc_json_begin_array (j);
+}
+
+/* --json: each backup's problems are counted; what they are goes to
+ * stderr, as without it.
+ */
 int
 vc_cmd_verify (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_manifest m;
+  struct vc_json j;
   int status, problems = 0;
   size_t files = 0;
-  int fd = dir_argument ("verify", argc, argv, &m, &status);
+  int fd = dir_argument ("verify", argc, argv, &m, false, &status);
 
   if (fd == -1)
     return status;
+  if (o->json)
+    json_head (&j, &m, argv[0]);
   for (size_t i = 0; i < m.backups.len; i++) {
     const struct vc_backup *b = &m.backups.ptr[i];
-    files += b->disks.len + b->files.len;
-    problems += vc_verify_backup (fd, argv[0], b, o->verbosity > 0);
+    size_t n = b->disks.len + b->files.len;
+    /* -v prints a line per file on stdout: not with --json. */
+    int p = vc_verify_backup (fd, argv[0], b, o->verbosity > 0 && !o->json);
+    files += n;
+    problems += p;
+    if (o->json) {
+      vc_json_begin_object (&j);
+      vc_json_member_uint (&j, "id", b->id);
+      vc_json_member_string (&j, "dir", b->dir);
+      vc_json_member_uint (&j, "files", n);
+      vc_json_member_uint (&j, "problems", p);
+      vc_json_member_bool (&j, "ok", p == 0);
+      vc_json_end_object (&j);
+    }
   }
   close (fd);
   if (problems)
@@ -151,7 +235,31 @@ vc_cmd_verify (const struct vc_options *o, int argc, char **argv)
   else
     vc_notice ("%zu backups, %zu files verified in %s", m.backups.len, files, argv[0]);
   vc_manifest_clear (&m);
-  return problems ? VC_EXIT_ERROR : VC_EXIT_OK;
+  status = problems ? VC_EXIT_ERROR : VC_EXIT_OK;
+  if (!o->json)
+    return status;
+  vc_json_end_array (&j);
+  vc_json_member_uint (&j, "files", files);
+  vc_json_member_uint (&j, "problems", problems);
+  vc_json_member_bool (&j, "ok", problems == 0);
+  vc_json_end_object (&j);
+  return json_done (&j, status);
+}
+
+static int
+list_json (const struct vc_manifest *m, const char *dir)
+{
+  struct vc_json j;
+
+  json_head (&j, m, dir);
+  for (size_t i = 0; i < m->backups.len; i++) {
+    vc_json_begin_object (&j);
+    vc_json_backup_members (&j, &m->backups.ptr[i]);
+    vc_json_end_object (&j);
+  }
+  vc_json_end_array (&j);
+  vc_json_end_object (&j);
+  return json_done (&j, VC_EXIT_OK);
 }
 
 int
@@ -159,11 +267,21 @@ vc_cmd_list (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_manifest m;
   int status;
-  int fd = dir_argument ("list", argc, argv, &m, &status);
+  int fd = dir_argument ("list", argc, argv, &m, true, &status);
 
   if (fd == -1)
     return status;
   close (fd);
+  if (o->json) {
+    status = list_json (&m, argv[0]);
+    vc_manifest_clear (&m);
+    return status;
+  }
+  if (m.backups.len == 0) {
+    printf ("no backups in %s\n", argv[0]);
+    vc_manifest_clear (&m);
+    return VC_EXIT_OK;
+  }
   printf ("Domain: %s\n", m.domain);
   printf ("%4s %-5s %-20s %6s %-6s %12s %9s  %s\n", "ID", "LEVEL", "TIME (UTC)",
           "PARENT", "DISKS", "WRITTEN MiB", "SECONDS", "CHECKPOINT");
@@ -200,7 +318,8 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
 {
   struct vc_restore_options ro = {
     .outdir = o->output, .format = o->format ? o->format : "qcow2",
-    .disks = &o->disks, .verify = !o->no_verify,
+    .disks = &o->disks, .verify = !o->no_verify, .instant = o->instant,
+    .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
   };
   struct vc_manifest m;
   const struct vc_backup *b;
@@ -210,11 +329,15 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
     fprintf (stderr, "virtckpt: restore: expected DIR and -o OUTDIR\n");
     return VC_EXIT_USAGE;
   }
+  if (o->instant && o->format && strcmp (o->format, "qcow2")) {
+    fprintf (stderr, "virtckpt: restore: --instant makes qcow2 overlays: no --format raw\n");
+    return VC_EXIT_USAGE;
+  }
   if (strcmp (ro.format, "qcow2") && strcmp (ro.format, "raw")) {
     fprintf (stderr, "virtckpt: restore: --format is qcow2 or raw\n");
     return VC_EXIT_USAGE;
   }
-  fd = open_backup_dir (argv[0], &m);
+  fd = open_backup_dir (argv[0], &m, false);
   if (fd == -1)
     return VC_EXIT_ERROR;
   b = o->until ? vc_manifest_lookup (&m, o->until)
@@ -260,9 +383,14 @@ vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
   }
   co.domain = argv[0];
   /* libvirt is only needed to end a job left by a killed virtckpt: the
-   * cancel itself works without it.
+   * cancel itself works without it, and so succeeds; what was not done is
+   * a warning, not an error (which would exit non-zero).
    */
-  conn = vc_libvirt_open (o->uri);
+  conn = vc_libvirt_try_open (o->uri);
+  if (conn == NULL)
+    vc_warn ("cannot connect to libvirt%s%s (%s): a backup job a killed "
+             "virtckpt may have left on %s was not looked for", o->uri ? " at " : "",
+             o->uri ? o->uri : "", vc_libvirt_error (), argv[0]);
   ret = vc_backup_cancel (conn, &co);
   if (conn)
     virConnectClose (conn);

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "store/document.h"
 #include "common/exit-codes.h"
+#include "common/json-writer.h"
 #include "libvirt/libvirt-conn.h"
 #include "common/log.h"
 #include "store/store.h"
@@ -119,14 +120,67 @@ print_chain (const struct vc_chain *chain)
   }
 }
 
+/* The members a domain has in both checkpoints list and show --json. */
+static void
+json_chain_state (struct vc_json *j, const struct vc_chain *chain)
+{
+  vc_json_member_string (j, "domain", chain->domain);
+  vc_json_member_string (j, "uuid", chain->uuid);
+  vc_json_member_uint (j, "generation", chain->version.generation);
+  vc_json_member_uint (j, "node", chain->version.node);
+  vc_json_member_int (j, "updated", chain->updated);
+  vc_json_member_bool (j, "broken", chain->broken);
+  vc_json_member_string (j, "broken_reason", chain->broken ? chain->broken_reason : NULL);
+  vc_json_key (j, "broken_since");
+  if (chain->broken)
+    vc_json_int (j, chain->broken_since);
+  else
+    vc_json_null (j);
+}
+
+static int
+show_json (const struct vc_chain *chain)
+{
+  struct vc_json j;
+
+  vc_json_init (&j, stdout);
+  vc_json_begin_object (&j);
+  vc_json_member_uint (&j, "version", 1);
+  json_chain_state (&j, chain);
+  vc_json_key (&j, "checkpoints");
+  vc_json_begin_array (&j);
+  for (size_t i = 0; i < chain->checkpoints.len; i++) {
+    const struct vc_checkpoint *c = &chain->checkpoints.ptr[i];
+    vc_json_begin_object (&j);
+    vc_json_member_string (&j, "name", c->name);
+    vc_json_member_string (&j, "parent", c->parent);
+    vc_json_member_int (&j, "created", c->created);
+    vc_json_key (&j, "disks");
+    vc_json_begin_array (&j);
+    for (size_t k = 0; k < c->disks.len; k++) {
+      vc_json_begin_object (&j);
+      vc_json_member_string (&j, "name", c->disks.ptr[k].name);
+      vc_json_member_string (&j, "mode", c->disks.ptr[k].mode);
+      vc_json_member_string (&j, "bitmap", c->disks.ptr[k].bitmap);
+      vc_json_end_object (&j);
+    }
+    vc_json_end_array (&j);
+    vc_json_end_object (&j);
+  }
+  vc_json_end_array (&j);
+  vc_json_end_object (&j);
+  return vc_json_finish (&j);
+}
+
 static int
 run_show (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
   struct vc_chain chain;
   int r, ret = VC_EXIT_OK;
 
-  if (opts->xml && opts->names) {
-    fprintf (stderr, "virtckpt: checkpoints show: --xml and --names exclude each other\n");
+  if (opts->xml + opts->names + opts->json > 1) {
+    fprintf (stderr, "virtckpt: checkpoints show: --xml, --names and --json "
+             "exclude each other\n");
     return VC_EXIT_USAGE;
   }
   r = vc_store_load (store, argv[0], &chain);
@@ -144,36 +198,84 @@ run_show (const struct vc_options *opts, struct vc_store *store, char **argv)
   }
   else if (opts->names)
     ret = print_names (&chain);
+  else if (opts->json) {
+    if (show_json (&chain) == -1) {
+      vc_error ("cannot write to standard output: %m");
+      ret = VC_EXIT_ERROR;
+    }
+  }
   else
     print_chain (&chain);
   vc_chain_clear (&chain);
   return ret;
 }
 
+static void
+list_row (struct vc_json *j, const struct vc_chain *chain)
+{
+  size_t n = chain->checkpoints.len;
+  const char *latest = n ? chain->checkpoints.ptr[n - 1].name : NULL;
+
+  if (j == NULL) {
+    printf ("%-32s %11zu  %-20s %s\n", chain->domain, n, latest ? latest : "-",
+            chain->broken ? "broken" : "ok");
+    return;
+  }
+  vc_json_begin_object (j);
+  json_chain_state (j, chain);
+  vc_json_member_uint (j, "checkpoint_count", n);
+  vc_json_member_string (j, "latest_checkpoint", latest);
+  vc_json_end_object (j);
+}
+
+/* --check: a broken chain is exit status 3, as for show --names, so that
+ * a monitor need not parse the list; a damaged document (1) outranks it.
+ */
 static int
 run_list (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
   string_vector names = empty_vector;
+  struct vc_json json, *j = opts->json ? &json : NULL;
   int ret = VC_EXIT_OK;
+  size_t broken = 0;
 
   if (vc_store_list (store, &names) == -1)
     return VC_EXIT_ERROR;
-  if (names.len > 0)
+  if (j) {
+    vc_json_init (j, stdout);
+    vc_json_begin_object (j);
+    vc_json_member_uint (j, "version", 1);
+    vc_json_key (j, "domains");
+    vc_json_begin_array (j);
+  }
+  else if (names.len > 0)
     printf ("%-32s %11s  %-20s %s\n", "DOMAIN", "CHECKPOINTS", "LATEST", "STATE");
+  else
+    printf ("no domains stored\n");
   for (size_t i = 0; i < names.len; i++) {
     struct vc_chain chain;
     if (vc_store_load (store, names.ptr[i], &chain) != 0) {
       ret = VC_EXIT_ERROR;
       continue;
     }
-    size_t n = chain.checkpoints.len;
-    printf ("%-32s %11zu  %-20s %s\n", chain.domain, n,
-            n ? chain.checkpoints.ptr[n - 1].name : "-",
-            chain.broken ? "broken" : "ok");
+    list_row (j, &chain);
+    if (chain.broken && opts->check) {
+      vc_error ("the checkpoint chain of %s is broken (%s): the next backup "
+                "must be full", chain.domain, chain.broken_reason);
+      broken++;
+    }
     vc_chain_clear (&chain);
   }
   vc_string_vector_free (&names);
-  return ret;
+  if (j) {
+    vc_json_end_array (j);
+    vc_json_end_object (j);
+    if (vc_json_finish (j) == -1) {
+      vc_error ("cannot write to standard output: %m");
+      return VC_EXIT_ERROR;
+    }
+  }
+  return ret == VC_EXIT_OK && broken ? VC_EXIT_CHAIN_BROKEN : ret;
 }
 
 static int

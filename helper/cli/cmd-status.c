@@ -11,9 +11,11 @@
 
 #include "cli/commands.h"
 #include "common/cleanup.h"
+#include "common/kv-json.h"
 #include "common/kv-lines.h"
 #include "store/daemon-client.h"
 #include "common/exit-codes.h"
+#include "common/json-writer.h"
 #include "common/log.h"
 
 /* The state line only: a value elsewhere (a domain name in a conflict,
@@ -25,6 +27,38 @@ is_synced (const char *text)
   CLEANUP_FREE char *state = text ? vc_kv_get (text, "state") : NULL;
 
   return state && strcmp (state, "synced") == 0;
+}
+
+/* --json: the daemon's "KEY: VALUE" lines as one object; its wire
+ * format, which the agents read, stays as it is.  The keys whose value is
+ * not a string; any other (a newer daemon's) is one.
+ */
+static const struct vc_kv_kind status_kinds[] = {
+  { "node", NULL, VC_KV_UINT }, { "members", NULL, VC_KV_UINT_LIST },
+  { "quorate", NULL, VC_KV_BOOL }, { "syncs", NULL, VC_KV_UINT },
+  { "domains", NULL, VC_KV_UINT }, { "checkpoints", NULL, VC_KV_UINT },
+  { "tombstones", NULL, VC_KV_UINT }, { "updates-applied", NULL, VC_KV_UINT },
+  { "messages-rejected", NULL, VC_KV_UINT }, { "conflicts", NULL, VC_KV_UINT },
+  { "conflicts-not-kept", NULL, VC_KV_UINT },
+  { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
+  { "last-error", NULL, VC_KV_STRING_OR_DASH },
+  /* "version" is the document's: a daemon's own would be another key. */
+  { "version", "daemon_version", VC_KV_STRING },
+  { NULL },
+};
+
+static int
+print_json (const char *text)
+{
+  struct vc_json j;
+
+  vc_json_init (&j, stdout);
+  vc_json_begin_object (&j);
+  vc_json_member_uint (&j, "version", 1);
+  if (vc_kv_json_members (&j, text, status_kinds) == -1)
+    return -1;
+  vc_json_end_object (&j);
+  return vc_json_finish (&j);
 }
 
 int
@@ -65,8 +99,16 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
     return why == ENOENT ? VC_EXIT_NO_DAEMON
          : why == EPERM ? VC_EXIT_UNTRUSTED_DAEMON : VC_EXIT_ERROR;
   }
-  fputs (text, stdout);
   bool synced = is_synced (text);
+  if (o->json) {
+    if (print_json (text) == -1) {
+      vc_error ("cannot write the status as JSON: %m");
+      free (text);
+      return VC_EXIT_ERROR;
+    }
+  }
+  else
+    fputs (text, stdout);
   free (text);
   if (o->wait_synced && !synced) {
     vc_error ("virtckptd is not synced after %u s", o->wait_synced);

@@ -17,6 +17,8 @@ struct vc_options {
   bool force;
   bool xml;
   bool names;                   /* checkpoints show --names */
+  bool json;                    /* one JSON document on stdout */
+  bool check;                   /* checkpoints list --check */
   /* backup, restore */
   const char *output;
   const char *level;
@@ -37,6 +39,7 @@ struct vc_options {
   unsigned wait;
   int hold;                     /* -1: not given */
   bool release;
+  bool instant;                 /* restore --instant */
 };
 
 /* The long options without a short form. */
@@ -46,6 +49,8 @@ enum {
   VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
   VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
   VC_OPT_MAX_RATE,
+  VC_OPT_JSON, VC_OPT_CHECK,
+  VC_OPT_INSTANT,
   VC_OPT_END                    /* past the last */
 };
 

@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
 #include "common/log.h"
+#include "common/size.h"
 #include "common/vc-strings.h"
 
 /* The command table: dispatch and every help text come from it, so that
@@ -33,14 +34,20 @@ static const struct vc_command checkpoints_commands[] = {
     "a bitmap is missing or inconsistent: the chain is then marked broken and\n"
     "the next backup must be full.  Exits 6 when virtckptd here is not synced.\n",
     vc_cmd_redefine, NULL, "" },
-  { "show", "DOMAIN", "show the stored chain of DOMAIN", "[--xml | --names] DOMAIN",
+  { "show", "DOMAIN", "show the stored chain of DOMAIN",
+    "[--xml | --names | --json] DOMAIN",
     "Show the stored chain of DOMAIN (--xml: the store document; --names: the\n"
     "checkpoint names, one a line, parents first, and exit status 3 when the\n"
-    "chain is broken).  Exits 4 when nothing is stored for DOMAIN.\n",
-    vc_cmd_show, NULL, "xml names" },
-  { "list", "", "list the domains in the store", NULL,
-    "List the domains in the store with their chain length and state.\n",
-    vc_cmd_list_domains, NULL, "" },
+    "chain is broken; --json: a JSON document).  Exits 4 when nothing is\n"
+    "stored for DOMAIN.\n",
+    vc_cmd_show, NULL, "xml names json" },
+  { "list", "", "list the domains in the store", "[--check] [--json]",
+    "List the domains in the store with their chain length and state, or\n"
+    "\"no domains stored\".\n"
+    "\n"
+    "      --check   exit 3 when the chain of any domain is broken\n"
+    "      --json    a JSON document (virtckpt(8), JSON OUTPUT)\n",
+    vc_cmd_list_domains, NULL, "check json" },
   { "forget", "DOMAIN", "delete the stored chain of DOMAIN", NULL,
     "Delete the stored chain of DOMAIN.  libvirt is not touched.  Exits 4 when\n"
     "nothing is stored for DOMAIN.\n",
@@ -59,7 +66,7 @@ static const struct vc_command commands[] = {
   { "backup", "DOMAIN -o DIR",
     "back up DOMAIN (--level full|inc|diff|copy|auto)",
     "DOMAIN -o DIR [--level LEVEL]\n"
-    "                [--disk NAME]... [--exclude NAME]...",
+    "                [--disk NAME]... [--exclude NAME]... [--json]",
     "Back up the running DOMAIN into DIR through a libvirt pull-mode backup.\n"
     "Each disk becomes a qcow2 image; an incremental or differential is an\n"
     "overlay whose backing file is the previous link of its chain.\n"
@@ -76,40 +83,57 @@ static const struct vc_command commands[] = {
     "      --connections=N   NBD connections per disk, used when QEMU allows\n"
     "                        multi-conn (default 1)\n"
     "      --in-flight=N     NBD reads in flight (default 16)\n"
-    "      --request-size=B  bytes per read, a multiple of 65536 (default 1 MiB);\n"
-    "                        in-flight x request size is capped at 40 MiB\n"
+    "      --request-size=B  bytes per read (64K, 1M, 2MiB...), a multiple of\n"
+    "                        64 KiB (default 1 MiB); in-flight x request size\n"
+    "                        is capped at 40 MiB\n"
     "      --max-rate=RATE   read at most RATE bytes per second over NBD, all\n"
-    "                        disks together (default: no limit)\n"
-    "      --rundir=DIR      NBD sockets, scratch files, locks (/run/virtckpt)\n"
+    "                        disks together (8M, 100MiB...; default: no limit)\n"
+    "      --rundir=DIR      NBD sockets, scratch files, locks (" RUN_DIR ")\n"
     "      --no-progress     no progress line, even on a terminal\n"
+    "      --json            at the end, the backup made as a JSON document\n"
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
     "a full backup is needed.\n",
-    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress" },
+    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress json" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
-    "                [--disk NAME]... [--format qcow2|raw]",
+    "                [--disk NAME]... [--format qcow2|raw] [--instant]",
     "Rebuild each disk, as it was at BACKUP (an id, a checkpoint name or a\n"
     "backup directory name; default: the newest), as a standalone image\n"
     "OUTDIR/DISK.qcow2 (or .raw), mode 0600.  OUTDIR must not exist or be\n"
-    "empty; it appears complete or not at all.  The checksums of the chain\n"
-    "are verified first unless --no-verify; image headers are always\n"
-    "checked, and only the chain the manifest names is ever read.\n",
-    vc_cmd_restore, NULL, "output until disk format no-verify" },
-  { "verify", "DIR", "check every backup file against the manifest", NULL,
+    "empty; it appears complete or not at all.  Each link of the chain is\n"
+    "read once, in order, its checksum verified as it streams (unless\n"
+    "--no-verify); image headers and tables are always checked, and only the\n"
+    "chain the manifest names is ever read.\n"
+    "\n"
+    "With -o DEVICE (a block device) and --format raw, one disk is written\n"
+    "onto the device, its first MiB last: a failed restore leaves it zeroed.\n"
+    "\n"
+    "      --instant       no copy: OUTDIR/DISK.qcow2 is an overlay on the\n"
+    "                      backup's own chain (checked, checksums not verified),\n"
+    "                      and OUTDIR/DISK.xml its libvirt <disk>; a VM can boot\n"
+    "                      from it at once (virsh blockcopy --pivot moves it)\n"
+    "      --no-verify     do not verify the checksums\n"
+    "      --no-progress   no progress line, even on a terminal\n",
+    vc_cmd_restore, NULL, "output until disk format no-verify no-progress instant" },
+  { "verify", "DIR", "check every backup file against the manifest",
+    "[--json] DIR",
     "Check every file of every backup in DIR against the manifest (size,\n"
-    "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n",
-    vc_cmd_verify, NULL, "" },
-  { "list", "DIR", "show the backups in DIR", NULL,
-    "Show the backups in DIR, oldest first.\n",
-    vc_cmd_list, NULL, "" },
+    "checksum, qcow2 header, backing links).  Exits 1 on any mismatch.\n"
+    "--json: the result as a JSON document (the problems on stderr).\n",
+    vc_cmd_verify, NULL, "json" },
+  { "list", "DIR", "show the backups in DIR", "[--json] DIR",
+    "Show the backups in DIR, oldest first (or \"no backups\").  --json: as a\n"
+    "JSON document.\n",
+    vc_cmd_list, NULL, "json" },
   { "status", "[--wait-synced SECS]", "virtckptd's view of the cluster",
-    "[--wait-synced SECONDS]",
+    "[--wait-synced SECONDS] [--json]",
     "Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
     "is synced, domains, checkpoints, conflicts, the last error, as \"KEY: VALUE\"\n"
-    "lines.  With --wait-synced, wait up to SECONDS for it to be synced, and\n"
-    "exit 6 if it is not.  Exits 7 when no virtckptd runs on this node.\n",
-    vc_cmd_status, NULL, "wait-synced" },
+    "lines (--json: a JSON document).  With --wait-synced, wait up to SECONDS\n"
+    "for it to be synced, and exit 6 if it is not.  Exits 7 when no virtckptd\n"
+    "runs on this node.\n",
+    vc_cmd_status, NULL, "wait-synced json" },
   { "cancel", "DOMAIN", "end a running backup of DOMAIN on this host",
     "DOMAIN [--grace SECS] [--wait SECS]\n"
     "                [--hold SECS | --release]",
@@ -200,7 +224,10 @@ usage_main (FILE *fp)
 "      --exclude=NAME  backup: skip this disk (repeatable)\n"
 "      --until=BACKUP  restore: the backup (id or checkpoint) to restore\n"
 "      --format=FMT    restore: qcow2 (default) or raw\n"
-"      --no-verify     restore: do not verify checksums first\n"
+"      --no-verify     restore: do not verify checksums\n"
+"      --json          list, checkpoints list|show, status, verify, backup:\n"
+"                      one JSON document on stdout (virtckpt(8), JSON OUTPUT)\n"
+"      --check         checkpoints list: exit 3 when a chain is broken\n"
 "  -v, --verbose       say more; twice for debugging\n"
 "  -q, --quiet         print errors only\n"
 "  -h, --help          show this help (also after a command)\n"
@@ -212,6 +239,7 @@ usage_main (FILE *fp)
 "7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
 "virtckptd is not root's; no store was used).\n"
 "See virtckpt(8).\n", STORE_DIR);
+  fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
 
 /* virtckpt [PARENT] NAME --help */
@@ -230,21 +258,34 @@ usage_command (const char *parent, const struct vc_command *c)
   }
 }
 
-/* --max-rate: bytes per second, at least 65536 (one cluster a second). */
+/* --max-rate: bytes per second (8M, 100MiB...), at least 64 KiB. */
 static int
 parse_rate (const char *arg, uint64_t *out)
 {
-  char *end;
-  unsigned long long v;
+  uint64_t v;
 
-  errno = 0;
-  v = strtoull (arg, &end, 10);
-  if (!(*arg >= '0' && *arg <= '9') || *end || errno || v < 65536) {
-    fprintf (stderr, "virtckpt: bad value '%s' for --max-rate "
-             "(bytes per second, at least 65536)\n", arg);
+  if (vc_parse_size (arg, &v) == -1 || v < 65536) {
+    fprintf (stderr, "virtckpt: bad value '%s' for --max-rate (bytes per "
+             "second, at least 64K: 65536, 8M, 100MiB...)\n", arg);
     return VC_EXIT_USAGE;
   }
   *out = v;
+  return 0;
+}
+
+/* --request-size: bytes, or with a suffix (64K, 1M, 2MiB). */
+static int
+parse_request_size (const char *arg, struct vc_options *o)
+{
+  uint64_t v;
+
+  if (vc_parse_size (arg, &v) == -1 || v == 0 || v % 65536 ||
+      v > 32 * 1024 * 1024) {
+    fprintf (stderr, "virtckpt: bad value '%s' for --request-size (a multiple "
+             "of 64 KiB, at most 32 MiB: 65536, 64K, 1M, 2MiB...)\n", arg);
+    return VC_EXIT_USAGE;
+  }
+  o->request_size = v;
   return 0;
 }
 
@@ -257,21 +298,18 @@ parse_number (int c, const char *arg, struct vc_options *o)
   bool digits = *arg >= '0' && *arg <= '9' && *end == '\0';
 
   switch (c) {
-  case VC_OPT_CONNECTIONS:
   case VC_OPT_REQUEST_SIZE:
+    return parse_request_size (arg, o);
+  case VC_OPT_CONNECTIONS:
   case VC_OPT_IN_FLIGHT:
     if (!digits || v == 0 || v > UINT32_MAX ||
-        (c == VC_OPT_CONNECTIONS && v > 8) || (c == VC_OPT_IN_FLIGHT && v > 256) ||
-        (c == VC_OPT_REQUEST_SIZE && (v % 65536 || v > 32 * 1024 * 1024))) {
+        (c == VC_OPT_CONNECTIONS && v > 8) || (c == VC_OPT_IN_FLIGHT && v > 256)) {
       fprintf (stderr, "virtckpt: bad value '%s' for --%s\n", arg,
-               c == VC_OPT_CONNECTIONS ? "connections (1-8)"
-               : c == VC_OPT_IN_FLIGHT ? "in-flight (1-256)"
-               : "request-size (multiple of 65536, at most 32 MiB)");
+               c == VC_OPT_CONNECTIONS ? "connections (1-8)" : "in-flight (1-256)");
       return VC_EXIT_USAGE;
     }
     if (c == VC_OPT_CONNECTIONS) o->connections = v;
-    else if (c == VC_OPT_IN_FLIGHT) o->in_flight = v;
-    else o->request_size = v;
+    else o->in_flight = v;
     return 0;
   default:
     if (!digits || v > 86400) {
@@ -313,6 +351,9 @@ static const struct option long_options[] = {
   { "wait", required_argument, NULL, VC_OPT_WAIT },
   { "hold", required_argument, NULL, VC_OPT_HOLD },
   { "release", no_argument, NULL, VC_OPT_RELEASE },
+  { "json", no_argument, NULL, VC_OPT_JSON },
+  { "check", no_argument, NULL, VC_OPT_CHECK },
+  { "instant", no_argument, NULL, VC_OPT_INSTANT },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -367,6 +408,9 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_RUNDIR: o->rundir = optarg; break;
     case VC_OPT_CHECKSUM: o->checksum = optarg; break;
     case VC_OPT_RELEASE: o->release = true; break;
+    case VC_OPT_JSON: o->json = true; break;
+    case VC_OPT_CHECK: o->check = true; break;
+    case VC_OPT_INSTANT: o->instant = true; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;

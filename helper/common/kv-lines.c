@@ -45,3 +45,32 @@ vc_kv_get (const char *text, const char *key)
   }
   return NULL;
 }
+
+static int
+hex_digit (char c)
+{
+  return c >= '0' && c <= '9' ? c - '0'
+    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+    : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+char *
+vc_kv_unescape (const char *value)
+{
+  char *out = malloc (strlen (value) + 1), *q = out;
+
+  if (out == NULL)
+    return NULL;
+  for (const char *p = value; *p; p++) {
+    int hi, lo;
+    if (p[0] == '\\' && p[1] == 'x' && (hi = hex_digit (p[2])) >= 0 &&
+        (lo = hex_digit (p[3])) >= 0 && hi * 16 + lo != 0) {
+      *q++ = (char) (hi * 16 + lo);
+      p += 3;
+    }
+    else
+      *q++ = *p;
+  }
+  *q = '\0';
+  return out;
+}

@@ -25,4 +25,10 @@ extern void vc_kv_put (FILE *fp, const char *key, const char *value);
  */
 extern char *vc_kv_get (const char *text, const char *key);
 
+/* The value as it was before vc_kv_put escaped it (malloc'd; NULL when
+ * out of memory).  A "\\xHH" that does not decode to a byte is kept as it
+ * is.
+ */
+extern char *vc_kv_unescape (const char *value);
+
 #endif

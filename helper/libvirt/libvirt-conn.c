@@ -13,22 +13,27 @@ quiet_libvirt (void *opaque, virErrorPtr err)
 }
 
 virConnectPtr
-vc_libvirt_open (const char *uri)
+vc_libvirt_try_open (const char *uri)
 {
   virConnectPtr conn;
 
   virSetErrorFunc (NULL, quiet_libvirt);
-  if (virInitialize () == -1) {
-    vc_error ("cannot initialise libvirt");
+  if (virInitialize () == -1)
     return NULL;
-  }
   conn = virConnectOpen (uri);
-  if (conn == NULL) {
+  if (conn)
+    vc_debug ("connected to %s", uri ? uri : "libvirt's default URI");
+  return conn;
+}
+
+virConnectPtr
+vc_libvirt_open (const char *uri)
+{
+  virConnectPtr conn = vc_libvirt_try_open (uri);
+
+  if (conn == NULL)
     vc_error ("cannot connect to libvirt%s%s: %s", uri ? " at " : "",
               uri ? uri : "", vc_libvirt_error ());
-    return NULL;
-  }
-  vc_debug ("connected to %s", uri ? uri : "libvirt's default URI");
   return conn;
 }
 

@@ -7,6 +7,10 @@
 
 /* Opens uri (NULL: libvirt's default).  Logs and returns NULL on failure. */
 extern virConnectPtr vc_libvirt_open (const char *uri);
+/* The same, saying nothing: for a caller to whom libvirt is optional
+ * (vc_libvirt_error () says why).
+ */
+extern virConnectPtr vc_libvirt_try_open (const char *uri);
 
 /* libvirt's last error message, never NULL. */
 extern const char *vc_libvirt_error (void);

@@ -454,6 +454,7 @@ usage (FILE *fp)
 "  -h, --help           this help\n"
 "  -V, --version        the version\n"
 "See virtckptd(8).\n", STORE_DIR);
+  fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
 
 static int
@@ -507,15 +508,7 @@ main (int argc, char **argv)
     perror ("virtckptd: daemon");
     return 1;
   }
-  qb_log_init ("virtckptd", LOG_DAEMON, LOG_INFO);
-  qb_log_ctl (QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_TRUE);
-  qb_log_filter_ctl (QB_LOG_SYSLOG, QB_LOG_FILTER_CLEAR_ALL, QB_LOG_FILTER_FILE, "*", LOG_DEBUG);
-  qb_log_filter_ctl (QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*",
-                     verbose >= 2 ? LOG_DEBUG : LOG_INFO);
-  qb_log_ctl (QB_LOG_STDERR, QB_LOG_CONF_ENABLED, foreground ? QB_TRUE : QB_FALSE);
-  qb_log_filter_ctl (QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*",
-                     verbose >= 2 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_NOTICE);
-  qb_log_format_set (QB_LOG_STDERR, "%t %N[%P]: %p: %b");
+  vc_log_init_daemon ("virtckptd", verbose, foreground);
 
   g = getgrnam ("haclient");
   if (g) {

@@ -266,7 +266,7 @@ cp "$VC_TMP/doc.keep" "$VC_STORE/$DOM.xml"
 # wherever the source tree is.
 mkdir -m 0755 "$VC_TMP/ocf"
 install -m 0755 "$AGENT" "$VC_TMP/ocf/checkpoints"
-install -m 0644 "${AGENT%/*}/virtckpt-shellfuncs" "$VC_TMP/ocf/virtckpt-shellfuncs"
+install -m 0644 "${abs_top_builddir:-${AGENT%/*/*}}/agent/virtckpt-shellfuncs" "$VC_TMP/ocf/virtckpt-shellfuncs"
 vc_on "$H" env OCF_ROOT=/usr/lib/ocf ocf-tester -n test -o domain="$DOM" \
 	-o virtckpt="$VIRTCKPT" -o store="$VC_STORE" -o require_daemon=false \
 	"$VC_TMP/ocf/checkpoints" >"$VC_TMP/ocf-tester.out" 2>&1 || true

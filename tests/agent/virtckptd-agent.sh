@@ -305,7 +305,7 @@ for n in "${nodes[@]}"; do
 	cp -a /usr/lib/ocf/resource.d "$rd"
 	mkdir -p "$rd/virtckpt"
 	install -m 0755 "$AGENT" "$rd/virtckpt/virtckptd"
-	install -m 0644 "${AGENT%/*}/virtckpt-shellfuncs" "$rd/virtckpt/virtckpt-shellfuncs"
+	install -m 0644 "${abs_top_builddir:-${AGENT%/*/*}}/agent/virtckpt-shellfuncs" "$rd/virtckpt/virtckpt-shellfuncs"
 	vc_node_on "$n" mount --bind "$rd" /usr/lib/ocf/resource.d
 done
 ! findmnt /usr/lib/ocf/resource.d >/dev/null || vc_fail "a mount on the real host's /usr/lib/ocf/resource.d"

@@ -83,6 +83,17 @@ lacks "--level --output" checkpoints show --
 has "--force" checkpoints capture --
 has "--output --until --format --disk --no-verify" restore /x --
 has "--grace --wait --hold --release" cancel vm --
+# --json and --check where the command takes them, and only there.
+for words in "list" "verify" "status" "backup vm" "checkpoints list" "checkpoints show"; do
+	# shellcheck disable=SC2086 # the words are the command line
+	has "--json" $words --
+done
+for words in "thaw" "cancel vm" "restore /x" "checkpoints capture" "checkpoints forget"; do
+	# shellcheck disable=SC2086 # the words are the command line
+	lacks "--json --check" $words --
+done
+has "--check" checkpoints list --
+lacks "--check" list --
 expect "--wait-synced" status --wa
 # The options were read from the help: each offered one is in the man page's
 # sense an option of that command, i.e. named in its --help.

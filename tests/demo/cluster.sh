@@ -84,6 +84,8 @@ vc_step "A full backup on $src makes the first checkpoint; the guest writes"
 vc_show "virtckpt backup vm1 -o $B   # on $src"
 vc_vm_backup "$src" vm1 1 full
 vc_indent <<<"$VC_ERR"
+echo "    (the lab's nodes share one machine's disk, so every node sees $B; on a real"
+echo "    cluster, a local directory would not follow vm1: hence the warning)"
 guest_writes "$src" "0x5a 1M 2M" "0xa5 40M 64k"
 checkpoints
 

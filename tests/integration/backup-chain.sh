@@ -6,7 +6,8 @@
 # differential and a copy; every point restores to exactly what the guest
 # disks held then (compared with reference files that mirror each guest
 # write).  verify catches one changed byte in any file.  A one-disk domain
-# does the same with --disk/--exclude.
+# does the same with --disk/--exclude.  The --json documents of backup,
+# list and verify agree with the manifest and with list's table.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -19,13 +20,15 @@ RUN=(--rundir "$VC_TMP/run")
 ref_domain "$H" vm a 64 b 48
 
 # backup LEVEL TAG [ARGS] : backs up, checks the level chosen, keeps the
-# references as they are now under TAG (the backup's id).
+# references as they are now under TAG (the backup's id), and the --json
+# summary in $VC_TMP/backup-TAG.json.
 backup() {
 	local level=$1 tag=$2
 	shift 2
-	expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}" "$@"
+	expect_exit 0 vck "$H" backup vm -o "$B" "${RUN[@]}" "$@" --json
 	grep -q "backup $tag ($level) of vm done" <<<"$VC_ERR" ||
 		vc_fail "backup $tag was not a $level backup: $VC_ERR"
+	printf '%s\n' "$VC_OUT" >"$VC_TMP/backup-$tag.json"
 	ref_snapshot a "$tag"
 	ref_snapshot b "$tag"
 }
@@ -53,6 +56,45 @@ vck "$H" list "$B" >"$VC_TMP/list.txt"
 vc_assert_eq "full-0 inc-1 inc-2 inc-3 diff-1 inc-5 copy-0 inc-6" \
 	"$(awk 'NR > 2 {print $2 "-" ($5 == "-" ? 0 : $5)}' "$VC_TMP/list.txt" | xargs)" \
 	"levels and parents of the eight backups"
+
+# --json: the summaries of the eight backups, list --json and list's table
+# say what the manifest says (python3 reads each document as JSON).
+vck "$H" list --json "$B" >"$VC_TMP/list.json"
+python3 - "$B/manifest.xml" "$VC_TMP" <<'PY' || vc_fail "the --json documents disagree with the manifest"
+import json, sys, xml.etree.ElementTree as ET
+manifest, tmp = sys.argv[1], sys.argv[2]
+m = ET.parse(manifest).getroot()
+backups = m.findall("backup")
+listed = json.load(open(f"{tmp}/list.json"))
+assert listed["version"] == 1 and listed["domain"] == m.findtext("domain") == "vm", listed["domain"]
+assert len(listed["backups"]) == len(backups) == 8
+table = [line.split() for line in open(f"{tmp}/list.txt").read().splitlines()[2:]]
+for b, j, row in zip(backups, listed["backups"], table):
+    want = {"id": int(b.get("id")), "level": b.get("level"), "checkpoint": b.get("checkpoint"),
+            "since": b.get("since"), "chain": b.get("chain"), "dir": b.get("dir"),
+            "parent": int(b.get("parent")) if b.get("parent") else None,
+            "started": int(b.get("started")), "finished": int(b.get("finished"))}
+    got = {k: j[k] for k in want}
+    assert got == want, f"list --json {got} != manifest {want}"
+    assert abs(j["seconds"] - float(b.get("seconds"))) < 0.001
+    assert [row[0], row[1], row[-1]] == [str(j["id"]), j["level"], j["checkpoint"] or "-"], row
+    disks = b.findall("disk")
+    assert [d["name"] for d in j["disks"]] == [d.get("name") for d in disks] == ["vda", "vdb"]
+    for d, x in zip(disks, j["disks"]):
+        assert (x["bytes_read"], x["bytes_written"], x["virtual_size"], x["file"]) == \
+            (int(d.get("read")), int(d.get("file-size")), int(d.get("virtual-size")), d.get("file")), x
+        assert x["checksum_algorithm"] == "xxh128" and x["checksum"] == d.get("xxh128")
+        assert x["backing"] == d.get("backing")
+    assert j["bytes_read"] == sum(x["bytes_read"] for x in j["disks"])
+    assert sorted(f["name"] for f in j["files"]) == sorted(f.get("name") for f in b.findall("file"))
+    summary = json.load(open(f"{tmp}/backup-{j['id']}.json"))
+    assert summary["version"] == 1 and summary["domain"] == "vm" and summary["directory"].endswith("/backups")
+    assert {k: summary[k] for k in j} == j, f"backup --json of {j['id']} differs from list --json"
+    assert summary["consistency"] in ("application", "crash")
+print("ok: backup --json, list --json, list and the manifest agree on 8 backups")
+PY
+vc_assert_eq "1048576 0" "$(python3 -c 'import json,sys; b=json.load(sys.stdin)["backups"]; print(b[1]["disks"][0]["bytes_read"], b[3]["bytes_read"])' <"$VC_TMP/list.json")" \
+	"list --json: backup 2 read 1 MiB of vda, backup 4 nothing"
 
 # Incrementals copy what changed, not the disk.
 vc_assert_eq 1048576 "$(backup_read "$B" 2 vda)" "backup 2 read only the 1 MiB written to vda"
@@ -87,6 +129,24 @@ vc_assert_eq 7 "$(checkpoint_names "$H" vm | grep -c '^virtckpt\.')" "one checkp
 
 # verify: clean, then one changed byte anywhere is caught.
 expect_exit 0 vck "$H" verify "$B"
+expect_exit 0 vck "$H" verify --json "$B"
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["ok"] is True and d["problems"] == 0 and len(d["backups"]) == 8, d
+assert d["files"] == sum(b["files"] for b in d["backups"]) == 8 * 2 + 8 + 7, d["files"]
+' "$VC_OUT" || vc_fail "verify --json of a clean directory: $VC_OUT"
+f=$(echo "$B"/0003-*/vdb.qcow2)
+flip_byte "$f" 100
+expect_exit 1 vck "$H" verify --json "$B"
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["ok"] is False and d["problems"] == 1, d
+assert [(b["id"], b["problems"], b["ok"]) for b in d["backups"] if not b["ok"]] == [(3, 1, False)], d
+' "$VC_OUT" || vc_fail "verify --json of a changed byte in backup 3: $VC_OUT"
+flip_byte "$f" 100
+vc_log "ok: verify --json counts the problem of backup 3"
 for f in "$B"/0001-*/vda.qcow2 "$B"/0003-*/vdb.qcow2 "$B"/0008-*/vda.qcow2 "$B"/0005-*/checkpoint.xml; do
 	size=$(stat -c %s "$f")
 	for off in 100 $((size / 2)) $((size - 1)); do

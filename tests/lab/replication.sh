@@ -133,6 +133,34 @@ for n in "${nodes[@]}"; do
 		vc_fail "$n: conflict line: $(grep conflict "$VC_TMP/status.txt")"
 done
 vc_log "ok: the conflict is reported on every node"
+# status --json: the same report, typed (virtckpt(8), JSON OUTPUT).
+for n in "${nodes[@]}"; do
+	vnck "$n" status >"$VC_TMP/status.txt"
+	vnck "$n" status --json --wait-synced 5 >"$VC_TMP/status.json"
+	python3 - "$VC_TMP/status.txt" "$VC_TMP/status.json" <<'PY' || vc_fail "$n: status --json differs from status: $(cat "$VC_TMP/status.json")"
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+d = json.load(open(sys.argv[2]))
+text = {}
+for line in lines:
+    k, _, v = line.partition(": ") if ": " in line else (line.rstrip(":"), "", "")
+    text.setdefault(k, v)
+assert d["version"] == 1 and d["state"] == "synced" == text["state"]
+assert d["node"] == int(text["node"]) and d["store"] == text["store"]
+assert d["members"] == [int(x) for x in text["members"].split()] and len(d["members"]) == 3
+assert d["quorate"] is True and text["quorate"] == "yes"
+assert d["epoch"] == text["epoch"] and re.fullmatch("[0-9a-f]{16}", d["epoch"])
+for k in ("syncs", "domains", "checkpoints", "tombstones", "updates-applied",
+          "messages-rejected", "conflicts", "conflicts-not-kept"):
+    assert d[k.replace("-", "_")] == int(text[k]), k
+assert d["conflicts"] == 1
+assert d["recent_conflicts"] == [l[len("conflict: "):] for l in lines if l.startswith("conflict: ")]
+assert len(d["recent_conflicts"]) == 1 and d["recent_conflicts"][0].startswith("vm4: version ")
+assert d["last_error"] == (None if text["last-error"] == "-" else text["last-error"])
+assert {k.replace("-", "_") for k in text if k != "conflict"} | {"version", "recent_conflicts"} == set(d)
+PY
+done
+vc_log "ok: status --json says what status says, typed, on every node"
 copy=$(find "$(node_store n1)/conflicts" -name 'vm4@*.xml' | head -1)
 if [[ -z "$copy" ]] || ! grep -q '<checkpoint name="c2"' "$copy"; then
 	vc_fail "n1 did not keep its losing version of vm4"

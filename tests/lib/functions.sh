@@ -613,7 +613,7 @@ _vc_qemu_io() {
 		if grep -qiE 'fail|error|not found|invalid|argument|denied' <<<"$new"; then
 			vc_fail "qemu-io '$cmd' on $dom/$target: $new"
 		fi
-		if grep -qE '^(wrote|discard) [0-9]+/[0-9]+ bytes at offset' <<<"$new"; then
+		if grep -qE '^(wrote|discard|read) [0-9]+/[0-9]+ bytes at offset' <<<"$new"; then
 			return 0
 		fi
 		sleep 0.05

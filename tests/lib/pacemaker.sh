@@ -252,7 +252,7 @@ _vc_pcmk_ocf_dir() {
 }
 
 # The private OCF library directory: a copy of the real one plus
-# virtckpt/virtckpt-shellfuncs (a symlink to the project's), where "make
+# virtckpt/virtckpt-shellfuncs (a symlink to the built one), where "make
 # install" puts the helpers the agents share: the lab's agents find them
 # as installed ones do.
 _vc_pcmk_ocf_lib() {
@@ -261,7 +261,7 @@ _vc_pcmk_ocf_lib() {
 	cp -a "$_VC_OCF_LIB/." "$d/" || _vc_error "cannot copy $_VC_OCF_LIB"
 	rm -rf "${d:?}/virtckpt"
 	mkdir -m 0755 "$d/virtckpt"
-	ln -s "$_VC_SRCDIR/agent/virtckpt-shellfuncs" "$d/virtckpt/virtckpt-shellfuncs"
+	ln -s "${abs_top_builddir:-$_VC_SRCDIR}/agent/virtckpt-shellfuncs" "$d/virtckpt/virtckpt-shellfuncs"
 	printf '%s\n' "$d"
 }
 

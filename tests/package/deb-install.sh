@@ -75,7 +75,11 @@ installed() {
 	for agent in checkpoints virtckptd; do
 		out=$(OCF_ROOT=/usr/lib/ocf /usr/lib/ocf/resource.d/virtckpt/$agent meta-data) ||
 			fail "$agent meta-data failed"
-		grep -q "<resource-agent name=\"$agent\"" <<<"$out" || fail "$agent meta-data: $out"
+		grep -q "<resource-agent name=\"$agent\" version=\"$ver\"" <<<"$out" ||
+			fail "$agent meta-data (not version $ver): $out"
+		# They find the packaged virtckpt without a parameter.
+		grep -q 'default="/usr/sbin/virtckpt"' <<<"$out" ||
+			fail "$agent: virtckpt does not default to /usr/sbin/virtckpt"
 		# Well-formed only: they use OCF 1.1 attributes (reloadable,
 		# unique-group) that Debian 12's resource-agents schema predates.
 		xmllint --noout - <<<"$out" 2>"$stage/xml.err" ||
@@ -93,6 +97,14 @@ installed() {
 	[[ -z "$(find /etc/systemd/system -name virtckptd.service 2>/dev/null)" ]] ||
 		fail "installing enabled virtckptd.service"
 	log "ok: $unit verifies, installed disabled"
+	# The runtime directory, from tmpfiles.d at install (and at boot).
+	[[ -f /usr/lib/tmpfiles.d/virtckpt.conf ]] || fail "no /usr/lib/tmpfiles.d/virtckpt.conf"
+	if command -v systemd-tmpfiles >/dev/null; then
+		out=$(stat -c '%F %a %U:%G' /run/virtckpt 2>&1) || :
+		[[ "$out" == "directory 755 root:root" ]] ||
+			fail "after dpkg -i, /run/virtckpt: $out"
+		log "ok: dpkg -i created /run/virtckpt (tmpfiles.d)"
+	fi
 
 	VIRTCKPT=/usr/sbin/virtckpt \
 		VIRTCKPT_COMPLETION=/usr/share/bash-completion/completions/virtckpt \
