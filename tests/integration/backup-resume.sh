@@ -112,7 +112,7 @@ vc_assert_eq 1 "$(checkpoint_names "$H" vm | grep -c .)" "full: the interrupted 
 for i in 0 1 2 3 4 5 6 7; do
 	ref_write "$H" vm vda a "0x2$i" "$((i * 30 + 4))M" 12M
 done
-backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate $((8 * MIB))
+backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate 8M
 ref_write "$H" vm vda a 0x31 5M 2M
 wait_copied 48
 cancel_backup "inc"
@@ -170,7 +170,7 @@ interrupt() {
 		backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
 		wait_copied $((SIZE / 2))
 	else
-		backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate $((8 * MIB))
+		backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate 8M
 		wait_copied 24
 	fi
 	cancel_backup "$1"
