@@ -107,6 +107,15 @@ read_at_most "resumed full" $((SIZE + 16))
 vck "$H" list "$B" | grep -qE "^ +1 full .*\(resumed 1 interrupted run, [0-9.]+ MiB reused\)" ||
 	vc_fail "list does not say it resumed: $(vck "$H" list "$B")"
 vc_assert_eq 1 "$(checkpoint_names "$H" vm | grep -c .)" "full: the interrupted checkpoint was removed"
+# --json says so too, with the manifest's figures.
+reused=$(($(grep -o ' reused="[0-9]*"' "$B/manifest.xml" | grep -o '[0-9]*' | paste -sd+)))
+vck "$H" list "$B" --json | python3 -c '
+import json, sys
+b = json.load(sys.stdin)["backups"][0]
+assert b["resumed"] == 1, b["resumed"]
+assert b["bytes_reused"] == int(sys.argv[1]) > 0, (b["bytes_reused"], sys.argv[1])
+assert b["bytes_reused"] == sum(d["bytes_reused"] for d in b["disks"])
+' "$reused" || vc_fail "list --json does not say it resumed, reusing $reused bytes"
 
 # --- an incremental, cancelled halfway, resumed -----------------------------
 for i in 0 1 2 3 4 5 6 7; do
