@@ -82,14 +82,20 @@ int
 vc_backup_dir_make_partial (int outfd, const char *outdir, const char *partial,
                             const char *checkpoint)
 {
-  CLEANUP_FREE char *marker = NULL;
-
   if (mkdirat (outfd, partial, 0700) == -1) {
     vc_error ("cannot create %s/%s: %m", outdir, partial);
     return -1;
   }
-  if (checkpoint == NULL)
-    return 0;
+  return checkpoint ? vc_backup_dir_mark_partial (outfd, outdir, partial, checkpoint)
+    : 0;
+}
+
+int
+vc_backup_dir_mark_partial (int outfd, const char *outdir, const char *partial,
+                            const char *checkpoint)
+{
+  CLEANUP_FREE char *marker = NULL;
+
   marker = vc_printf ("%s/" CHECKPOINT_MARKER, partial);
   if (marker == NULL ||
       vc_atomic_write (outfd, marker, checkpoint, strlen (checkpoint)) == -1) {
@@ -233,9 +239,21 @@ finish_commit (int outfd, const char *outdir, const char *partial,
 }
 
 void
+vc_backup_dir_discard (int outfd, const char *outdir, const char *partial,
+                       const struct vc_manifest *m, const struct vc_backup_domain *d)
+{
+  unsigned id = partial_id (partial);
+
+  if (id)
+    remove_marked_checkpoint (outfd, partial, id, m, d);
+  if (vc_remove_flat_dir (outfd, partial) == -1)
+    vc_warn ("cannot remove %s/%s: %m", outdir, partial);
+}
+
+void
 vc_backup_dir_remove_stale (int outfd, const char *outdir,
                             const struct vc_manifest *m,
-                            const struct vc_backup_domain *d)
+                            const struct vc_backup_domain *d, const char *keep)
 {
   string_vector dirs = empty_vector;
 
@@ -248,11 +266,10 @@ vc_backup_dir_remove_stale (int outfd, const char *outdir,
       finish_commit (outfd, outdir, partial, b);
       continue;
     }
-    if (id)
-      remove_marked_checkpoint (outfd, partial, id, m, d);
+    if (vc_streq (partial, keep))
+      continue;
     vc_warn ("removing %s/%s, left by an interrupted backup", outdir, partial);
-    if (vc_remove_flat_dir (outfd, partial) == -1)
-      vc_warn ("cannot remove %s/%s: %m", outdir, partial);
+    vc_backup_dir_discard (outfd, outdir, partial, m, d);
   }
   vc_string_vector_free (&dirs);
 }

@@ -36,14 +36,27 @@ extern int vc_backup_dir_check_unlisted (int outfd, const char *outdir);
 extern int vc_backup_dir_make_partial (int outfd, const char *outdir,
                                        const char *partial, const char *checkpoint);
 
+/* Records checkpoint in an existing partial directory (a resumed run's). */
+extern int vc_backup_dir_mark_partial (int outfd, const char *outdir,
+                                       const char *partial, const char *checkpoint);
+
+/* Removes a partial directory and the checkpoint it records if it is its
+ * own (see below).  Failures are warnings.
+ */
+extern void vc_backup_dir_discard (int outfd, const char *outdir, const char *partial,
+                                   const struct vc_manifest *m,
+                                   const struct vc_backup_domain *d);
+
 /* Only .partial-ID directories are ever leftovers.  One whose backup m
  * lists is renamed to its committed name (the run stopped between its
  * commit and the rename); the others are removed, with the checkpoint
  * they record if it is theirs (virtckpt.CHAIN.ID.XXXX, named by no
- * committed backup).  Failures are warnings.
+ * committed backup), but keep: the partial directory of an interrupted
+ * backup the run may resume (NULL: none).  Failures are warnings.
  */
 extern void vc_backup_dir_remove_stale (int outfd, const char *outdir,
                                         const struct vc_manifest *m,
-                                        const struct vc_backup_domain *d);
+                                        const struct vc_backup_domain *d,
+                                        const char *keep);
 
 #endif

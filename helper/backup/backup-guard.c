@@ -282,7 +282,8 @@ stop_running (const struct vc_cancel_options *o, int fd, const char *lock)
     return -1;
   }
   vc_notice ("the backup of %s (pid %d) was cancelled: it committed nothing "
-             "and removed its checkpoint", o->domain, (int) pid);
+             "(what it copied, if anything, is kept for the next backup to "
+             "resume)", o->domain, (int) pid);
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "backup/disk-job.h"
 #include "backup/guest-freeze.h"
 #include "backup/manifest.h"
+#include "backup/resume.h"
 #include "backup/shared-dir.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
@@ -44,8 +45,16 @@ struct run {
   bool made_checkpoint;         /* b.checkpoint is in libvirt, not committed */
   struct vc_disk_job *jobs;     /* one per disk */
   struct vc_progress progress;
+  struct vc_rate rate;          /* --max-rate, over all disks */
   struct timespec t0;
   bool committed;
+  bool mapped;                  /* every disk job knows what to copy */
+  /* An interrupted backup in partial directory kept_partial, and whether
+   * this run resumes it.
+   */
+  struct vc_resume kept;
+  char *kept_partial;
+  bool resuming;
 };
 
 static void
@@ -58,6 +67,8 @@ run_clear (struct run *r)
     vc_backup_clear (&r->b);
   free (r->partial);
   free (r->domxml);
+  vc_resume_clear (&r->kept);
+  free (r->kept_partial);
   vc_manifest_clear (&r->manifest);
   vc_domain_info_clear (&r->info);
   vc_string_vector_free (&r->disks);
@@ -193,8 +204,36 @@ prepare (struct run *r)
    * and it is labelled crash-consistent.
    */
   vc_freeze_recover (r->d.dom, r->o->rundir, r->o->domain, false, LOG_WARNING);
-  vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d);
+  if (strcmp (r->o->level, "copy") != 0)
+    vc_resume_find (r->outfd, r->o->outdir, &r->manifest, &r->kept_partial, &r->kept);
+  vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d,
+                              r->kept_partial);
   return VC_EXIT_OK;
+}
+
+/* Resumes the interrupted backup if it can, else starts over and says why. */
+static int
+choose (struct run *r)
+{
+  if (r->kept_partial) {
+    CLEANUP_FREE char *owned = NULL;
+    const char *why = vc_resume_problem (&r->d, &r->kept, r->o->level, &r->manifest,
+                                         &r->disks, r->outfd, r->kept_partial,
+                                         &r->plan, &owned);
+    if (why == NULL) {
+      r->resuming = true;
+      return VC_EXIT_OK;
+    }
+    vc_notice ("not resuming the interrupted backup %u of %s, starting over: %s",
+               r->kept.id, r->o->domain, why);
+    vc_backup_dir_discard (r->outfd, r->o->outdir, r->kept_partial, &r->manifest, &r->d);
+    free (r->kept_partial);
+    r->kept_partial = NULL;
+    vc_resume_clear (&r->kept);
+  }
+  return vc_backup_choose_level (&r->d, r->o->level,
+                                 r->have_manifest ? &r->manifest : NULL,
+                                 &r->disks, &r->plan);
 }
 
 /* --- the backup's names and its job -------------------------------------- */
@@ -213,8 +252,13 @@ name_backup (struct run *r)
   }
   b->id = done->len ? done->ptr[done->len - 1].id + 1 : 1;
   b->level = strdup (p->level);
+  if (r->resuming) {
+    b->started = r->kept.started;
+    b->resumed = r->kept.runs;
+  }
   if (strcmp (p->level, "copy") != 0) {
-    b->chain = strcmp (p->level, "full") == 0 ? vc_backup_chain_id ()
+    b->chain = r->resuming ? strdup (r->kept.chain)
+      : strcmp (p->level, "full") == 0 ? vc_backup_chain_id ()
       : strdup (p->parent->chain);
     b->checkpoint = b->chain ? vc_backup_checkpoint_name (b->chain, b->id) : NULL;
     if (b->checkpoint == NULL)
@@ -230,6 +274,9 @@ name_backup (struct run *r)
     return oom ();
   vc_notice ("backup %u of %s: %s%s%s", b->id, r->o->domain, p->level,
              p->since ? " since " : "", p->since ? p->since : "");
+  if (r->resuming)
+    vc_notice ("backup %u of %s resumes the backup interrupted at checkpoint %s",
+               b->id, r->o->domain, r->kept.checkpoint);
   return 0;
 }
 
@@ -244,8 +291,11 @@ start_job (struct run *r)
     return -1;
   }
   if (vc_backup_job_make_dir (&r->job, &r->info) == -1 ||
-      vc_backup_dir_make_partial (r->outfd, r->o->outdir, r->partial, checkpoint) == -1 ||
-      vc_backup_job_begin (&r->job, &r->info, &r->disks, r->plan.since,
+      (r->resuming
+       ? vc_backup_dir_mark_partial (r->outfd, r->o->outdir, r->partial, checkpoint)
+       : vc_backup_dir_make_partial (r->outfd, r->o->outdir, r->partial, checkpoint)) == -1 ||
+      vc_backup_job_begin (&r->job, &r->info, &r->disks,
+                           r->resuming ? r->kept.checkpoint : r->plan.since,
                            checkpoint, r->b.id) == -1)
     return -1;
   r->made_checkpoint = checkpoint != NULL;
@@ -268,13 +318,19 @@ map_disks (struct run *r)
   r->jobs = calloc (r->disks.len, sizeof *r->jobs);
   if (r->jobs == NULL)
     return oom ();
+  vc_rate_init (&r->rate, r->o->max_rate);
   for (size_t i = 0; i < r->disks.len; i++) {
     r->jobs[i].target = r->disks.ptr[i];
-    if (vc_disk_job_map (&r->jobs[i], r->job.socket, r->plan.since,
+    r->jobs[i].rate = &r->rate;
+    r->jobs[i].full = strcmp (r->b.level, "full") == 0;
+    r->jobs[i].resume = r->resuming ? vc_resume_disk (&r->kept, r->disks.ptr[i]) : NULL;
+    if (vc_disk_job_map (&r->jobs[i], r->job.socket,
+                         r->resuming ? r->kept.checkpoint : r->plan.since,
                          r->o->connections) == -1)
       return -1;
     total += vc_ranges_total (&r->jobs[i].data);
   }
+  r->mapped = true;
   vc_progress_start (&r->progress, total, r->o->progress);
   return 0;
 }
@@ -398,6 +454,9 @@ commit (struct run *r)
 
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_backup_job_end (&r->job);
+  if (r->resuming && vc_resume_remove_kept (r->outfd, r->o->outdir, r->partial,
+                                            &r->disks) == -1)
+    return -1;
   if (sync_partial (r) == -1)
     return -1;
   clock_gettime (CLOCK_MONOTONIC, &t1);
@@ -423,9 +482,10 @@ commit (struct run *r)
 static void
 report (const struct vc_backup *done, const char *domain)
 {
-  uint64_t read = 0, written = 0, size = 0;
+  uint64_t read = 0, written = 0, size = 0, reused = 0;
 
   for (size_t i = 0; i < done->disks.len; i++) {
+    reused += done->disks.ptr[i].bytes_reused;
     read += done->disks.ptr[i].bytes_read;
     written += done->disks.ptr[i].file_size;
     size += done->disks.ptr[i].virtual_size;
@@ -433,8 +493,12 @@ report (const struct vc_backup *done, const char *domain)
   vc_notice ("backup %u (%s) of %s done: read %.1f MiB, wrote %.1f MiB, "
              "skipped %.1f MiB, %.2f s, %.1f MiB/s", done->id, done->level,
              domain, read / 1048576.0, written / 1048576.0,
-             (size - read) / 1048576.0, done->seconds,
+             (size > read ? size - read : 0) / 1048576.0, done->seconds,
              done->seconds > 0 ? read / 1048576.0 / done->seconds : 0.0);
+  if (done->resumed)
+    vc_notice ("backup %u of %s resumed %u interrupted run%s: %.1f MiB of its data "
+               "were reused, the read above counts every run", done->id, domain,
+               done->resumed, done->resumed > 1 ? "s" : "", reused / 1048576.0);
   if (strcmp (done->consistency, VC_APPLICATION_CONSISTENT) == 0)
     vc_notice ("backup %u of %s is application-consistent: the guest's "
                "filesystems were frozen", done->id, domain);
@@ -452,6 +516,11 @@ after_commit (struct run *r)
 
   if (full)
     vc_backup_delete_older_checkpoints (&r->d, done->checkpoint);
+  /* The new checkpoint's bitmap covers what the guest writes from now on;
+   * the parent's, everything since the parent.
+   */
+  if (r->resuming && vc_backup_delete_checkpoint (&r->d, r->kept.checkpoint) == 0)
+    vc_info ("removed checkpoint %s of the interrupted backup", r->kept.checkpoint);
   if (done->checkpoint) {
     if (vc_backup_capture (&r->d) == -1)
       vc_warn ("backup %u is complete, but its checkpoint is not in the store yet",
@@ -464,6 +533,21 @@ after_commit (struct run *r)
     *r->o->done_id = done->id;
 }
 
+/* A backup stopped by a cancel or a signal it handles keeps what it
+ * copied, its checkpoint and a progress record, for the next backup to
+ * resume (backup/resume.h).  Not a copy (no checkpoint to resume from),
+ * nor one stopped before it knew what to copy.  0 when kept.
+ */
+static int
+keep (struct run *r)
+{
+  if (!(r->o->cancel && *r->o->cancel) || !r->mapped || !r->made_checkpoint ||
+      r->partial == NULL || virDomainIsActive (r->d.dom) != 1)
+    return -1;
+  return vc_resume_keep (&r->d, r->outfd, r->o->outdir, r->partial, &r->b,
+                         r->resuming ? &r->kept : NULL, r->jobs, r->disks.len);
+}
+
 /* Undoes an uncommitted backup: the data is gone, and the checkpoint it
  * made must not be mistaken for the base of the next incremental.
  */
@@ -473,6 +557,19 @@ roll_back (struct run *r)
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_progress_finish (&r->progress);
   vc_backup_job_end (&r->job);
+  if (keep (r) == 0)
+    return;
+  if (r->resuming && virDomainIsActive (r->d.dom) == 1) {
+    /* Put back what it resumed, else it is gone with it. */
+    if (r->made_checkpoint && vc_backup_delete_checkpoint (&r->d, r->b.checkpoint) == 0)
+      r->made_checkpoint = false;
+    if (!r->made_checkpoint &&
+        vc_resume_restore (r->outfd, r->o->outdir, r->partial, &r->kept) == 0) {
+      vc_backup_capture (&r->d);
+      return;
+    }
+    vc_backup_delete_checkpoint (&r->d, r->kept.checkpoint);
+  }
   if (r->partial && vc_remove_flat_dir (r->outfd, r->partial) == -1)
     vc_warn ("cannot remove %s/%s: %m", r->o->outdir, r->partial);
   if (!r->made_checkpoint)
@@ -506,8 +603,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
   r.b.started = time (NULL);
   ret = prepare (&r);
   if (ret == VC_EXIT_OK)
-    ret = vc_backup_choose_level (&r.d, o->level, r.have_manifest ? &r.manifest : NULL,
-                                  &r.disks, &r.plan);
+    ret = choose (&r);
   if (ret == VC_EXIT_OK &&
       (name_backup (&r) == -1 || start_job (&r) == -1 ||
        copy_disks (&r) == -1 || commit (&r) == -1))

@@ -23,6 +23,7 @@ struct vc_backup_options {
   unsigned connections;         /* NBD connections per disk */
   uint32_t request_size;
   uint32_t max_in_flight;
+  uint64_t max_rate;            /* bytes per second read, all disks; 0: any */
   bool progress;                /* progress line on stderr */
   enum vc_checksum_algo checksum;
   volatile sig_atomic_t *cancel;

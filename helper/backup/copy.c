@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -28,6 +29,8 @@
  * large copies slow and erratic).
  */
 #define WRITEBACK_CHUNK (32 * 1024 * 1024)
+/* How long a stopped copy waits for the reads it has in flight. */
+#define DRAIN_SECONDS 10
 
 struct request {
   uint64_t guest;               /* guest offset read */
@@ -36,6 +39,7 @@ struct request {
   uint32_t padded;              /* bytes written: whole clusters */
   unsigned char *buf;
   int conn;
+  bool local;                   /* read from the kept image */
   bool done;                    /* read back, written to the file */
   int err;
 };
@@ -52,6 +56,9 @@ struct pipeline {
   uint64_t next_host;
   unsigned in_flight[VC_NBD_MAX_CONNECTIONS];
   unsigned next_conn;
+  size_t reuse_i;               /* first reuse range not behind range_pos */
+  size_t layout_i;              /* kept image: the layout range ... */
+  uint64_t layout_host;         /* ... and where its data starts there */
   uint64_t retired_to;          /* all data before this file offset is written */
   uint64_t chunk_start;         /* start of the chunk not yet sent to disk */
   uint64_t prev_chunk, prev_len;/* the chunk being written back */
@@ -93,7 +100,10 @@ read_done (void *opaque, int *error)
     done += n;
   }
   r->done = true;
-  x->p->c->bytes_read += r->len;
+  if (r->local)
+    x->p->c->bytes_reused += r->len;
+  else
+    x->p->c->bytes_read += r->len;
   return 1;                     /* retire the command in libnbd */
 }
 
@@ -101,6 +111,60 @@ static bool
 have_more (const struct pipeline *p)
 {
   return p->range_i < p->c->data->len;
+}
+
+/* Caps want so that a request is all reused or all read, and says which. */
+static bool
+reuse_cap (struct pipeline *p, uint64_t *want)
+{
+  const vc_range_vector *v = p->c->reuse;
+  uint64_t pos = p->range_pos;
+
+  if (v == NULL)
+    return false;
+  while (p->reuse_i < v->len &&
+         v->ptr[p->reuse_i].offset + v->ptr[p->reuse_i].length <= pos)
+    p->reuse_i++;
+  if (p->reuse_i == v->len)
+    return false;
+  const struct vc_range *u = &v->ptr[p->reuse_i];
+  if (u->offset <= pos) {
+    if (u->offset + u->length - pos < *want)
+      *want = u->offset + u->length - pos;
+    return true;
+  }
+  if (u->offset - pos < *want)
+    *want = u->offset - pos;
+  return false;
+}
+
+/* Reads guest [guest, guest+len) from the kept image, synchronously:
+ * guest offsets only grow, so the layout is walked once.
+ */
+static int
+read_kept (struct pipeline *p, struct request *r)
+{
+  const vc_range_vector *l = p->c->reuse_layout;
+  uint64_t host;
+
+  while (p->layout_i < l->len &&
+         l->ptr[p->layout_i].offset + l->ptr[p->layout_i].length <= r->guest) {
+    p->layout_host += l->ptr[p->layout_i].length;
+    p->layout_i++;
+  }
+  if (p->layout_i == l->len || l->ptr[p->layout_i].offset > r->guest ||
+      r->guest + r->len > l->ptr[p->layout_i].offset + l->ptr[p->layout_i].length)
+    return EINVAL;              /* reuse outside the layout: a bug */
+  host = p->c->reuse_offset + p->layout_host + (r->guest - l->ptr[p->layout_i].offset);
+  for (uint32_t done = 0; done < r->len; ) {
+    ssize_t n = pread (p->c->reuse_fd, r->buf + done, r->len - done, host + done);
+    if (n == -1 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n == 0 ? EIO : errno;
+    done += n;
+  }
+  return 0;
 }
 
 static int
@@ -114,6 +178,7 @@ issue_one (struct pipeline *p)
   uint64_t want = left < c->request_size ? left : c->request_size;
   struct completion *x;
   unsigned conn = p->next_conn;
+  bool local = reuse_cap (p, &want);
 
   r->guest = p->range_pos;
   r->host = p->next_host;
@@ -123,19 +188,29 @@ issue_one (struct pipeline *p)
   r->done = false;
   r->err = 0;
   r->conn = conn;
+  r->local = local;
   x = malloc (sizeof *x);
   if (x == NULL)
     return -1;
   *x = (struct completion) { p, r };
 
-  if (r->len == 0) {
-    /* Entirely past the end of the export: only padding (cannot happen with
-     * a sane plan, but costs nothing to handle).
+  if (r->len == 0 || local) {
+    /* Entirely past the end of the export, only padding (cannot happen
+     * with a sane plan, but costs nothing to handle); or kept data.
      */
-    int zero = 0;
+    int err = local && r->len ? read_kept (p, r) : 0;
     p->in_flight[conn]++;
-    read_done (x, &zero);
+    read_done (x, &err);
     free (x);
+  }
+  else if (nbd_aio_is_dead (c->src->h[conn]) || nbd_aio_is_closed (c->src->h[conn])) {
+    /* libnbd 1.14 reads a freed command when a read is issued on a dead
+     * handle (QEMU ended the export: the job was aborted): do not.
+     */
+    vc_error ("cannot read %s at %" PRIu64 ": the NBD connection is closed",
+              c->src->label, r->guest);
+    free (x);
+    return -1;
   }
   else if (nbd_aio_pread (c->src->h[conn], r->buf, r->len, r->guest,
                           (nbd_completion_callback) { .callback = read_done,
@@ -145,8 +220,10 @@ issue_one (struct pipeline *p)
               nbd_get_error ());
     return -1;
   }
-  else
+  else {
     p->in_flight[conn]++;
+    vc_rate_take (c->rate, r->len);
+  }
 
   p->count++;
   p->next_host += want;
@@ -199,14 +276,16 @@ retire (struct pipeline *p)
     p->head = (p->head + 1) % p->cap;
     p->count--;
     p->retired_to = r->host + r->padded;
+    p->c->copied_to = r->guest + r->padded;
   }
   if (p->retired_to - p->chunk_start >= WRITEBACK_CHUNK)
     writeback (p, p->retired_to);
   return 0;
 }
 
+/* Waits up to timeout ms for libnbd's sockets. */
 static int
-poll_once (struct pipeline *p)
+poll_once (struct pipeline *p, int timeout)
 {
   struct vc_nbd_source *s = p->c->src;
   struct pollfd fds[VC_NBD_MAX_CONNECTIONS];
@@ -221,7 +300,7 @@ poll_once (struct pipeline *p)
     if (dir & LIBNBD_AIO_DIRECTION_WRITE)
       fds[i].events |= POLLOUT;
   }
-  if (poll (fds, s->connections, 1000) == -1) {
+  if (poll (fds, s->connections, timeout) == -1) {
     if (errno == EINTR)
       return 0;
     vc_error ("poll: %m");
@@ -291,14 +370,20 @@ vc_copy_run (struct vc_copy *c)
       vc_error ("copy of %s interrupted", c->src->label);
       goto drain;
     }
-    while (have_more (p) && p->count < p->cap)
+    int wait = 0;
+    while (have_more (p) && p->count < p->cap &&
+           (wait = vc_rate_wait_ms (c->rate)) == 0)
       if (issue_one (p) == -1)
         goto drain;
     if (retire (p) == -1)
       goto drain;
-    if (p->count == 0)
+    if (p->count == 0) {
+      /* Throttled with nothing in flight: sleep (a signal ends it). */
+      if (wait)
+        poll (NULL, 0, wait);
       continue;
-    if (!p->ring[p->head].done && poll_once (p) == -1)
+    }
+    if (!p->ring[p->head].done && poll_once (p, wait ? wait : 1000) == -1)
       goto drain;
     if (retire (p) == -1)
       goto drain;
@@ -307,13 +392,21 @@ vc_copy_run (struct vc_copy *c)
   goto out;
 
  drain:
-  /* Buffers still belong to libnbd until their commands retire. */
-  for (int tries = 0; tries < 30; tries++) {
-    unsigned busy = 0;
-    for (unsigned i = 0; i < c->src->connections; i++)
-      busy += p->in_flight[i];
-    if (busy == 0 || poll_once (p) == -1)
-      break;
+  /* Buffers still belong to libnbd until their commands retire: wait for
+   * the replies (a reply comes in many reads of the socket), for at most
+   * DRAIN_SECONDS in all.
+   */
+  {
+    struct timespec t0, now;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    for (now = t0; now.tv_sec - t0.tv_sec < DRAIN_SECONDS;
+         clock_gettime (CLOCK_MONOTONIC, &now)) {
+      unsigned busy = 0;
+      for (unsigned i = 0; i < c->src->connections; i++)
+        busy += p->in_flight[i];
+      if (busy == 0 || poll_once (p, 1000) == -1)
+        break;
+    }
   }
  out:;
   unsigned busy = 0;

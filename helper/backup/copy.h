@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Copying a disk's planned data clusters from NBD into the image file,
- * many requests in flight, hashing the file in order as it streams.
+ * many requests in flight, hashing the file in order as it streams;
+ * when resuming, taking what an interrupted run copied from its image.
  */
 #ifndef VIRTCKPT_COPY_H
 #define VIRTCKPT_COPY_H
@@ -11,6 +12,7 @@
 #include "backup/checksum.h"
 #include "backup/extent.h"
 #include "backup/nbd-source.h"
+#include "backup/rate.h"
 
 struct vc_copy_progress {
   uint64_t done, total;         /* bytes of this copy */
@@ -31,9 +33,23 @@ struct vc_copy {
   /* Tuning (0 = default). */
   uint32_t request_size;        /* bytes per NBD read */
   uint32_t max_in_flight;       /* requests in flight, all connections */
+  struct vc_rate *rate;         /* --max-rate, shared by all disks; or NULL */
+
+  /* Resuming: the guest ranges of reuse (within data) are read from
+   * reuse_fd, the image an interrupted run kept, whose data clusters are
+   * those of reuse_layout in guest order from reuse_offset on; the rest
+   * from NBD.
+   */
+  const vc_range_vector *reuse;
+  const vc_range_vector *reuse_layout;
+  uint64_t reuse_offset;
+  int reuse_fd;
 
   /* Results. */
-  uint64_t bytes_read;
+  uint64_t bytes_read;          /* over NBD */
+  uint64_t bytes_reused;        /* from reuse_fd */
+  uint64_t copied_to;           /* guest offset: the data before it is in
+                                   the file (it goes in guest order) */
 };
 
 /* Returns 0, or -1 after logging (errno ECANCELED when cancelled). */

@@ -14,6 +14,39 @@
 #include "common/log.h"
 #include "common/vc-strings.h"
 
+/* The interrupted run had to cover its data and zero ranges (a full: the
+ * whole disk) as of its checkpoint; dirty is what the guest wrote since.
+ * An uninterrupted backup would have covered both, as they are now.
+ */
+static int
+plan_resume (struct vc_disk_job *j, const vc_range_vector *nonzero,
+             const vc_range_vector *dirty)
+{
+  const struct vc_resume_disk *k = j->resume;
+  vc_range_vector before = empty_vector, area = empty_vector, clean = empty_vector;
+  int ret = -1;
+
+  if (j->full) {
+    if (vc_ranges_union (nonzero, &area, &j->data) == -1)
+      goto out;
+  }
+  else if (vc_ranges_union (&k->data, &k->zero, &before) == -1 ||
+           vc_ranges_union (&before, dirty, &area) == -1 ||
+           vc_ranges_intersect (&area, nonzero, &j->data) == -1 ||
+           vc_ranges_subtract (&area, &j->data, &j->zero) == -1)
+    goto out;
+  if (k->image &&
+      (vc_ranges_subtract (&k->copied, dirty, &clean) == -1 ||
+       vc_ranges_intersect (&clean, &j->data, &j->reuse) == -1))
+    goto out;
+  ret = 0;
+ out:
+  vc_range_vector_reset (&before);
+  vc_range_vector_reset (&area);
+  vc_range_vector_reset (&clean);
+  return ret;
+}
+
 int
 vc_disk_job_map (struct vc_disk_job *j, const char *socket, const char *since,
                  unsigned connections)
@@ -27,7 +60,12 @@ vc_disk_job_map (struct vc_disk_job *j, const char *socket, const char *since,
     goto out;
   uint64_t limit = (j->src.size + VC_QCOW2_CLUSTER_SIZE - 1) & ~(VC_QCOW2_CLUSTER_SIZE - 1);
   vc_ranges_align (&nonzero, VC_QCOW2_CLUSTER_SIZE, limit);
-  if (since) {
+  if (j->resume) {
+    vc_ranges_align (&dirty, VC_QCOW2_CLUSTER_SIZE, limit);
+    if (plan_resume (j, &nonzero, &dirty) == -1)
+      goto oom;
+  }
+  else if (since) {
     vc_ranges_align (&dirty, VC_QCOW2_CLUSTER_SIZE, limit);
     /* Dirty clusters with data are copied; dirty clusters that now read as
      * zeroes (zeroed or discarded since) are marked zero in the overlay.
@@ -90,6 +128,35 @@ close_fd (int *fd)
   return r;
 }
 
+/* The kept image of the interrupted run, checked when the resume was
+ * decided (backup/resume.h), and where its data starts.
+ */
+static int
+open_kept (struct vc_disk_job *j, const char *backing, int dirfd, const char *dir,
+           struct vc_copy *c)
+{
+  const struct vc_resume_disk *k = j->resume;
+  struct vc_qcow2_plan old = {
+    .virtual_size = k->virtual_size, .data = &k->data, .zero = &k->zero,
+    .backing = backing, .backing_fmt = backing ? "qcow2" : NULL,
+  };
+  CLEANUP_FREE char *file = vc_printf ("%s" VC_RESUME_KEPT, j->target);
+
+  if (file == NULL || vc_qcow2_plan_layout (&old) == -1) {
+    vc_error ("cannot lay out the kept image of %s: %m", j->target);
+    return -1;
+  }
+  c->reuse_fd = openat (dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (c->reuse_fd == -1) {
+    vc_error ("cannot open %s/%s: %m", dir, file);
+    return -1;
+  }
+  c->reuse = &j->reuse;
+  c->reuse_layout = &k->data;
+  c->reuse_offset = old.data_offset;
+  return 0;
+}
+
 int
 vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
                    struct vc_progress *progress, int dirfd, const char *dir,
@@ -122,11 +189,25 @@ vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
     .hash = &hash, .cancel = o->cancel,
     .progress = progress_cb, .progress_opaque = progress,
     .request_size = o->request_size, .max_in_flight = o->max_in_flight,
+    .rate = j->rate, .reuse_fd = -1,
   };
+  if (j->reuse.len && open_kept (j, backing, dirfd, dir, &c) == -1)
+    goto fail;
   if (vc_qcow2_plan_emit_metadata (&plan, sink_emit, &sink) == -1)
     goto write_error;
-  if (vc_copy_run (&c) == -1)
+  j->wrote_image = true;
+  int copied = vc_copy_run (&c);
+  j->bytes_read = c.bytes_read;
+  j->bytes_reused = c.bytes_reused;
+  j->copied_to = c.copied_to;
+  cleanup_close (&c.reuse_fd);
+  if (copied == -1) {
+    /* Kept for a resume: what the record says is copied must be durable. */
+    if (o->cancel && *o->cancel && fdatasync (fd) == -1)
+      j->copied_to = 0;
     goto fail;                  /* logged */
+  }
+  j->copied_to = UINT64_MAX;
   if (fdatasync (fd) == -1 || close_fd (&fd) == -1)
     goto write_error;
 
@@ -135,7 +216,8 @@ vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
   file = NULL;
   out->backing = backing ? strdup (backing) : NULL;
   out->virtual_size = j->src.size;
-  out->bytes_read = c.bytes_read;
+  out->bytes_read = c.bytes_read + (j->resume ? j->resume->bytes_read : 0);
+  out->bytes_reused = c.bytes_reused;
   out->bytes_zeroed = vc_ranges_total (&j->zero);
   out->file_size = plan.file_size;
   vc_checksum_final (&hash, &out->sum);
@@ -162,6 +244,7 @@ vc_disk_jobs_free (struct vc_disk_job *jobs, size_t n)
   for (size_t i = 0; jobs && i < n; i++) {
     vc_range_vector_reset (&jobs[i].data);
     vc_range_vector_reset (&jobs[i].zero);
+    vc_range_vector_reset (&jobs[i].reuse);
   }
   free (jobs);
 }

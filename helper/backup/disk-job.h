@@ -9,6 +9,8 @@
 #include "backup/extent.h"
 #include "backup/manifest.h"
 #include "backup/nbd-source.h"
+#include "backup/rate.h"
+#include "backup/resume-record.h"
 #include "common/progress.h"
 
 struct vc_disk_job {
@@ -16,16 +18,34 @@ struct vc_disk_job {
   struct vc_nbd_source src;
   vc_range_vector data;         /* clusters to copy */
   vc_range_vector zero;         /* clusters to mark zero in an overlay */
+  struct vc_rate *rate;         /* the run's --max-rate, or NULL */
+
+  /* Resuming: the interrupted run's record of this disk, and whether the
+   * backup is a full one (it then covers the whole disk).  Its image,
+   * renamed TARGET.kept, gives reuse: what it copied that the guest has
+   * not written since.
+   */
+  const struct vc_resume_disk *resume;
+  bool full;
+  vc_range_vector reuse;
+
+  /* What vc_disk_job_write did, also when interrupted. */
+  bool wrote_image;             /* TARGET.qcow2 exists, laid out from data */
+  uint64_t bytes_read, bytes_reused;
+  uint64_t copied_to;           /* guest offset: data before it is durable */
 };
 
 /* Connects to the target's export on socket and plans what to copy: the
- * allocated clusters, or with since the dirty ones.
+ * allocated clusters, or with since the dirty ones; when resuming, also
+ * what the interrupted run had to copy, less what it copied and the guest
+ * has not written since (j->reuse).
  */
 extern int vc_disk_job_map (struct vc_disk_job *j, const char *socket,
                             const char *since, unsigned connections);
 
 /* Writes TARGET.qcow2 into dirfd (dir, for messages, is its path) and
  * describes it in out.  backing: the parent image, relative to dirfd.
+ * When cancelled, what was copied is made durable first (j->copied_to).
  */
 extern int vc_disk_job_write (struct vc_disk_job *j, const struct vc_backup_options *o,
                               struct vc_progress *progress, int dirfd,

@@ -93,6 +93,36 @@ vc_ranges_subtract (const vc_range_vector *a, const vc_range_vector *b,
   return 0;
 }
 
+int
+vc_ranges_union (const vc_range_vector *a, const vc_range_vector *b,
+                 vc_range_vector *out)
+{
+  size_t i = 0, j = 0;
+
+  while (i < a->len || j < b->len) {
+    const struct vc_range *r;
+    if (j >= b->len || (i < a->len && a->ptr[i].offset <= b->ptr[j].offset))
+      r = &a->ptr[i++];
+    else
+      r = &b->ptr[j++];
+    if (vc_ranges_add (out, r->offset, r->length) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
+vc_ranges_below (const vc_range_vector *a, uint64_t end, vc_range_vector *out)
+{
+  for (size_t i = 0; i < a->len && a->ptr[i].offset < end; i++) {
+    uint64_t e = a->ptr[i].offset + a->ptr[i].length;
+    if (vc_ranges_add (out, a->ptr[i].offset,
+                       (e < end ? e : end) - a->ptr[i].offset) == -1)
+      return -1;
+  }
+  return 0;
+}
+
 uint64_t
 vc_ranges_total (const vc_range_vector *v)
 {

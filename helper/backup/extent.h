@@ -34,6 +34,14 @@ extern int vc_ranges_intersect (const vc_range_vector *a, const vc_range_vector 
 extern int vc_ranges_subtract (const vc_range_vector *a, const vc_range_vector *b,
                                vc_range_vector *out);
 
+/* out = a ∪ b (same rules). */
+extern int vc_ranges_union (const vc_range_vector *a, const vc_range_vector *b,
+                            vc_range_vector *out);
+
+/* out = the parts of a before offset end. */
+extern int vc_ranges_below (const vc_range_vector *a, uint64_t end,
+                            vc_range_vector *out);
+
 extern uint64_t vc_ranges_total (const vc_range_vector *v);
 
 #endif

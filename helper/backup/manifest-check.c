@@ -217,3 +217,22 @@ vc_manifest_check (const struct vc_manifest *m, char **err)
   }
   return 0;
 }
+
+/* The same names in other records of a backup directory (resume-record.h). */
+bool
+vc_manifest_valid_chain (const char *s)
+{
+  return valid_chain (s);
+}
+
+bool
+vc_manifest_valid_checkpoint (const char *s, const char *chain, unsigned id)
+{
+  return valid_chain (chain) && valid_checkpoint (s, chain, id);
+}
+
+bool
+vc_manifest_valid_disk_name (const char *s)
+{
+  return valid_disk_name (s);
+}

@@ -133,7 +133,8 @@ format_backup (xmlNodePtr root, const struct vc_backup *b)
       (b->parent && !prop_u (n, "parent", b->parent)) ||
       !prop_s (n, "dir", b->dir) || !prop_i (n, "started", b->started) ||
       !prop_i (n, "finished", b->finished) || !prop_s (n, "seconds", secs) ||
-      !prop_s (n, "consistency", b->consistency))
+      !prop_s (n, "consistency", b->consistency) ||
+      (b->resumed && !prop_u (n, "resumed", b->resumed)))
     return false;
   for (size_t i = 0; i < b->disks.len; i++) {
     const struct vc_backup_disk *d = &b->disks.ptr[i];
@@ -143,6 +144,7 @@ format_backup (xmlNodePtr root, const struct vc_backup *b)
         !prop_u (dn, "virtual-size", d->virtual_size) ||
         !prop_u (dn, "read", d->bytes_read) || !prop_u (dn, "zeroed", d->bytes_zeroed) ||
         !prop_u (dn, "file-size", d->file_size) ||
+        (b->resumed && !prop_u (dn, "reused", d->bytes_reused)) ||
         !prop_s (dn, vc_checksum_name (d->sum.algo), d->sum.hex))
       return false;
   }
@@ -236,6 +238,7 @@ static int
 parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
 {
   uint64_t id, parent, started, finished;   /* times: seconds since 1970 */
+  uint64_t resumed;
   CLEANUP_FREE char *secs = NULL;
 
   memset (b, 0, sizeof *b);
@@ -250,6 +253,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
       get_u (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
       get_u (n, "started", &started, true) == -1 || started > INT64_MAX ||
       get_u (n, "finished", &finished, true) == -1 || finished > INT64_MAX ||
+      get_u (n, "resumed", &resumed, false) == -1 || resumed > UINT32_MAX ||
       b->level == NULL || !safe_component (b->dir)) {
     *err = vc_printf ("a <backup> has a missing or bad id, level, dir or time");
     return -1;
@@ -261,6 +265,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
   }
   b->id = id;
   b->parent = parent;
+  b->resumed = resumed;
   b->started = started;
   b->finished = finished;
   b->seconds = secs ? strtod (secs, NULL) : 0;
@@ -282,6 +287,7 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
           get_u (c, "virtual-size", &p->virtual_size, true) == -1 ||
           get_u (c, "read", &p->bytes_read, false) == -1 ||
           get_u (c, "zeroed", &p->bytes_zeroed, false) == -1 ||
+          get_u (c, "reused", &p->bytes_reused, false) == -1 ||
           get_u (c, "file-size", &p->file_size, true) == -1 ||
           get_hex (c, &p->sum) == -1)
         return *err = vc_printf ("backup %u: a <disk> is incomplete", b->id), -1;

@@ -10,6 +10,9 @@
  *             started="..." finished="..." seconds="4.21">
  *       <disk name="vda" file="vda.qcow2" virtual-size="..." read="..."
  *             zeroed="..." file-size="..." xxh128="..."/>
+ *       (a backup that resumed interrupted runs: resumed="RUNS" on
+ *       <backup>, reused="BYTES" on each <disk>; read then counts every
+ *       run's reads)
  *       <file name="domain.xml" xxh128="..."/>
  *       <file name="checkpoint.xml" xxh128="..."/>
  *     </backup>
@@ -44,6 +47,7 @@
 #ifndef VIRTCKPT_MANIFEST_H
 #define VIRTCKPT_MANIFEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "backup/checksum.h"
@@ -58,7 +62,9 @@ struct vc_backup_disk {
   char *file;                   /* relative to the backup's dir */
   char *backing;                /* as written in the image, or NULL */
   uint64_t virtual_size;
-  uint64_t bytes_read;          /* guest bytes copied */
+  uint64_t bytes_read;          /* guest bytes read over NBD (by every run
+                                   of a resumed backup) */
+  uint64_t bytes_reused;        /* resumed: taken from the interrupted run */
   uint64_t bytes_zeroed;        /* guest bytes marked zero */
   uint64_t file_size;
   struct vc_digest sum;         /* of the whole image file */
@@ -82,6 +88,7 @@ struct vc_backup {
   int64_t started, finished;
   double seconds;
   char *consistency;            /* VC_*_CONSISTENT; NULL: not recorded */
+  unsigned resumed;             /* interrupted runs it resumed; 0: none */
   vc_backup_disk_vector disks;
   vc_backup_file_vector files;
 };
@@ -109,6 +116,12 @@ extern int vc_manifest_save (int dirfd, const char *dir, const struct vc_manifes
  * (allocated; NULL when out of memory).
  */
 extern int vc_manifest_check (const struct vc_manifest *m, char **err);
+
+/* The grammar's names, for the other records of a backup directory. */
+extern bool vc_manifest_valid_chain (const char *s);
+extern bool vc_manifest_valid_checkpoint (const char *s, const char *chain,
+                                          unsigned id);
+extern bool vc_manifest_valid_disk_name (const char *s);
 
 /* By id, in O(log n): ids are increasing. */
 extern struct vc_backup *vc_manifest_find (const struct vc_manifest *m, unsigned id);

@@ -22,6 +22,7 @@ json_disk (struct vc_json *j, const struct vc_backup_disk *d)
   vc_json_member_uint (j, "bytes_read", d->bytes_read);
   vc_json_member_uint (j, "bytes_zeroed", d->bytes_zeroed);
   vc_json_member_uint (j, "bytes_written", d->file_size);
+  vc_json_member_uint (j, "bytes_reused", d->bytes_reused);
   json_checksum (j, &d->sum);
   vc_json_end_object (j);
 }
@@ -29,10 +30,11 @@ json_disk (struct vc_json *j, const struct vc_backup_disk *d)
 void
 vc_json_backup_members (struct vc_json *j, const struct vc_backup *b)
 {
-  uint64_t read = 0, written = 0, size = 0;
+  uint64_t read = 0, written = 0, size = 0, reused = 0;
 
   for (size_t i = 0; i < b->disks.len; i++) {
     read += b->disks.ptr[i].bytes_read;
+    reused += b->disks.ptr[i].bytes_reused;
     written += b->disks.ptr[i].file_size;
     size += b->disks.ptr[i].virtual_size;
   }
@@ -55,6 +57,8 @@ vc_json_backup_members (struct vc_json *j, const struct vc_backup *b)
   vc_json_member_uint (j, "virtual_size", size);
   vc_json_member_uint (j, "bytes_read", read);
   vc_json_member_uint (j, "bytes_written", written);
+  vc_json_member_uint (j, "resumed", b->resumed);
+  vc_json_member_uint (j, "bytes_reused", reused);
   vc_json_key (j, "disks");
   vc_json_begin_array (j);
   for (size_t i = 0; i < b->disks.len; i++)

@@ -84,6 +84,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
     .include = o->disks, .exclude = o->excludes,
     .rundir = o->rundir, .connections = o->connections ? o->connections : 1,
     .request_size = o->request_size, .max_in_flight = o->in_flight,
+    .max_rate = o->max_rate,
     .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
     .cancel = &cancelled,
   };
@@ -296,9 +297,17 @@ vc_cmd_list (const struct vc_options *o, int argc, char **argv)
       strftime (when, sizeof when, "%F %T", &tm);
     if (b->parent)
       snprintf (parent, sizeof parent, "%u", b->parent);
-    printf ("%4u %-5s %-20s %6s %-6zu %12.1f %9.2f  %s\n", b->id, b->level, when,
+    printf ("%4u %-5s %-20s %6s %-6zu %12.1f %9.2f  %s", b->id, b->level, when,
             parent, b->disks.len, written / 1048576.0, b->seconds,
             b->checkpoint ? b->checkpoint : "-");
+    if (b->resumed) {
+      uint64_t reused = 0;
+      for (size_t j = 0; j < b->disks.len; j++)
+        reused += b->disks.ptr[j].bytes_reused;
+      printf ("  (resumed %u interrupted run%s, %.1f MiB reused)", b->resumed,
+              b->resumed > 1 ? "s" : "", reused / 1048576.0);
+    }
+    putchar ('\n');
   }
   vc_manifest_clear (&m);
   return VC_EXIT_OK;

@@ -29,6 +29,7 @@ struct vc_options {
   unsigned connections;
   uint32_t request_size;
   uint32_t in_flight;
+  uint64_t max_rate;            /* backup --max-rate, bytes per second */
   const char *checksum;         /* backup: xxh128 or sha256 */
   bool no_verify;
   bool no_progress;
@@ -47,6 +48,7 @@ enum {
   VC_OPT_FORMAT, VC_OPT_CONNECTIONS, VC_OPT_REQUEST_SIZE, VC_OPT_IN_FLIGHT,
   VC_OPT_NO_VERIFY, VC_OPT_NO_PROGRESS, VC_OPT_RUNDIR, VC_OPT_WAIT_SYNCED,
   VC_OPT_CHECKSUM, VC_OPT_GRACE, VC_OPT_WAIT, VC_OPT_HOLD, VC_OPT_RELEASE,
+  VC_OPT_MAX_RATE,
   VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_INSTANT,
   VC_OPT_END                    /* past the last */

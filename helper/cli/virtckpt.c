@@ -2,6 +2,7 @@
 /* virtckpt: keeps libvirt checkpoint chains alive across hosts. */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,13 +86,15 @@ static const struct vc_command commands[] = {
     "      --request-size=B  bytes per read (64K, 1M, 2MiB...), a multiple of\n"
     "                        64 KiB (default 1 MiB); in-flight x request size\n"
     "                        is capped at 40 MiB\n"
+    "      --max-rate=RATE   read at most RATE bytes per second over NBD, all\n"
+    "                        disks together (8M, 100MiB...; default: no limit)\n"
     "      --rundir=DIR      NBD sockets, scratch files, locks (" RUN_DIR ")\n"
     "      --no-progress     no progress line, even on a terminal\n"
     "      --json            at the end, the backup made as a JSON document\n"
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
     "a full backup is needed.\n",
-    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight checksum no-progress json" },
+    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress json" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
     "                [--disk NAME]... [--format qcow2|raw] [--instant]",
@@ -255,6 +258,21 @@ usage_command (const char *parent, const struct vc_command *c)
   }
 }
 
+/* --max-rate: bytes per second (8M, 100MiB...), at least 64 KiB. */
+static int
+parse_rate (const char *arg, uint64_t *out)
+{
+  uint64_t v;
+
+  if (vc_parse_size (arg, &v) == -1 || v < 65536) {
+    fprintf (stderr, "virtckpt: bad value '%s' for --max-rate (bytes per "
+             "second, at least 64K: 65536, 8M, 100MiB...)\n", arg);
+    return VC_EXIT_USAGE;
+  }
+  *out = v;
+  return 0;
+}
+
 /* --request-size: bytes, or with a suffix (64K, 1M, 2MiB). */
 static int
 parse_request_size (const char *arg, struct vc_options *o)
@@ -323,6 +341,7 @@ static const struct option long_options[] = {
   { "connections", required_argument, NULL, VC_OPT_CONNECTIONS },
   { "request-size", required_argument, NULL, VC_OPT_REQUEST_SIZE },
   { "in-flight", required_argument, NULL, VC_OPT_IN_FLIGHT },
+  { "max-rate", required_argument, NULL, VC_OPT_MAX_RATE },
   { "no-verify", no_argument, NULL, VC_OPT_NO_VERIFY },
   { "no-progress", no_argument, NULL, VC_OPT_NO_PROGRESS },
   { "rundir", required_argument, NULL, VC_OPT_RUNDIR },
@@ -378,6 +397,10 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_CONNECTIONS: case VC_OPT_REQUEST_SIZE: case VC_OPT_IN_FLIGHT:
     case VC_OPT_WAIT_SYNCED: case VC_OPT_GRACE: case VC_OPT_WAIT: case VC_OPT_HOLD:
       if (parse_number (c, optarg, o) != 0)
+        return VC_EXIT_USAGE;
+      break;
+    case VC_OPT_MAX_RATE:
+      if (parse_rate (optarg, &o->max_rate) != 0)
         return VC_EXIT_USAGE;
       break;
     case VC_OPT_NO_VERIFY: o->no_verify = true; break;

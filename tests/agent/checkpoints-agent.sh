@@ -18,8 +18,9 @@
 #  - a broken chain (a bitmap removed from the stopped image): start
 #    succeeds with a warning, libvirt holds no partial chain, the store
 #    says broken;
-#  - stop gives a running backup backup_wait seconds, cancels it and holds
-#    new backups; start releases the hold;
+#  - stop gives a running backup backup_wait seconds, cancels it (it keeps
+#    what it copied, and the next backup resumes it) and holds new backups;
+#    start releases the hold;
 #  - ocf-tester passes but for the DTD check of the OCF 1.1 metadata;
 #  - a domain named like an option (--help) reaches virtckpt as a name.
 
@@ -307,11 +308,14 @@ expect_log "the backup of vm1 \(pid [0-9]+\) was cancelled" "stop cancelled the 
 expect_log "backups of vm1 are held on this host for 120 s" "stop holds new backups"
 resume_backup
 wait_backup_interrupted "stop with a running backup"
-vc_assert_eq "" "$(find "$VC_TMP/b" -name '.partial-*')" "the cancelled backup left no partial directory"
+[[ -f "$VC_TMP/b/.partial-1/progress.xml" ]] ||
+	vc_fail "the cancelled backup did not keep what it copied for the next backup"
 expect_error 1 "backups of vm1 are held on this host" vck "$H" -q backup "$DOM" -o "$VC_TMP/b"
 expect_ra 0 start
 expect_log "backups of vm1 are no longer held" "start released the hold"
 expect_exit 0 vck "$H" backup "$DOM" -o "$VC_TMP/b"
+grep -q "backup 1 of vm1 resumes the backup interrupted" <<<"$VC_ERR" ||
+	vc_fail "the backup after start did not resume the cancelled one: $VC_ERR"
 vc_log "ok: a backup after start: $(grep -o 'backup 1 (full) of vm1 done.*' <<<"$VC_ERR")"
 expect_ra 0 stop
 

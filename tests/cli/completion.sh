@@ -76,7 +76,7 @@ expect "show" checkpoints sh
 globals="--connect --help --quiet --store --verbose"
 has "$globals --version" -
 lacks "--xml --level --output --until" -
-has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --rundir --no-progress" backup --
+has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --max-rate --rundir --no-progress" backup --
 lacks "--xml --names --until --hold" backup --
 has "$globals --xml --names" checkpoints show --
 lacks "--level --output" checkpoints show --

@@ -78,6 +78,16 @@ for size in 0 1.5M 1M- -1M 1T 1MB 100000 64M 99999999999999999999K " 1M" ""; do
 		backup test -o "$tmp/held-backups" --request-size="$size"
 	grep -q "bad value '$size' for --request-size" <<<"$err" || fail "--request-size=$size: $err"
 done
+for rate in 65536 64K 8M 100MiB 1G; do
+	expect 1 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" --store "$tmp/held-store" \
+		backup test -o "$tmp/held-backups" --max-rate="$rate"
+	grep -q "backups of test are held" <<<"$err" || fail "--max-rate=$rate: $err"
+done
+for rate in 0 65535 32K 8MB 1.5M -8M ""; do
+	expect 2 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" --store "$tmp/held-store" \
+		backup test -o "$tmp/held-backups" --max-rate="$rate"
+	grep -q "bad value '$rate' for --max-rate" <<<"$err" || fail "--max-rate=$rate: $err"
+done
 expect 0 "$VIRTCKPT" -c test:///default --rundir "$tmp/run" cancel test --release
 # cancel needs libvirt only to look for a job a killed backup left:
 # without it the cancel is done, a warning says what was not, exit 0; never

@@ -54,6 +54,8 @@ declare -A TARGETS=(
   [qcow2]="$COMMON backup/checksum backup/manifest backup/manifest-check
     backup/qcow2-check backup/verify"
   [qcow2-check]="$COMMON backup/qcow2-check"
+  [resume-record]="$COMMON backup/checksum backup/manifest backup/manifest-check
+    backup/extent backup/resume-record"
   [qcow2-chain]="$COMMON backup/extent backup/qcow2-read backup/restore-map"
   [replica]="$STORE $(folder replica replica/virtckptd)"
 )

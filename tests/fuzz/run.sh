@@ -20,7 +20,7 @@ set -uo pipefail
 srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${abs_top_builddir:-$srcdir}
 seconds=${FUZZ_SECONDS:-4}
-targets=${FUZZ_TARGETS:-document manifest name-map qcow2 qcow2-check qcow2-chain replica}
+targets=${FUZZ_TARGETS:-document manifest name-map qcow2 qcow2-check qcow2-chain replica resume-record}
 out=$builddir/tests/fuzz
 
 missing=0

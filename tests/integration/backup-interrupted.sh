@@ -4,8 +4,10 @@
 # A backup that does not finish commits nothing and costs the chain
 # nothing: virtckpt killed with SIGKILL mid-copy, stopped with SIGTERM, its
 # libvirt job aborted from outside, cancelled by "virtckpt cancel" while
-# suspended (^Z), its target disk full, QEMU killed.  In
-# each case the next backup is correct, and every restore is byte-exact.
+# suspended (^Z), its target disk full, QEMU killed.  Stopped by a signal
+# it handles, it keeps what it copied for the next backup to resume
+# (backup-resume.sh tests the resume itself).  In each case the next
+# backup is correct, and every restore is byte-exact.
 # Also: one backup per domain at a time, a hold refuses new backups, bad
 # arguments, a directory that belongs to another domain.
 
@@ -16,8 +18,10 @@ set -eu -o pipefail
 vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
-# Slow enough to be caught in the middle: one 64 KiB request at a time.
-SLOW=(--connections 1 --in-flight 1 --request-size 65536)
+# Slow enough to be caught in the middle, however fast the machine: 8 MiB/s,
+# so the 96 MiB of dirty_a take 12 s.
+RATE=$((8 * 1048576))
+SLOW=(--max-rate "$RATE")
 
 ref_domain "$H" vm a 128
 
@@ -45,13 +49,13 @@ after_failure() {
 	vc_assert_eq "$manifest0" "$(sha256sum <"$B/manifest.xml")" "$1: manifest unchanged"
 }
 
-# cleaned_up WHAT N : a backup stopped by a signal it can handle removed
-# its partial directory, ended its libvirt job and removed its checkpoint,
-# leaving the N of the chain.
-cleaned_up() {
-	[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "$1 left a partial directory"
+# kept WHAT N : a backup stopped by a signal it can handle kept its
+# partial directory with a progress record and its checkpoint (after the N
+# of the chain) for the next backup to resume, and ended its libvirt job.
+kept() {
+	[[ -f "$(echo "$B"/.partial-*/progress.xml)" ]] || vc_fail "$1 kept no progress record"
 	vc_virsh "$H" domjobinfo vm | grep -q "Job type: *None" || vc_fail "$1 left the libvirt job"
-	vc_assert_eq "$2" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint was removed"
+	vc_assert_eq "$(($2 + 1))" "$(checkpoint_names "$H" vm | grep -c .)" "$1: its checkpoint is kept"
 }
 
 # next_backup_is_exact WHAT : the next backup is an incremental whose
@@ -74,8 +78,9 @@ start_slow_backup
 kill -KILL "$BACKUP_PID"
 wait "$BG" || true
 after_failure "SIGKILL"
-vc_virsh "$H" domjobinfo vm | grep -q "Job type: *Unbounded" ||
-	vc_fail "the killed backup's libvirt job is not left behind: test is not testing"
+jobinfo=$(vc_virsh "$H" domjobinfo vm 2>&1 || true)
+grep -q "Job type: *Unbounded" <<<"$jobinfo" ||
+	vc_fail "the killed backup's libvirt job is not left behind: test is not testing: $jobinfo; the backup: $(cat "$VC_TMP/bg.out")"
 next_backup_is_exact "after SIGKILL"
 grep -q "ending a backup job of vm left by an interrupted virtckpt" <<<"$BACKUP_ERR" ||
 	vc_fail "stale job not reported: $BACKUP_ERR"
@@ -88,8 +93,10 @@ start_slow_backup
 kill -TERM "$BACKUP_PID"
 wait_backup_interrupted "SIGTERM"
 after_failure "SIGTERM"
-cleaned_up "SIGTERM" 2
+kept "SIGTERM" 2
 next_backup_is_exact "after SIGTERM"
+grep -q "resumes the backup interrupted" <<<"$BACKUP_ERR" || vc_fail "SIGTERM: not resumed: $BACKUP_ERR"
+vc_assert_eq 3 "$(checkpoint_names "$H" vm | grep -c .)" "SIGTERM: the interrupted checkpoint is gone once resumed"
 
 # --- virtckpt cancel: a backup suspended with ^Z, then a hold ---------------
 expect_exit 0 vck "$H" -v cancel vm "${RUN[@]}"
@@ -108,8 +115,8 @@ for msg in "backups of vm are held on this host for 300 s" \
 done
 wait_backup_interrupted "cancel"
 after_failure "cancel"
-cleaned_up "cancel" 3
-vc_assert_eq 3 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain without it"
+kept "cancel" 3
+vc_assert_eq 4 "$(vck "$H" checkpoints show vm | sed -n 's/^Checkpoints: *//p')" "cancel: the store holds the chain and the kept checkpoint"
 expect_error 1 "backups of vm are held on this host for [0-9]+ more s: the cluster is moving it" \
 	vck "$H" -q backup vm -o "$B" "${RUN[@]}"
 after_failure "held"
@@ -123,6 +130,13 @@ grep -qE "the backup of vm \(pid [0-9]+\) finished" <<<"$VC_ERR" || vc_fail "can
 grep -q "cancelling" <<<"$VC_ERR" && vc_fail "cancel --grace cancelled a backup that finished: $VC_ERR"
 wait "$BG" || vc_fail "the backup given a grace period failed: $(cat "$VC_TMP/bg.out")"
 grep -q "(inc) of vm done" "$VC_TMP/bg.out" || vc_fail "backup in the grace period: $(cat "$VC_TMP/bg.out")"
+# --max-rate held: the backup took at least 90 % of read / rate.
+id=$(sed -n 's/.*<backup id="\([0-9]*\)".*/\1/p' "$B/manifest.xml" | tail -1)
+read=$(backup_read "$B" "$id")
+secs=$(sed -n 's/.*<backup id="'"$id"'".* seconds="\([0-9.]*\)".*/\1/p' "$B/manifest.xml")
+awk -v r="$read" -v s="$secs" -v rate="$RATE" 'BEGIN { exit !(r >= 64 * 1048576 && s >= 0.9 * r / rate) }' ||
+	vc_fail "--max-rate $RATE: backup $id read $read bytes in $secs s"
+vc_log "--max-rate $RATE: backup $id read $read bytes in $secs s"
 rm -rf "$VC_TMP/r"
 expect_exit 0 vck "$H" restore "$B" -o "$VC_TMP/r"
 assert_same_disk "$VC_TMP/r/vda.qcow2" "$VC_TMP/a.ref" "the backup that finished in the grace period restores exactly"

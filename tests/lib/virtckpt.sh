@@ -95,14 +95,16 @@ backup_read() {
 # its own resumes it.  suspend_backup makes the host's stop resume it too
 # (VC_STOP_HOOKS), so that a failing test does not leave it behind.
 backup_in_background() {
-	local dir=$1 i
+	local dir=$1 i comm=virtckpt
 	shift
+	# (under valgrind the process is valgrind's tool, named so)
+	((${#VC_VALGRIND[@]} == 0)) || comm=memcheck-amd64-
 	"$@" >"$VC_TMP/bg.out" 2>&1 &
 	BG=$!
 	BACKUP_PID=""
 	for ((i = 0; i < 200; i++)); do
 		if [[ -n "$(find "$dir" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]]; then
-			BACKUP_PID=$(_vc_descendant "$BG" virtckpt)
+			BACKUP_PID=$(_vc_descendant "$BG" "$comm")
 			[[ -z "$BACKUP_PID" ]] || return 0
 		fi
 		sleep 0.05

@@ -10,10 +10,11 @@
 # the VM with allow-migrate=false, is stopped before the VM migrates; its
 # stop gives a running virtckpt backup of the domain backup_wait seconds
 # to finish, then cancels it (virtckpt cancel: SIGTERM, the backup ends its
-# job, removes its partial files and its checkpoint, commits nothing) and
-# holds new backups on that node; then it captures the chain.  The VM then
-# live-migrates without a restart, and the next backup, on the new node,
-# is an incremental on the last committed backup.
+# job and commits nothing, but keeps what it copied, a progress record and
+# its checkpoint) and holds new backups on that node; then it captures the
+# chain, with that checkpoint.  The VM then live-migrates without a
+# restart, and the next backup, on the new node, resumes the interrupted
+# incremental.
 #
 # Here: vm5 runs on n1 (VirtualDomain allow-migrate=true, vm5-ckpt
 # backup_wait=3).  A full backup, guest writes, then a slow incremental
@@ -22,12 +23,12 @@
 # crm_resource --move to n2: vm5-ckpt's stop on n1 waits 3 s, cancels the
 # backup (SIGTERM and SIGCONT), captures; vm5 live-migrates n1 -> n2
 # (migrate_to/migrate_from, "running (migrated)", no failed action);
-# vm5-ckpt starts on n2 and redefines the chain, which lacks the cancelled
-# backup's checkpoint.  The cancelled backup exited 1 and left nothing
-# (manifest unchanged, no partial directory).  After more writes, the next
-# automatic backup on n2 is incremental since backup 1 and reads exactly
-# everything written since backup 1 on both nodes; both backups restore
-# byte for byte.
+# vm5-ckpt starts on n2 and redefines the chain, with the cancelled
+# backup's checkpoint.  The cancelled backup exited 1, committed nothing
+# and kept its partial directory with a progress record.  After more
+# writes, the next automatic backup on n2 resumes it: an incremental since
+# backup 1 whose two runs together read everything written since backup 1
+# on both nodes, and little more; both backups restore byte for byte.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
@@ -54,8 +55,9 @@ done
 backup_in_background "$B" vnck n1 backup vm5 -o "$B" --connections 1 --in-flight 1 \
 	--request-size 65536
 suspend_backup
-vc_virsh n1 domjobinfo vm5 | grep -q "Job type: *Unbounded" ||
-	vc_fail "no backup job runs on vm5: the test is not testing"
+jobinfo=$(vc_virsh n1 domjobinfo vm5 2>&1 || true)
+grep -q "Job type: *Unbounded" <<<"$jobinfo" ||
+	vc_fail "no backup job runs on vm5: the test is not testing: $jobinfo; the backup: $(cat "$VC_TMP/bg.out")"
 vc_assert_eq 2 "$(checkpoint_names n1 vm5 | wc -l)" "the running backup made its checkpoint"
 vc_log "ok: incremental backup of vm5 running on n1 (suspended, pid $BACKUP_PID)"
 
@@ -88,22 +90,31 @@ done
 grep -E 'cancel|held' <<<"$agent_log" | sed 's/^/    n1: /' >&2
 vc_log "ok: vm5-ckpt's stop on n1 cancelled the backup; vm5 live-migrated n1 -> n2 in ${t_move}s"
 
-# --- nothing of the cancelled backup is left --------------------------------
+# --- the cancelled backup is kept, for the next one to resume ----------------
 vc_assert_eq "$manifest1" "$(sha256sum <"$B/manifest.xml")" "the cancelled backup committed nothing"
-[[ -z "$(find "$B" -name '.partial-*')" ]] || vc_fail "the cancelled backup left a partial directory"
-vc_assert_eq "$chain" "$(checkpoint_names n2 vm5)" \
-	"libvirt on n2 holds the chain of backup 1, without the cancelled backup's checkpoint"
+[[ -f "$B/.partial-2/progress.xml" ]] || vc_fail "the cancelled backup kept no progress record"
+grep -q "interrupted: kept [0-9.]* MiB it copied" "$VC_TMP/bg.out" ||
+	vc_fail "the cancelled backup did not say what it kept: $(cat "$VC_TMP/bg.out")"
+vc_assert_eq "$chain" "$(checkpoint_names n2 vm5 | head -1)" "libvirt on n2 holds the chain of backup 1"
+vc_assert_eq 2 "$(checkpoint_names n2 vm5 | wc -l)" \
+	"libvirt on n2 holds the chain with the cancelled backup's checkpoint"
 for node in "${VC_NODES[@]}"; do
-	vc_assert_eq 1 "$(vnck "$node" checkpoints show vm5 | sed -n 's/^Checkpoints: *//p')" \
-		"one checkpoint stored on $node"
+	vc_assert_eq 2 "$(vnck "$node" checkpoints show vm5 | sed -n 's/^Checkpoints: *//p')" \
+		"two checkpoints stored on $node"
 done
 
 # --- the next backup, on n2 --------------------------------------------------
 ref_write n2 vm5 vda vm5 0x55 250M 1M
 written=$((written + 1048576))
 vc_vm_backup n2 vm5 2 inc
-vc_assert_eq "$written" "$(backup_read "$B" 2)" \
-	"backup 2 read exactly what the guest wrote since backup 1, on n1 and n2"
+grep -q "backup 2 of vm5 resumes the backup interrupted" <<<"$VC_ERR" ||
+	vc_fail "backup 2 on n2 did not resume the cancelled one: $VC_ERR"
+read=$(backup_read "$B" 2)
+vc_log "backup 2 read $read bytes in its two runs, for $written bytes written since backup 1"
+# At most the requests in flight when it was cancelled are read twice.
+((read >= written && read <= written + 1048576)) ||
+	vc_fail "backup 2 read $read bytes over its two runs, for $written written since backup 1"
+vc_assert_eq 2 "$(checkpoint_names n2 vm5 | wc -l)" "the resumed checkpoint is gone once committed"
 expect_exit 0 vnck n2 verify "$B"
 for id in 1 2; do
 	expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r$id" --until "$id"

@@ -402,6 +402,46 @@ in_a_only (bool a, bool b)
   return a && !b;
 }
 
+static bool
+in_either (bool a, bool b)
+{
+  return a || b;
+}
+
+/* A resume covers what the interrupted run had to copy and what the
+ * guest wrote since: a union.
+ */
+static void
+test_union_matches_bitmap_model (void **state)
+{
+  check_set_op (0x5eed0004, vc_ranges_union, in_either, true);
+}
+
+/* What a resume records as copied: the data before where the copy got. */
+static void
+test_below_cuts_at_the_end (void **state)
+{
+  vc_range_vector a = empty_vector, out = empty_vector;
+
+  assert_int_equal (vc_ranges_add (&a, 0, 4 * GRAIN), 0);
+  assert_int_equal (vc_ranges_add (&a, 8 * GRAIN, 4 * GRAIN), 0);
+  assert_int_equal (vc_ranges_below (&a, 10 * GRAIN, &out), 0);
+  assert_int_equal (out.len, 2);
+  assert_int_equal (out.ptr[1].offset, 8 * GRAIN);
+  assert_int_equal (out.ptr[1].length, 2 * GRAIN);
+  vc_range_vector_reset (&out);
+  assert_int_equal (vc_ranges_below (&a, 6 * GRAIN, &out), 0);
+  assert_int_equal (out.len, 1);
+  assert_int_equal (out.ptr[0].length, 4 * GRAIN);
+  vc_range_vector_reset (&out);
+  assert_int_equal (vc_ranges_below (&a, 0, &out), 0);
+  assert_int_equal (out.len, 0);
+  assert_int_equal (vc_ranges_below (&a, UINT64_MAX, &out), 0);
+  assert_int_equal (vc_ranges_total (&out), 8 * GRAIN);
+  vc_range_vector_reset (&out);
+  vc_range_vector_reset (&a);
+}
+
 static void
 test_intersect_matches_bitmap_model (void **state)
 {
@@ -518,6 +558,8 @@ main (void)
     cmocka_unit_test (test_intersect_plus_difference_rebuilds_input),
     cmocka_unit_test (test_add_matches_bitmap_model),
     cmocka_unit_test (test_align_matches_bitmap_model),
+    cmocka_unit_test (test_union_matches_bitmap_model),
+    cmocka_unit_test (test_below_cuts_at_the_end),
   };
   int r;
 
