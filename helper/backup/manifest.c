@@ -99,59 +99,43 @@ vc_backup_disk (const struct vc_backup *b, const char *name)
 /* --- writing ----------------------------------------------------------- */
 
 static bool
-prop_s (xmlNodePtr n, const char *name, const char *v)
-{
-  return v == NULL || xmlNewProp (n, BAD_CAST name, BAD_CAST v) != NULL;
-}
-
-static bool
-prop_u (xmlNodePtr n, const char *name, uint64_t v)
-{
-  char buf[32];
-  snprintf (buf, sizeof buf, "%" PRIu64, v);
-  return prop_s (n, name, buf);
-}
-
-static bool
-prop_i (xmlNodePtr n, const char *name, int64_t v)
-{
-  char buf[32];
-  snprintf (buf, sizeof buf, "%" PRId64, v);
-  return prop_s (n, name, buf);
-}
-
-static bool
 format_backup (xmlNodePtr root, const struct vc_backup *b)
 {
   xmlNodePtr n = xmlNewChild (root, NULL, BAD_CAST "backup", NULL);
   char secs[32];
 
   snprintf (secs, sizeof secs, "%.3f", b->seconds);
-  if (n == NULL || !prop_u (n, "id", b->id) || !prop_s (n, "level", b->level) ||
-      !prop_s (n, "chain", b->chain) || !prop_s (n, "checkpoint", b->checkpoint) ||
-      !prop_s (n, "since", b->since) ||
-      (b->parent && !prop_u (n, "parent", b->parent)) ||
-      !prop_s (n, "dir", b->dir) || !prop_i (n, "started", b->started) ||
-      !prop_i (n, "finished", b->finished) || !prop_s (n, "seconds", secs) ||
-      !prop_s (n, "consistency", b->consistency) ||
-      (b->resumed && !prop_u (n, "resumed", b->resumed)))
+  if (n == NULL || !vc_xml_set_prop_u64 (n, "id", b->id) ||
+      !vc_xml_set_prop (n, "level", b->level) ||
+      !vc_xml_set_prop (n, "chain", b->chain) ||
+      !vc_xml_set_prop (n, "checkpoint", b->checkpoint) ||
+      !vc_xml_set_prop (n, "since", b->since) ||
+      (b->parent && !vc_xml_set_prop_u64 (n, "parent", b->parent)) ||
+      !vc_xml_set_prop (n, "dir", b->dir) ||
+      !vc_xml_set_prop_i64 (n, "started", b->started) ||
+      !vc_xml_set_prop_i64 (n, "finished", b->finished) ||
+      !vc_xml_set_prop (n, "seconds", secs) ||
+      !vc_xml_set_prop (n, "consistency", b->consistency) ||
+      (b->resumed && !vc_xml_set_prop_u64 (n, "resumed", b->resumed)))
     return false;
   for (size_t i = 0; i < b->disks.len; i++) {
     const struct vc_backup_disk *d = &b->disks.ptr[i];
     xmlNodePtr dn = xmlNewChild (n, NULL, BAD_CAST "disk", NULL);
-    if (dn == NULL || !prop_s (dn, "name", d->name) || !prop_s (dn, "file", d->file) ||
-        !prop_s (dn, "backing", d->backing) ||
-        !prop_u (dn, "virtual-size", d->virtual_size) ||
-        !prop_u (dn, "read", d->bytes_read) || !prop_u (dn, "zeroed", d->bytes_zeroed) ||
-        !prop_u (dn, "file-size", d->file_size) ||
-        (b->resumed && !prop_u (dn, "reused", d->bytes_reused)) ||
-        !prop_s (dn, vc_checksum_name (d->sum.algo), d->sum.hex))
+    if (dn == NULL || !vc_xml_set_prop (dn, "name", d->name) ||
+        !vc_xml_set_prop (dn, "file", d->file) ||
+        !vc_xml_set_prop (dn, "backing", d->backing) ||
+        !vc_xml_set_prop_u64 (dn, "virtual-size", d->virtual_size) ||
+        !vc_xml_set_prop_u64 (dn, "read", d->bytes_read) ||
+        !vc_xml_set_prop_u64 (dn, "zeroed", d->bytes_zeroed) ||
+        !vc_xml_set_prop_u64 (dn, "file-size", d->file_size) ||
+        (b->resumed && !vc_xml_set_prop_u64 (dn, "reused", d->bytes_reused)) ||
+        !vc_xml_set_prop (dn, vc_checksum_name (d->sum.algo), d->sum.hex))
       return false;
   }
   for (size_t i = 0; i < b->files.len; i++) {
     xmlNodePtr fn = xmlNewChild (n, NULL, BAD_CAST "file", NULL);
-    if (fn == NULL || !prop_s (fn, "name", b->files.ptr[i].name) ||
-        !prop_s (fn, vc_checksum_name (b->files.ptr[i].sum.algo),
+    if (fn == NULL || !vc_xml_set_prop (fn, "name", b->files.ptr[i].name) ||
+        !vc_xml_set_prop (fn, vc_checksum_name (b->files.ptr[i].sum.algo),
                  b->files.ptr[i].sum.hex))
       return false;
   }
@@ -169,7 +153,7 @@ vc_manifest_save (int dirfd, const char *dir, const struct vc_manifest *m)
   if (doc == NULL || (root = xmlNewNode (NULL, BAD_CAST "virtckpt-backups")) == NULL)
     goto oom;
   xmlDocSetRootElement (doc, root);
-  if (!prop_s (root, "format", "1") ||
+  if (!vc_xml_set_prop (root, "format", "1") ||
       xmlNewTextChild (root, NULL, BAD_CAST "domain", BAD_CAST m->domain) == NULL)
     goto oom;
   for (size_t i = 0; i < m->backups.len; i++)
@@ -190,21 +174,6 @@ vc_manifest_save (int dirfd, const char *dir, const struct vc_manifest *m)
 }
 
 /* --- reading ----------------------------------------------------------- */
-
-static int
-get_u (xmlNodePtr n, const char *name, uint64_t *out, bool required)
-{
-  CLEANUP_FREE char *s = vc_xml_prop (n, name);
-  char *end;
-
-  if (s == NULL)
-    return required ? -1 : (*out = 0, 0);
-  if (!(*s >= '0' && *s <= '9'))
-    return -1;
-  errno = 0;
-  *out = strtoull (s, &end, 10);
-  return errno || *end ? -1 : 0;
-}
 
 /* Exactly one checksum attribute, of a known algorithm and length. */
 static int
@@ -249,11 +218,12 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
   b->dir = vc_xml_prop (n, "dir");
   b->consistency = vc_xml_prop (n, "consistency");
   secs = vc_xml_prop (n, "seconds");
-  if (get_u (n, "id", &id, true) == -1 || id == 0 || id > UINT32_MAX ||
-      get_u (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
-      get_u (n, "started", &started, true) == -1 || started > INT64_MAX ||
-      get_u (n, "finished", &finished, true) == -1 || finished > INT64_MAX ||
-      get_u (n, "resumed", &resumed, false) == -1 || resumed > UINT32_MAX ||
+  if (vc_xml_prop_u64 (n, "id", &id, true) == -1 || id == 0 || id > UINT32_MAX ||
+      vc_xml_prop_u64 (n, "parent", &parent, false) == -1 || parent > UINT32_MAX ||
+      vc_xml_prop_u64 (n, "started", &started, true) == -1 || started > INT64_MAX ||
+      vc_xml_prop_u64 (n, "finished", &finished, true) == -1 ||
+      finished > INT64_MAX ||
+      vc_xml_prop_u64 (n, "resumed", &resumed, false) == -1 || resumed > UINT32_MAX ||
       b->level == NULL || !safe_component (b->dir)) {
     *err = vc_printf ("a <backup> has a missing or bad id, level, dir or time");
     return -1;
@@ -284,11 +254,11 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
       }
       struct vc_backup_disk *p = &b->disks.ptr[b->disks.len - 1];
       if (!safe_component (p->name) || !safe_component (p->file) ||
-          get_u (c, "virtual-size", &p->virtual_size, true) == -1 ||
-          get_u (c, "read", &p->bytes_read, false) == -1 ||
-          get_u (c, "zeroed", &p->bytes_zeroed, false) == -1 ||
-          get_u (c, "reused", &p->bytes_reused, false) == -1 ||
-          get_u (c, "file-size", &p->file_size, true) == -1 ||
+          vc_xml_prop_u64 (c, "virtual-size", &p->virtual_size, true) == -1 ||
+          vc_xml_prop_u64 (c, "read", &p->bytes_read, false) == -1 ||
+          vc_xml_prop_u64 (c, "zeroed", &p->bytes_zeroed, false) == -1 ||
+          vc_xml_prop_u64 (c, "reused", &p->bytes_reused, false) == -1 ||
+          vc_xml_prop_u64 (c, "file-size", &p->file_size, true) == -1 ||
           get_hex (c, &p->sum) == -1)
         return *err = vc_printf ("backup %u: a <disk> is incomplete", b->id), -1;
     }

@@ -49,26 +49,12 @@ vc_resume_disk (const struct vc_resume *r, const char *name)
 /* --- writing ----------------------------------------------------------- */
 
 static bool
-prop_s (xmlNodePtr n, const char *name, const char *v)
-{
-  return v == NULL || xmlNewProp (n, BAD_CAST name, BAD_CAST v) != NULL;
-}
-
-static bool
-prop_u (xmlNodePtr n, const char *name, uint64_t v)
-{
-  char buf[32];
-  snprintf (buf, sizeof buf, "%" PRIu64, v);
-  return prop_s (n, name, buf);
-}
-
-static bool
 format_ranges (xmlNodePtr n, const char *name, const vc_range_vector *v)
 {
   for (size_t i = 0; i < v->len; i++) {
     xmlNodePtr c = xmlNewChild (n, NULL, BAD_CAST name, NULL);
-    if (c == NULL || !prop_u (c, "offset", v->ptr[i].offset) ||
-        !prop_u (c, "length", v->ptr[i].length))
+    if (c == NULL || !vc_xml_set_prop_u64 (c, "offset", v->ptr[i].offset) ||
+        !vc_xml_set_prop_u64 (c, "length", v->ptr[i].length))
       return false;
   }
   return true;
@@ -79,10 +65,10 @@ format_disk (xmlNodePtr root, const struct vc_resume_disk *d)
 {
   xmlNodePtr n = xmlNewChild (root, NULL, BAD_CAST "disk", NULL);
 
-  return n && prop_s (n, "name", d->name) &&
-    prop_u (n, "virtual-size", d->virtual_size) &&
-    prop_s (n, "image", d->image ? "yes" : "no") &&
-    prop_u (n, "read", d->bytes_read) &&
+  return n && vc_xml_set_prop (n, "name", d->name) &&
+    vc_xml_set_prop_u64 (n, "virtual-size", d->virtual_size) &&
+    vc_xml_set_prop (n, "image", d->image ? "yes" : "no") &&
+    vc_xml_set_prop_u64 (n, "read", d->bytes_read) &&
     format_ranges (n, "data", &d->data) && format_ranges (n, "zero", &d->zero) &&
     format_ranges (n, "copied", &d->copied);
 }
@@ -98,12 +84,15 @@ vc_resume_save (int partfd, const char *dir, const struct vc_resume *r)
   if (doc == NULL || (root = xmlNewNode (NULL, BAD_CAST "virtckpt-progress")) == NULL)
     goto oom;
   xmlDocSetRootElement (doc, root);
-  if (!prop_s (root, "format", "1") || !prop_u (root, "id", r->id) ||
-      !prop_s (root, "level", r->level) || !prop_s (root, "chain", r->chain) ||
-      !prop_s (root, "checkpoint", r->checkpoint) ||
-      (r->parent && !prop_u (root, "parent", r->parent)) ||
-      !prop_s (root, "since", r->since) || !prop_u (root, "started", r->started) ||
-      !prop_u (root, "runs", r->runs))
+  if (!vc_xml_set_prop (root, "format", "1") ||
+      !vc_xml_set_prop_u64 (root, "id", r->id) ||
+      !vc_xml_set_prop (root, "level", r->level) ||
+      !vc_xml_set_prop (root, "chain", r->chain) ||
+      !vc_xml_set_prop (root, "checkpoint", r->checkpoint) ||
+      (r->parent && !vc_xml_set_prop_u64 (root, "parent", r->parent)) ||
+      !vc_xml_set_prop (root, "since", r->since) ||
+      !vc_xml_set_prop_u64 (root, "started", r->started) ||
+      !vc_xml_set_prop_u64 (root, "runs", r->runs))
     goto oom;
   for (size_t i = 0; i < r->disks.len; i++)
     if (!format_disk (root, &r->disks.ptr[i]))
@@ -123,22 +112,6 @@ vc_resume_save (int partfd, const char *dir, const struct vc_resume *r)
 }
 
 /* --- reading ----------------------------------------------------------- */
-
-static int
-get_u (xmlNodePtr n, const char *name, uint64_t *out, bool required)
-{
-  CLEANUP_FREE char *s = vc_xml_prop (n, name);
-  char *end;
-
-  *out = 0;
-  if (s == NULL)
-    return required ? -1 : 0;
-  if (!(*s >= '0' && *s <= '9'))
-    return -1;
-  errno = 0;
-  *out = strtoull (s, &end, 10);
-  return errno || *end ? -1 : 0;
-}
 
 /* Cluster aligned, sorted, disjoint, not touching (as vc_ranges_add
  * merges), within [0, limit).
@@ -164,7 +137,8 @@ parse_range (xmlNodePtr c, vc_range_vector *v)
 {
   uint64_t off, len;
 
-  if (get_u (c, "offset", &off, true) == -1 || get_u (c, "length", &len, true) == -1)
+  if (vc_xml_prop_u64 (c, "offset", &off, true) == -1 ||
+      vc_xml_prop_u64 (c, "length", &len, true) == -1)
     return -1;
   return vc_range_vector_append (v, (struct vc_range) { off, len });
 }
@@ -214,8 +188,9 @@ parse_disk (xmlNodePtr n, struct vc_resume *r)
     return vc_printf ("out of memory");
   }
   struct vc_resume_disk *p = &r->disks.ptr[r->disks.len - 1];
-  if (p->name == NULL || get_u (n, "virtual-size", &p->virtual_size, true) == -1 ||
-      get_u (n, "read", &p->bytes_read, true) == -1 ||
+  if (p->name == NULL ||
+      vc_xml_prop_u64 (n, "virtual-size", &p->virtual_size, true) == -1 ||
+      vc_xml_prop_u64 (n, "read", &p->bytes_read, true) == -1 ||
       !(vc_streq (image, "yes") || vc_streq (image, "no")))
     return vc_printf ("a <disk> is incomplete");
   p->image = vc_streq (image, "yes");
@@ -275,10 +250,13 @@ parse_root (xmlNodePtr root, unsigned id, const struct vc_manifest *m,
   r->chain = vc_xml_prop (root, "chain");
   r->checkpoint = vc_xml_prop (root, "checkpoint");
   r->since = vc_xml_prop (root, "since");
-  if (get_u (root, "id", &rid, true) == -1 || rid > VC_BACKUP_ID_MAX ||
-      get_u (root, "parent", &parent, false) == -1 || parent > VC_BACKUP_ID_MAX ||
-      get_u (root, "started", &started, true) == -1 || started > INT64_MAX ||
-      get_u (root, "runs", &runs, true) == -1 || runs == 0 || runs > 1000000)
+  if (vc_xml_prop_u64 (root, "id", &rid, true) == -1 || rid > VC_BACKUP_ID_MAX ||
+      vc_xml_prop_u64 (root, "parent", &parent, false) == -1 ||
+      parent > VC_BACKUP_ID_MAX ||
+      vc_xml_prop_u64 (root, "started", &started, true) == -1 ||
+      started > INT64_MAX ||
+      vc_xml_prop_u64 (root, "runs", &runs, true) == -1 || runs == 0 ||
+      runs > 1000000)
     return vc_printf ("a missing or bad id, parent, time or count of runs");
   r->id = rid;
   r->parent = parent;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <config.h>
+#include <errno.h>
+#include <inttypes.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,46 @@ vc_xml_text (xmlDocPtr doc, xmlNodePtr node, const char *xpath)
     return NULL;
   content = xmlNodeGetContent (obj->nodesetval->nodeTab[0]);
   return content ? strdup ((const char *) content) : NULL;
+}
+
+int
+vc_xml_prop_u64 (xmlNodePtr node, const char *name, uint64_t *out, bool required)
+{
+  CLEANUP_FREE char *s = vc_xml_prop (node, name);
+  char *end;
+
+  *out = 0;
+  if (s == NULL)
+    return required ? -1 : 0;
+  if (!(*s >= '0' && *s <= '9'))
+    return -1;
+  errno = 0;
+  *out = strtoull (s, &end, 10);
+  return errno || *end ? -1 : 0;
+}
+
+bool
+vc_xml_set_prop (xmlNodePtr node, const char *name, const char *value)
+{
+  return value == NULL || xmlNewProp (node, BAD_CAST name, BAD_CAST value) != NULL;
+}
+
+bool
+vc_xml_set_prop_u64 (xmlNodePtr node, const char *name, uint64_t value)
+{
+  char buf[32];
+
+  snprintf (buf, sizeof buf, "%" PRIu64, value);
+  return vc_xml_set_prop (node, name, buf);
+}
+
+bool
+vc_xml_set_prop_i64 (xmlNodePtr node, const char *name, int64_t value)
+{
+  char buf[32];
+
+  snprintf (buf, sizeof buf, "%" PRId64, value);
+  return vc_xml_set_prop (node, name, buf);
 }
 
 char *
