@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/full-io.h"
 #include "backup/qcow2-check.h"
 
 #define V2_HEADER_LENGTH 72
@@ -21,22 +22,6 @@
 #define INCOMPAT_DIRTY 1u
 #define INCOMPAT_CORRUPT 2u
 #define INCOMPAT_DATA_FILE 4u
-
-static uint32_t
-be32 (const unsigned char *p)
-{
-  uint32_t v;
-  memcpy (&v, p, 4);
-  return be32toh (v);
-}
-
-static uint64_t
-be64 (const unsigned char *p)
-{
-  uint64_t v;
-  memcpy (&v, p, 8);
-  return be64toh (v);
-}
 
 static const char *
 check_features (uint64_t incompat)
@@ -89,7 +74,7 @@ check_extensions (const unsigned char *h, uint64_t pos, uint64_t end,
   for (;;) {
     if (end < 8 || pos > end - 8)
       return "its header extensions do not fit";
-    uint32_t type = be32 (h + pos), len = be32 (h + pos + 4);
+    uint32_t type = vc_be32 (h + pos), len = vc_be32 (h + pos + 4);
     uint64_t padded = ((uint64_t) len + 7) & ~UINT64_C (7);
     if (type == EXT_END)
       return NULL;
@@ -106,8 +91,8 @@ static const char *
 check_backing (const unsigned char *h, uint64_t header_length, uint64_t limit,
                const char *want)
 {
-  uint64_t off = be64 (h + 8);
-  uint32_t size = be32 (h + 16);
+  uint64_t off = vc_be64 (h + 8);
+  uint32_t size = vc_be32 (h + 16);
 
   if (want == NULL)
     return off ? "it has a backing file, and none is expected" : NULL;
@@ -131,13 +116,13 @@ vc_qcow2_check_header (const unsigned char *h, size_t len, const char *want_back
 
   if (len < V2_HEADER_LENGTH || memcmp (h, "QFI\xfb", 4) != 0)
     return "it is not a qcow2 image";
-  version = be32 (h + 4);
+  version = vc_be32 (h + 4);
   if (version != 2 && version != 3)
     return "it is a qcow2 image of an unknown version";
-  cluster_bits = be32 (h + 20);
+  cluster_bits = vc_be32 (h + 20);
   if (cluster_bits < 9 || cluster_bits > 21)
     return "its cluster size is invalid";
-  if (be32 (h + 32) != 0)
+  if (vc_be32 (h + 32) != 0)
     return "it is encrypted";
   cluster_size = UINT64_C (1) << cluster_bits;
   limit = len < cluster_size ? len : cluster_size;
@@ -146,15 +131,15 @@ vc_qcow2_check_header (const unsigned char *h, size_t len, const char *want_back
   if (version == 3) {
     if (len < V3_HEADER_LENGTH)
       return "its header is truncated";
-    header_length = be32 (h + 100);
+    header_length = vc_be32 (h + 100);
     if (header_length < V3_HEADER_LENGTH || header_length % 8 || header_length > limit)
       return "its header length is invalid";
-    if ((why = check_features (be64 (h + 72))) != NULL)
+    if ((why = check_features (vc_be64 (h + 72))) != NULL)
       return why;
   }
   if ((why = check_backing (h, header_length, limit, want_backing)) != NULL)
     return why;
-  backing_off = be64 (h + 8);
+  backing_off = vc_be64 (h + 8);
   ext_end = backing_off ? backing_off : limit;
   return check_extensions (h, header_length, ext_end, want_backing);
 }

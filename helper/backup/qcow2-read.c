@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backup/qcow2-read.h"
+#include "common/full-io.h"
 #include "common/cleanup.h"
 
 #define CS VC_QCOW2_CLUSTER_SIZE
@@ -22,22 +23,6 @@
 const char vc_qcow2_read_error[] = "it cannot be read";
 #define READ_ERROR vc_qcow2_read_error
 
-static uint32_t
-be32 (const unsigned char *p)
-{
-  uint32_t v;
-  memcpy (&v, p, 4);
-  return be32toh (v);
-}
-
-static uint64_t
-be64 (const unsigned char *p)
-{
-  uint64_t v;
-  memcpy (&v, p, 8);
-  return be64toh (v);
-}
-
 /* A cluster at host offset off must lie wholly inside the file. */
 static bool
 in_file (const struct vc_qcow2_image *img, uint64_t off)
@@ -52,18 +37,18 @@ check_header (struct vc_qcow2_image *img, const unsigned char *h,
 {
   if (memcmp (h, "QFI\xfb", 4) != 0)
     return "it is not a qcow2 image";
-  img->version = be32 (h + 4);
+  img->version = vc_be32 (h + 4);
   if (img->version != 2 && img->version != 3)
     return "it is a qcow2 image of an unknown version";
-  if (be32 (h + 20) != VC_QCOW2_CLUSTER_BITS)
+  if (vc_be32 (h + 20) != VC_QCOW2_CLUSTER_BITS)
     return "its cluster size is not 64 KiB, the only one virtckpt writes";
-  if (be32 (h + 32) != 0)
+  if (vc_be32 (h + 32) != 0)
     return "it is encrypted";
-  if (img->version == 3 && be64 (h + 72) != 0)
+  if (img->version == 3 && vc_be64 (h + 72) != 0)
     return "it uses incompatible features virtckpt never writes";
-  img->virtual_size = be64 (h + 24);
-  *l1_size = be32 (h + 36);
-  *l1_offset = be64 (h + 40);
+  img->virtual_size = vc_be64 (h + 24);
+  *l1_size = vc_be32 (h + 36);
+  *l1_offset = vc_be64 (h + 40);
   /* QEMU's limit too: offsets keep bit 56 and up clear. */
   if (img->virtual_size > (UINT64_C (1) << 55))
     return "its virtual size is too large";

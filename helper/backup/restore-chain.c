@@ -7,6 +7,7 @@
 
 #include "backup/restore-chain.h"
 #include "backup/verify.h"
+#include "common/full-io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
@@ -14,23 +15,7 @@
 static int
 fd_pread (void *opaque, void *buf, size_t len, uint64_t off)
 {
-  int fd = *(int *) opaque;
-  char *p = buf;
-
-  while (len) {
-    ssize_t n = pread (fd, p, len, off);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      if (n == 0)
-        errno = EIO;
-      return -1;
-    }
-    p += n;
-    len -= n;
-    off += n;
-  }
-  return 0;
+  return vc_pread_full (*(int *) opaque, buf, len, off);
 }
 
 static int

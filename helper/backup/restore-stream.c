@@ -11,30 +11,10 @@
 
 #include "backup/checksum.h"
 #include "backup/restore-stream.h"
+#include "common/full-io.h"
 #include "common/log.h"
 
 /* Reads exactly len bytes at off; a short read is EIO. */
-static int
-pread_all (int fd, void *buf, size_t len, uint64_t off)
-{
-  char *p = buf;
-
-  while (len) {
-    ssize_t n = pread (fd, p, len, off);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      if (n == 0)
-        errno = EIO;
-      return -1;
-    }
-    p += n;
-    len -= n;
-    off += n;
-  }
-  return 0;
-}
-
 uint64_t
 vc_stream_bytes (const struct vc_stream_link *l, const vc_run_vector *runs,
                  bool verify)
@@ -57,7 +37,7 @@ copy_runs (const struct vc_stream_link *l, const vc_run_vector *runs,
     const struct vc_run *r = &runs->ptr[j];
     for (uint64_t d = 0; d < r->length; d += VC_RESTORE_CHUNK) {
       size_t n = r->length - d < VC_RESTORE_CHUNK ? r->length - d : VC_RESTORE_CHUNK;
-      if (pread_all (l->fd, buf, n, r->host + d) == -1) {
+      if (vc_pread_full (l->fd, buf, n, r->host + d) == -1) {
         vc_error ("%s: cannot read: %m", l->label);
         return -1;
       }
@@ -127,7 +107,7 @@ read_ahead (void *opaque)
     if (stop)
       break;
     unsigned char *buf = r->bufs + slot * VC_RESTORE_CHUNK;
-    int err = pread_all (l->fd, buf, n, pos) == -1 ? errno : 0;
+    int err = vc_pread_full (l->fd, buf, n, pos) == -1 ? errno : 0;
     if (!err)
       vc_checksum_update (&r->ctx, buf, n);
     pthread_mutex_lock (&r->lock);

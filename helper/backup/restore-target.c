@@ -11,29 +11,11 @@
 
 #include "backup/qcow2-plan.h"
 #include "backup/restore-target.h"
+#include "common/full-io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 
 #define ZERO_CHUNK (UINT64_C (4) << 20)
-
-static int
-pwrite_all (int fd, const void *buf, size_t len, uint64_t off)
-{
-  const char *p = buf;
-
-  while (len) {
-    ssize_t n = pwrite (fd, p, len, off);
-    if (n == -1) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    p += n;
-    len -= n;
-    off += n;
-  }
-  return 0;
-}
 
 struct emit_state {
   int fd;
@@ -45,7 +27,7 @@ emit (void *opaque, const void *buf, size_t len)
 {
   struct emit_state *s = opaque;
 
-  if (pwrite_all (s->fd, buf, len, s->pos) == -1)
+  if (vc_pwrite_full (s->fd, buf, len, s->pos) == -1)
     return -1;
   s->pos += len;
   return 0;
@@ -86,7 +68,7 @@ zero_device (struct vc_restore_target *t, uint64_t off, uint64_t len)
     return 0;
   while (len) {
     size_t n = len < sizeof zeroes ? len : sizeof zeroes;
-    if (pwrite_all (t->fd, zeroes, n, off) == -1)
+    if (vc_pwrite_full (t->fd, zeroes, n, off) == -1)
       return -1;
     off += n;
     len -= n;
@@ -179,7 +161,7 @@ vc_target_write (struct vc_restore_target *t, const struct vc_run *r,
       len -= n;
     }
   }
-  if (len && pwrite_all (t->fd, p, len, off) == -1) {
+  if (len && vc_pwrite_full (t->fd, p, len, off) == -1) {
     vc_error ("%s: cannot write: %m", t->label);
     return -1;
   }
@@ -192,7 +174,7 @@ vc_target_finish (struct vc_restore_target *t)
 {
   if (t->head) {
     uint64_t head = t->virtual_size < VC_RESTORE_HEAD ? t->virtual_size : VC_RESTORE_HEAD;
-    if (fdatasync (t->fd) == -1 || pwrite_all (t->fd, t->head, head, 0) == -1) {
+    if (fdatasync (t->fd) == -1 || vc_pwrite_full (t->fd, t->head, head, 0) == -1) {
       vc_error ("%s: cannot write: %m", t->label);
       return -1;
     }
