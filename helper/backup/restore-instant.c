@@ -14,6 +14,7 @@
  */
 #include <config.h>
 
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libxml/tree.h>
 
 #include "backup/qcow2-plan.h"
 #include "backup/restore.h"
 #include "backup/restore-chain.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/xml-safe.h"
 #include "common/vc-strings.h"
 
 #define MAX_BACKING_NAME 1023           /* QEMU's limit in a qcow2 header */
@@ -45,20 +48,6 @@ json_string (FILE *f, const char *s)
     fputc (*s, f);
   }
   return 0;
-}
-
-static void
-xml_string (FILE *f, const char *s)
-{
-  for (; *s; s++)
-    switch (*s) {
-    case '&': fputs ("&amp;", f); break;
-    case '<': fputs ("&lt;", f); break;
-    case '>': fputs ("&gt;", f); break;
-    case '\'': fputs ("&apos;", f); break;
-    case '"': fputs ("&quot;", f); break;
-    default: fputc (*s, f);
-    }
 }
 
 static char *
@@ -104,37 +93,63 @@ chain_json (const vc_link_vector *v, const char *base)
   return close_memstream (f, &s, bad);
 }
 
+/* The element, or NULL when out of memory. */
+static xmlNodePtr
+child (xmlNodePtr parent, const char *name, const char *attr, const char *value)
+{
+  xmlNodePtr n = xmlNewChild (parent, NULL, BAD_CAST name, NULL);
+
+  if (n && attr && !vc_xml_set_prop (n, attr, value))
+    return NULL;
+  return n;
+}
+
+/* <source file='PATH'/> under n, or false when out of memory. */
+static bool
+file_source (xmlNodePtr n, const char *path)
+{
+  return path && child (n, "source", "file", path) != NULL;
+}
+
+/* The libvirt <disk> of the overlay on its chain: built with libxml2, as
+ * every XML virtckpt writes, since names come from the manifest.
+ */
 static char *
 disk_xml (const vc_link_vector *v, const char *base, const char *name,
           const char *overlay)
 {
-  char *s = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&s, &len);
-  int bad = 0;
+  CLEANUP_XMLFREEDOC xmlDocPtr doc = xmlNewDoc (BAD_CAST "1.0");
+  xmlBufferPtr buf = xmlBufferCreate ();
+  xmlNodePtr disk = xmlNewNode (NULL, BAD_CAST "disk"), n;
+  char *out = NULL;
+  bool ok;
 
-  if (f == NULL)
-    return NULL;
-  fputs ("<disk type='file' device='disk'>\n"
-         "  <driver name='qemu' type='qcow2'/>\n  <source file='", f);
-  xml_string (f, overlay);
-  fputs ("'/>\n", f);
-  for (size_t i = 0; i < v->len; i++) {
-    CLEANUP_FREE char *p = link_path (base, &v->ptr[i]);
-    bad |= p == NULL;
-    fprintf (f, "%*s<backingStore type='file'>\n%*s<format type='qcow2'/>\n"
-             "%*s<source file='", (int) (2 + 2 * i), "", (int) (4 + 2 * i), "",
-             (int) (4 + 2 * i), "");
-    xml_string (f, p ? p : "");
-    fputs ("'/>\n", f);
+  if (doc == NULL || disk == NULL) {
+    if (disk)
+      xmlFreeNode (disk);
+    goto done;
   }
-  fprintf (f, "%*s<backingStore/>\n", (int) (2 + 2 * v->len), "");
-  for (size_t i = v->len; i-- > 0;)
-    fprintf (f, "%*s</backingStore>\n", (int) (2 + 2 * i), "");
-  fputs ("  <target dev='", f);
-  xml_string (f, name);
-  fputs ("'/>\n</disk>\n", f);
-  return close_memstream (f, &s, bad);
+  xmlDocSetRootElement (doc, disk);
+  if (buf == NULL)
+    goto done;
+  ok = vc_xml_set_prop (disk, "type", "file") &&
+    vc_xml_set_prop (disk, "device", "disk") &&
+    (n = child (disk, "driver", "name", "qemu")) && vc_xml_set_prop (n, "type", "qcow2") &&
+    file_source (disk, overlay);
+  n = disk;
+  for (size_t i = 0; ok && i < v->len; i++) {
+    CLEANUP_FREE char *path = link_path (base, &v->ptr[i]);
+    n = child (n, "backingStore", "type", "file");
+    ok = n && child (n, "format", "type", "qcow2") && file_source (n, path);
+  }
+  ok = ok && child (n, "backingStore", NULL, NULL) &&
+    child (disk, "target", "dev", name);
+  if (ok && xmlNodeDump (buf, doc, disk, 0, 1) > 0)
+    out = vc_printf ("%s\n", (const char *) xmlBufferContent (buf));
+ done:
+  if (buf)
+    xmlBufferFree (buf);
+  return out;
 }
 
 struct emit_state {

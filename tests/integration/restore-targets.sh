@@ -150,8 +150,8 @@ chmod 711 "$B" "$B"/*/
 {
 	printf "<domain type='qemu'>\n  <name>inst</name>\n  <memory unit='MiB'>128</memory>\n"
 	printf "  <vcpu>1</vcpu>\n  <os><type arch='x86_64'>hvm</type></os>\n  <devices>\n"
-	sed "s|<target dev='vda'/>|<target dev='vda' bus='virtio'/>|" "$VC_TMP/inst/vda.xml"
-	sed "s|<target dev='vdb'/>|<target dev='vdb' bus='virtio'/>|" "$VC_TMP/inst/vdb.xml"
+	sed -E "s|<target dev=.vda./>|<target dev='vda' bus='virtio'/>|" "$VC_TMP/inst/vda.xml"
+	sed -E "s|<target dev=.vdb./>|<target dev='vdb' bus='virtio'/>|" "$VC_TMP/inst/vdb.xml"
 	printf "    <controller type='usb' model='none'/>\n    <memballoon model='none'/>\n"
 	printf "  </devices>\n</domain>\n"
 } >"$VC_TMP/inst.xml"
