@@ -22,6 +22,10 @@
 #   - restore: virtckpt restore and virtnbdrestore, each from its own full
 #     backup; `virtckpt restore --instant` too when its --help lists it;
 #   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt;
+#   - a second table: a full backup interrupted K times (cancel, as before a
+#     live migration), then finished: resumed against started over (bytes
+#     read over NBD by all runs, seconds of the finishing run; see
+#     resume-rows.sh);
 #   - replication: tests/bench/replication-bench.sh, step 1 only (3-node
 #     lab): p50 and p99 of a PUT over an open connection until the new
 #     version is on all 3 nodes, and of a whole CLI import.
@@ -33,6 +37,7 @@
 #   SIZE=2G          data in the disk: a number with K, M, G or T (MiB if none)
 #   RUNS=2           runs per row, best kept (all listed in the notes)
 #   REPL_UPDATES=300 updates of the replication rows (0: no replication rows)
+#   INTERRUPTS="1 2" interruption counts K of the resume rows (0: no resume rows)
 #   VC_BENCH_LOGDIR  keep each row's output there
 #   TMPDIR           where the image and the outputs go (about 5 x SIZE free)
 # and those of tests/lib/functions.sh (VC_KEEP_TMP=1, ...).  Needs what the
@@ -47,10 +52,12 @@ set -eu -o pipefail
 SIZE=${SIZE:-2G}
 RUNS=${RUNS:-2}
 REPL_UPDATES=${REPL_UPDATES:-300}
+INTERRUPTS=${INTERRUPTS:-1 2}
 VC_BENCH_LOGDIR=${VC_BENCH_LOGDIR:-}
 usage() { echo "run.sh: $*" >&2; exit 2; }
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || usage "RUNS must be a positive integer"
 [[ "$REPL_UPDATES" =~ ^[0-9]+$ ]] || usage "REPL_UPDATES must be an integer"
+[[ "$INTERRUPTS" =~ ^[[:space:]]*([0-9]+[[:space:]]*)+$ ]] || usage "INTERRUPTS must be integers (0: no resume rows)"
 case $SIZE in
 *[0-9]) SIZE_MIB=$SIZE ;;
 *[kK]) SIZE_MIB=$((${SIZE%?} / 1024)) ;;
@@ -346,6 +353,12 @@ else
 	row "${VR_ROW[@]}"
 fi
 
+# --- interrupted full backups: resumed and started over ----------------------
+# shellcheck source-path=SCRIPTDIR source=resume-rows.sh
+. "$(dirname "$0")/resume-rows.sh"
+RS_ROWS=() RS_CHECKS=()
+resume_rows "$INTERRUPTS"
+
 # --- replication --------------------------------------------------------------
 REPL_P99=""
 if [[ "$REPL" == failed ]]; then
@@ -399,4 +412,5 @@ verdict "restore >= 5x virtnbdrestore" "$(ratio "$VR_SECS" "$RS_SECS")" ">=" 5
 verdict "instant restore < 1 s" "$IN_SECS" "<" 1
 verdict "replication p99 < 10 ms" "$REPL_P99" "<" 10
 [[ -z "$CHECK" ]] || printf -- '\nCheck: %s\n' "$CHECK"
+((${#RS_ROWS[@]} == 0)) || resume_report
 vc_log "done"
