@@ -10,6 +10,7 @@
 #include "backup/copy.h"
 #include "backup/disk-job.h"
 #include "backup/qcow2-plan.h"
+#include "common/full-io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
@@ -100,14 +101,9 @@ static int
 sink_emit (void *opaque, const void *buf, size_t len)
 {
   struct sink *s = opaque;
-  for (size_t done = 0; done < len; ) {
-    ssize_t n = pwrite (s->fd, (const char *) buf + done, len - done, s->pos + done);
-    if (n == -1 && errno == EINTR)
-      continue;
-    if (n == -1)
-      return -1;
-    done += n;
-  }
+
+  if (vc_pwrite_full (s->fd, buf, len, s->pos) == -1)
+    return -1;
   vc_checksum_update (s->hash, buf, len);
   s->pos += len;
   return 0;

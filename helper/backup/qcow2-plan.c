@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/full-io.h"
 #include "backup/qcow2-plan.h"
 
 #define CS VC_QCOW2_CLUSTER_SIZE
@@ -311,4 +312,28 @@ vc_qcow2_plan_emit_metadata (const struct vc_qcow2_plan *p,
     return -1;
   }
   return 0;
+}
+
+struct fd_sink {
+  int fd;
+  uint64_t pos;
+};
+
+static int
+fd_emit (void *opaque, const void *buf, size_t len)
+{
+  struct fd_sink *s = opaque;
+
+  if (vc_pwrite_full (s->fd, buf, len, s->pos) == -1)
+    return -1;
+  s->pos += len;
+  return 0;
+}
+
+int
+vc_qcow2_plan_write_metadata (const struct vc_qcow2_plan *p, int fd)
+{
+  struct fd_sink s = { fd, 0 };
+
+  return vc_qcow2_plan_emit_metadata (p, fd_emit, &s);
 }

@@ -56,4 +56,7 @@ typedef int (*vc_emit_fn) (void *opaque, const void *buf, size_t len);
 extern int vc_qcow2_plan_emit_metadata (const struct vc_qcow2_plan *plan,
                                         vc_emit_fn emit, void *opaque);
 
+/* The same, written to fd from offset 0.  -1 and errno on failure. */
+extern int vc_qcow2_plan_write_metadata (const struct vc_qcow2_plan *plan, int fd);
+
 #endif

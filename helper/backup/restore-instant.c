@@ -152,26 +152,6 @@ disk_xml (const vc_link_vector *v, const char *base, const char *name,
   return out;
 }
 
-struct emit_state {
-  int fd;
-  uint64_t pos;
-};
-
-static int
-emit (void *opaque, const void *buf, size_t len)
-{
-  struct emit_state *s = opaque;
-  ssize_t n = pwrite (s->fd, buf, len, s->pos);
-
-  if (n != (ssize_t) len) {
-    if (n >= 0)
-      errno = EIO;
-    return -1;
-  }
-  s->pos += len;
-  return 0;
-}
-
 static int
 write_overlay (int fd, uint64_t virtual_size, const char *backing)
 {
@@ -180,10 +160,9 @@ write_overlay (int fd, uint64_t virtual_size, const char *backing)
     .virtual_size = virtual_size, .data = &none, .zero = &none,
     .backing = backing,
   };
-  struct emit_state s = { fd, 0 };
 
   if (vc_qcow2_plan_layout (&plan) == -1 || ftruncate (fd, plan.file_size) == -1 ||
-      vc_qcow2_plan_emit_metadata (&plan, emit, &s) == -1)
+      vc_qcow2_plan_write_metadata (&plan, fd) == -1)
     return -1;
   return fdatasync (fd);
 }

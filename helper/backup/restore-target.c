@@ -17,22 +17,6 @@
 
 #define ZERO_CHUNK (UINT64_C (4) << 20)
 
-struct emit_state {
-  int fd;
-  uint64_t pos;
-};
-
-static int
-emit (void *opaque, const void *buf, size_t len)
-{
-  struct emit_state *s = opaque;
-
-  if (vc_pwrite_full (s->fd, buf, len, s->pos) == -1)
-    return -1;
-  s->pos += len;
-  return 0;
-}
-
 static int
 prepare_qcow2 (struct vc_restore_target *t, const struct vc_chain_map *map)
 {
@@ -40,7 +24,6 @@ prepare_qcow2 (struct vc_restore_target *t, const struct vc_chain_map *map)
   struct vc_qcow2_plan plan = {
     .virtual_size = map->virtual_size, .data = &map->data, .zero = &none,
   };
-  struct emit_state s = { t->fd, 0 };
 
   if (vc_qcow2_plan_layout (&plan) == -1) {
     vc_error ("%s: cannot lay out the image: %m", t->label);
@@ -48,7 +31,7 @@ prepare_qcow2 (struct vc_restore_target *t, const struct vc_chain_map *map)
   }
   t->data_offset = plan.data_offset;
   if (ftruncate (t->fd, plan.file_size) == -1 ||
-      vc_qcow2_plan_emit_metadata (&plan, emit, &s) == -1) {
+      vc_qcow2_plan_write_metadata (&plan, t->fd) == -1) {
     vc_error ("%s: cannot write: %m", t->label);
     return -1;
   }
