@@ -32,18 +32,6 @@ backup_id() {
 	sed -n 's/.*<backup id="\([0-9]*\)".*/\1/p' "$B/manifest.xml" | tail -1
 }
 
-# wait_copied MIB : the background backup's new image holds MIB MiB.
-wait_copied() {
-	local i size
-	for ((i = 0; i < 1200; i++)); do
-		size=$(stat -c %s "$B"/.partial-*/vda.qcow2 2>/dev/null | head -1 || true)
-		[[ -n "$size" ]] && ((size >= $1 * MIB)) && return 0
-		sleep 0.05
-	done
-	cat "$VC_TMP/bg.out" >&2
-	vc_fail "the background backup did not copy $1 MiB"
-}
-
 # wait_resumed : the background backup resumes the interrupted one (its
 # new image is then the one wait_copied sees).
 wait_resumed() {
@@ -92,7 +80,7 @@ backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" "${RATE[@]}"
 # Guest writes while it copies: one where it copied, one ahead of it.
 ref_write "$H" vm vda a 0x11 1M 4M
 ref_write "$H" vm vda a 0x12 240M 4M
-wait_copied $((SIZE / 2))
+wait_copied "$B" $((SIZE / 2))
 cancel_backup "full"
 vc_assert_eq "" "$(vck "$H" list "$B" 2>/dev/null | sed -n '3,$p')" "an interrupted backup is not listed"
 # ... and after it.
@@ -123,7 +111,7 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate 8M
 ref_write "$H" vm vda a 0x31 5M 2M
-wait_copied 48
+wait_copied "$B" 48
 cancel_backup "inc"
 ref_write "$H" vm vda a 0x32 100M 2M
 ref_write "$H" vm vda a 0x33 250M 2M
@@ -135,12 +123,12 @@ read_at_most "resumed inc" $((96 + 6))
 
 # --- a full interrupted twice ---------------------------------------------------
 backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
-wait_copied $((SIZE / 4))
+wait_copied "$B" $((SIZE / 4))
 cancel_backup "full, first"
 ref_write "$H" vm vda a 0x41 2M 4M
 backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
 wait_resumed
-wait_copied $((SIZE * 5 / 8))
+wait_copied "$B" $((SIZE * 5 / 8))
 cancel_backup "full, second"
 kept=$(grep -o "interrupted: kept [0-9]*" "$VC_TMP/bg.out" | grep -o "[0-9]*$")
 ref_write "$H" vm vda a 0x42 150M 4M
@@ -151,7 +139,7 @@ ref_write "$H" vm vda a 0x42 150M 4M
 if [[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]]; then
 	backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
 	wait_resumed
-	wait_copied $((kept + 8))
+	wait_copied "$B" $((kept + 8))
 	vc_virsh "$H" domjobabort vm
 	rc=0
 	wait "$BG" || rc=$?
@@ -177,10 +165,10 @@ interrupt() {
 	done
 	if [[ "${2:-}" == full ]]; then
 		backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" -l full "${RATE[@]}"
-		wait_copied $((SIZE / 2))
+		wait_copied "$B" $((SIZE / 2))
 	else
 		backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate 8M
-		wait_copied 24
+		wait_copied "$B" 24
 	fi
 	cancel_backup "$1"
 }

@@ -113,6 +113,19 @@ backup_in_background() {
 	vc_fail "the background backup did not start copying into $dir"
 }
 
+# wait_copied DIR MIB : the background backup's new image in DIR holds
+# MIB MiB (an interruption lands there).
+wait_copied() {
+	local i size
+	for ((i = 0; i < 1200; i++)); do
+		size=$(stat -c %s "$1"/.partial-*/vda.qcow2 2>/dev/null | head -1 || true)
+		[[ -n "$size" ]] && ((size >= $2 * 1048576)) && return 0
+		sleep 0.05
+	done
+	cat "$VC_TMP/bg.out" >&2
+	vc_fail "the background backup did not copy $2 MiB into $1"
+}
+
 suspend_backup() {
 	kill -STOP "$BACKUP_PID"
 	[[ " ${VC_STOP_HOOKS[*]} " == *" resume_backup "* ]] || VC_STOP_HOOKS+=(resume_backup)

@@ -32,18 +32,6 @@ vc_rsc_param vm6-ckpt backup_wait 0
 vc_wait_idle
 B=$VC_BACKUPS
 
-# wait_copied MIB : the background backup's new image holds MIB MiB.
-wait_copied() {
-	local i size
-	for ((i = 0; i < 1200; i++)); do
-		size=$(stat -c %s "$B"/.partial-*/vda.qcow2 2>/dev/null | head -1 || true)
-		[[ -n "$size" ]] && ((size >= $1 * MIB)) && return 0
-		sleep 0.05
-	done
-	cat "$VC_TMP/bg.out" >&2
-	vc_fail "the background backup did not copy $1 MiB"
-}
-
 # interrupted WHAT : the background backup was cancelled by the agent and
 # kept what it copied.
 interrupted() {
@@ -78,7 +66,7 @@ resumed() {
 # --- a full backup, live migration about halfway -------------------------------
 backup_in_background "$B" vnck n1 backup vm6 -o "$B" --max-rate $((64 * MIB))
 ref_write n1 vm6 vda vm6 0x61 8M 8M
-wait_copied $((SIZE / 2))
+wait_copied "$B" $((SIZE / 2))
 vc_vm_move vm6 n2
 vc_assert_eq "running (migrated)" "$(vc_virsh n2 domstate --reason vm6)" "vm6 live-migrated to n2"
 interrupted "full, live migration"
@@ -92,7 +80,7 @@ done
 vc_rsc_meta vm6 allow-migrate false
 vc_wait_idle
 backup_in_background "$B" vnck n2 backup vm6 -o "$B" --max-rate $((16 * MIB))
-wait_copied 64
+wait_copied "$B" 64
 vc_vm_move vm6 n3
 vc_assert_eq "running (booted)" "$(vc_virsh n3 domstate --reason vm6)" "vm6 started again on n3"
 interrupted "inc, relocation"
@@ -106,7 +94,7 @@ done
 vc_rsc_meta vm6 allow-migrate true
 vc_wait_idle
 backup_in_background "$B" vnck n3 backup vm6 -o "$B" --max-rate $((16 * MIB))
-wait_copied 64
+wait_copied "$B" 64
 vc_vm_move vm6 n1
 interrupted "inc, first migration"
 ref_write n1 vm6 vda vm6 0x64 500M 4M
@@ -115,7 +103,7 @@ for ((i = 0; i < 600; i++)); do
 	grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" && break
 	sleep 0.05
 done
-wait_copied 128
+wait_copied "$B" 128
 vc_vm_move vm6 n2
 interrupted "inc, second migration"
 grep -q "resumes the backup interrupted" "$VC_TMP/bg.out" || vc_fail "the second run did not resume"
@@ -127,7 +115,7 @@ vc_wait_idle
 
 # --- a node crash mid-backup: nothing can be trusted, the next one starts over --
 backup_in_background "$B" vnck n2 backup vm6 -o "$B" -l full --max-rate $((64 * MIB))
-wait_copied $((SIZE / 4))
+wait_copied "$B" $((SIZE / 4))
 kill -KILL "$BACKUP_PID"
 vc_node_crash n2 vm6
 wait "$BG" || true
