@@ -278,18 +278,56 @@ run_list (const struct vc_options *opts, struct vc_store *store, char **argv)
   return ret == VC_EXIT_OK && broken ? VC_EXIT_CHAIN_BROKEN : ret;
 }
 
+/* Drops the chain from a loaded document, leaving the rest. */
+static void
+drop_chain (struct vc_chain *chain)
+{
+  for (size_t i = 0; i < chain->checkpoints.len; i++)
+    vc_checkpoint_clear (&chain->checkpoints.ptr[i]);
+  vc_checkpoint_vector_reset (&chain->checkpoints);
+  chain->broken = false;
+  free (chain->broken_reason);
+  chain->broken_reason = NULL;
+  chain->broken_since = 0;
+}
+
+/* The document keeps what is not the chain (a schedule): then only the
+ * checkpoints go and the rest is written back as a new version; when
+ * nothing else is left, the document goes (a tombstone in a cluster).
+ */
 static int
 run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
 {
+  struct vc_chain chain;
+  bool kept = false;
+  int r;
+
   if (store->dirfd == -1 && store->daemon == NULL) {
     vc_error ("no checkpoints stored for '%s'", argv[0]);
     return VC_EXIT_NOT_STORED;
   }
   if (vc_store_lock (store) == -1)
     return VC_EXIT_ERROR;
-  switch (vc_store_remove (store, argv[0])) {
+  r = vc_store_load (store, argv[0], &chain);
+  if (r == 0) {
+    bool had = chain.checkpoints.len > 0;
+    drop_chain (&chain);
+    kept = !vc_chain_holds_nothing (&chain);
+    if (!had && kept)
+      r = 1;                    /* a schedule only: no chain to forget */
+    else if (kept) {
+      chain.version.generation++;
+      chain.updated = time (NULL);
+      r = vc_store_save (store, &chain);
+    }
+    else
+      r = vc_store_remove (store, argv[0]);
+    vc_chain_clear (&chain);
+  }
+  switch (r) {
   case 0:
-    vc_notice ("forgot the checkpoints of %s", argv[0]);
+    vc_notice ("forgot the checkpoints of %s%s", argv[0],
+               kept ? " (its schedule is kept)" : "");
     return VC_EXIT_OK;
   case 1:
     vc_error ("no checkpoints stored for '%s'", argv[0]);

@@ -73,6 +73,9 @@ vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
   live.broken_since = stored.broken_since;
   live.broken_reason = stored.broken_reason;
   stored.broken_reason = NULL;
+  /* The rest of the document is not libvirt's: kept as it is. */
+  live.schedule = stored.schedule;
+  stored.schedule = NULL;
 
   if (vc_store_save (store, &live) == -1)
     goto out;

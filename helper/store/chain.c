@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/chain.h"
+#include "store/schedule.h"
 #include "common/vc-strings.h"
 
 void
@@ -38,7 +39,14 @@ vc_chain_clear (struct vc_chain *chain)
   for (size_t i = 0; i < chain->checkpoints.len; i++)
     vc_checkpoint_clear (&chain->checkpoints.ptr[i]);
   vc_checkpoint_vector_reset (&chain->checkpoints);
+  vc_schedule_free (chain->schedule);
   memset (chain, 0, sizeof *chain);
+}
+
+bool
+vc_chain_holds_nothing (const struct vc_chain *chain)
+{
+  return chain->checkpoints.len == 0 && chain->schedule == NULL;
 }
 
 ssize_t

@@ -36,11 +36,20 @@ struct vc_chain {
   char *broken_reason;
   int64_t broken_since;
   vc_checkpoint_vector checkpoints;   /* parents before children */
+  /* The domain's backup schedule (store/schedule.h), or NULL: a
+   * document may hold a schedule and no checkpoints.
+   */
+  struct vc_schedule *schedule;
 };
 
 extern void vc_disk_clear (struct vc_disk *d);
 extern void vc_checkpoint_clear (struct vc_checkpoint *c);
 extern void vc_chain_clear (struct vc_chain *chain);
+
+/* True when the document holds nothing but its identity: no checkpoint,
+ * no schedule.  Removing the last thing it holds removes the document.
+ */
+extern bool vc_chain_holds_nothing (const struct vc_chain *chain);
 
 extern ssize_t vc_chain_find (const struct vc_chain *chain, const char *name);
 

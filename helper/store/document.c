@@ -11,6 +11,7 @@
 #include "store/checkpoint-xml.h"
 #include "common/cleanup.h"
 #include "store/document.h"
+#include "store/schedule.h"
 #include "common/vc-strings.h"
 #include "common/xml-safe.h"
 
@@ -90,6 +91,8 @@ vc_document_format (const struct vc_chain *chain, size_t *len)
     if (!add_text (cp, "xml", c->xml))
       return NULL;
   }
+  if (chain->schedule && vc_schedule_format (root, chain->schedule) == -1)
+    return NULL;
   return vc_xml_dump (doc, len);
 }
 
@@ -326,7 +329,8 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
   if (parse_identity (root, chain, err) == -1 ||
       parse_broken (root, chain, err) == -1 ||
       parse_checkpoints (root, chain, err) == -1 ||
-      check_order (chain, err) == -1) {
+      check_order (chain, err) == -1 ||
+      vc_schedule_parse (root, &chain->schedule, err) == -1) {
     vc_chain_clear (chain);
     return -1;
   }

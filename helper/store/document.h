@@ -18,6 +18,9 @@
  *       </checkpoint>
  *       <checkpoint name="c2" parent="c1" created="...">...</checkpoint>
  *     </checkpoints>
+ *     <schedule every="900" set="...">                (optional: the
+ *       <dir>/backups/web1</dir>                         backup schedule,
+ *     </schedule>                                        store/schedule.h)
  *   </virtckpt-domain>
  *
  * The <xml> element is authoritative; the other checkpoint fields are a

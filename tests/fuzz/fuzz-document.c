@@ -14,6 +14,7 @@
 
 #include "fuzz-common.h"
 #include "store/document.h"
+#include "store/schedule.h"
 
 static void
 same_string (const char *what, const char *a, const char *b)
@@ -54,6 +55,17 @@ same_chain (const struct vc_chain *a, const struct vc_chain *b)
                a->checkpoints.len, b->checkpoints.len);
   for (size_t i = 0; i < a->checkpoints.len; i++)
     same_checkpoint (&a->checkpoints.ptr[i], &b->checkpoints.ptr[i]);
+  if ((a->schedule == NULL) != (b->schedule == NULL))
+    fuzz_fail ("round trip added or lost the schedule");
+  if (a->schedule) {
+    const struct vc_schedule *x = a->schedule, *y = b->schedule;
+    same_string ("the schedule's directory", x->dir, y->dir);
+    if (x->every != y->every || x->full_every != y->full_every ||
+        x->keep_last != y->keep_last || x->keep_daily != y->keep_daily ||
+        x->keep_weekly != y->keep_weekly || x->keep_monthly != y->keep_monthly ||
+        x->set != y->set)
+      fuzz_fail ("round trip changed the schedule");
+  }
 }
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
