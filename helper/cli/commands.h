@@ -40,6 +40,9 @@ struct vc_options {
   int hold;                     /* -1: not given */
   bool release;
   bool instant;                 /* restore --instant */
+  /* schedule set: as given, parsed by cmd-schedule.c */
+  const char *every, *full_every;
+  const char *keep_last, *keep_daily, *keep_weekly, *keep_monthly;
 };
 
 /* The long options without a short form. */
@@ -51,6 +54,8 @@ enum {
   VC_OPT_MAX_RATE,
   VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_INSTANT,
+  VC_OPT_EVERY, VC_OPT_FULL_EVERY, VC_OPT_KEEP_LAST, VC_OPT_KEEP_DAILY,
+  VC_OPT_KEEP_WEEKLY, VC_OPT_KEEP_MONTHLY,
   VC_OPT_END                    /* past the last */
 };
 
@@ -78,6 +83,10 @@ struct vc_command {
 /* checkpoints SUBCOMMAND */
 extern vc_command_fn vc_cmd_capture, vc_cmd_redefine, vc_cmd_show,
   vc_cmd_list_domains, vc_cmd_forget, vc_cmd_import;
+
+/* schedule SUBCOMMAND */
+extern vc_command_fn vc_cmd_schedule_set, vc_cmd_schedule_show,
+  vc_cmd_schedule_list, vc_cmd_schedule_remove, vc_cmd_schedule_run;
 
 extern vc_command_fn vc_cmd_backup, vc_cmd_restore, vc_cmd_verify,
   vc_cmd_list, vc_cmd_cancel, vc_cmd_status, vc_cmd_thaw;

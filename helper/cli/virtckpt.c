@@ -60,9 +60,59 @@ static const struct vc_command checkpoints_commands[] = {
   { NULL },
 };
 
+static const struct vc_command schedule_commands[] = {
+  { "set", "DOMAIN -o DIR", "back up DOMAIN on a schedule",
+    "DOMAIN -o DIR --every DURATION [--full-every DURATION]\n"
+    "                [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
+    "                [--keep-monthly N]",
+    "Store a backup schedule for DOMAIN (replacing its schedule, if any) in\n"
+    "its store document: it replicates to every node as its chain does.  A\n"
+    "backup is due once in every window of DURATION (windows are multiples\n"
+    "of DURATION since the epoch, the same on every node); windows missed are\n"
+    "caught up once.  DURATION: 90s, 15m, 4h, 1d, 2w, 1h30m, or seconds.\n"
+    "\n"
+    "  -o, --output=DIR         backup directory: an absolute path (relative\n"
+    "                           paths are refused: every node reads it)\n"
+    "      --every=DURATION     one backup per DURATION (1s to 3660d)\n"
+    "      --full-every=DURATION  a full backup once the last full is this\n"
+    "                           old (at least --every; default: a full only\n"
+    "                           when the chain needs one)\n"
+    "      --keep-last=N, --keep-daily=N, --keep-weekly=N, --keep-monthly=N\n"
+    "                           retention (1 to 100000 each; default: keep all)\n",
+    vc_cmd_schedule_set, NULL,
+    "output every full-every keep-last keep-daily keep-weekly keep-monthly" },
+  { "show", "DOMAIN", "show the schedule of DOMAIN and when it is due",
+    "[--json] DOMAIN",
+    "Show the schedule of DOMAIN and when its next backup is due, as this node\n"
+    "sees the backup directory (--json: a JSON document).  Exits 4 when DOMAIN\n"
+    "has no schedule.\n",
+    vc_cmd_schedule_show, NULL, "json" },
+  { "list", "", "list the schedules", "[--json]",
+    "List every scheduled domain: its period, full period, retention, when the\n"
+    "next backup is due and its directory, or \"no schedules\" (--json: a\n"
+    "JSON document).\n",
+    vc_cmd_schedule_list, NULL, "json" },
+  { "remove", "DOMAIN", "delete the schedule of DOMAIN", NULL,
+    "Delete the schedule of DOMAIN; its checkpoints and backups are not\n"
+    "touched.  Exits 4 when DOMAIN has no schedule.\n",
+    vc_cmd_schedule_remove, NULL, "" },
+  { "run", "[DOMAIN]...", "run the due backups of domains running here",
+    "[DOMAIN]...",
+    "For a host without a cluster (the virtckpt-schedule.timer runs it every\n"
+    "minute): back up, one after the other, each scheduled domain (or each\n"
+    "DOMAIN given) that runs on this host and is due, as 'virtckpt backup'\n"
+    "does (full when due, else --level auto).  One line per domain on\n"
+    "standard output.  Runs on one host wait for each other.  Exit status 1\n"
+    "when any backup failed, or a DOMAIN given has no schedule.\n",
+    vc_cmd_schedule_run, NULL, "" },
+  { NULL },
+};
+
 static const struct vc_command commands[] = {
   { "checkpoints", "SUBCOMMAND", "the stored checkpoint chains", "SUBCOMMAND [DOMAIN]",
     NULL, NULL, checkpoints_commands, NULL },
+  { "schedule", "SUBCOMMAND", "backup schedules", "SUBCOMMAND [DOMAIN]",
+    NULL, NULL, schedule_commands, NULL },
   { "backup", "DOMAIN -o DIR",
     "back up DOMAIN (--level full|inc|diff|copy|auto)",
     "DOMAIN -o DIR [--level LEVEL]\n"
@@ -228,6 +278,7 @@ usage_main (FILE *fp)
 "      --json          list, checkpoints list|show, status, verify, backup:\n"
 "                      one JSON document on stdout (virtckpt(8), JSON OUTPUT)\n"
 "      --check         checkpoints list: exit 3 when a chain is broken\n"
+"      --every=DURATION  schedule set: one backup per DURATION (15m, 1d...)\n"
 "  -v, --verbose       say more; twice for debugging\n"
 "  -q, --quiet         print errors only\n"
 "  -h, --help          show this help (also after a command)\n"
@@ -354,6 +405,12 @@ static const struct option long_options[] = {
   { "json", no_argument, NULL, VC_OPT_JSON },
   { "check", no_argument, NULL, VC_OPT_CHECK },
   { "instant", no_argument, NULL, VC_OPT_INSTANT },
+  { "every", required_argument, NULL, VC_OPT_EVERY },
+  { "full-every", required_argument, NULL, VC_OPT_FULL_EVERY },
+  { "keep-last", required_argument, NULL, VC_OPT_KEEP_LAST },
+  { "keep-daily", required_argument, NULL, VC_OPT_KEEP_DAILY },
+  { "keep-weekly", required_argument, NULL, VC_OPT_KEEP_WEEKLY },
+  { "keep-monthly", required_argument, NULL, VC_OPT_KEEP_MONTHLY },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -411,6 +468,12 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_JSON: o->json = true; break;
     case VC_OPT_CHECK: o->check = true; break;
     case VC_OPT_INSTANT: o->instant = true; break;
+    case VC_OPT_EVERY: o->every = optarg; break;
+    case VC_OPT_FULL_EVERY: o->full_every = optarg; break;
+    case VC_OPT_KEEP_LAST: o->keep_last = optarg; break;
+    case VC_OPT_KEEP_DAILY: o->keep_daily = optarg; break;
+    case VC_OPT_KEEP_WEEKLY: o->keep_weekly = optarg; break;
+    case VC_OPT_KEEP_MONTHLY: o->keep_monthly = optarg; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;

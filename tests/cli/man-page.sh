@@ -18,9 +18,9 @@ helps() {
 	"$VIRTCKPT" --help
 	for cmd in $("$VIRTCKPT" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort -u); do
 		"$VIRTCKPT" "$cmd" --help
-		if [[ "$cmd" == checkpoints ]]; then
-			for sub in $("$VIRTCKPT" checkpoints --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
-				"$VIRTCKPT" checkpoints "$sub" --help
+		if [[ "$cmd" == checkpoints || "$cmd" == schedule ]]; then
+			for sub in $("$VIRTCKPT" "$cmd" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+				"$VIRTCKPT" "$cmd" "$sub" --help
 			done
 		fi
 	done
