@@ -10,6 +10,7 @@
 
 set -eu -o pipefail
 : "${abs_top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${abs_top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 unit=$abs_top_builddir/systemd/virtckptd.service
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -69,5 +70,29 @@ out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
 	"$tmp/virtckptd.service" 2>&1) || fail "systemd-analyze verify: $out"
 if grep -v 'corosync.service\|pacemaker.service' <<<"$out" | grep -q .; then
 	fail "systemd-analyze verify: $out"
+fi
+
+# Scheduled backups without a cluster: the timer starts the service every
+# minute, persistently; the service runs the built virtckpt's schedule run.
+sunit=$abs_top_builddir/systemd/virtckpt-schedule.service
+timer=$abs_top_srcdir/systemd/virtckpt-schedule.timer
+[[ -f "$sunit" ]] || fail "$sunit was not built"
+! grep -n '@[a-z_]*@' "$sunit" || fail "unsubstituted variables in $sunit"
+grep -qx 'ExecStart=/.*/virtckpt schedule run' "$sunit" ||
+	fail "ExecStart is $(grep ExecStart= "$sunit")"
+grep -qx 'Type=oneshot' "$sunit" || fail "the schedule service is not a oneshot"
+grep -qx 'OnCalendar=\*-\*-\* \*:\*:00' "$timer" || fail "the timer is not every minute"
+grep -qx 'Persistent=true' "$timer" || fail "the timer is not persistent"
+[[ "$(systemd-analyze calendar --iterations=2 '*-*-* *:*:00' 2>/dev/null |
+	sed -n 's/.*Next elapse: .*:\([0-9][0-9]\) .*/\1/p' | sort -u)" == 00 ]] ||
+	fail "OnCalendar does not elapse on whole minutes"
+sed "s|^ExecStart=[^ ]*|ExecStart=$abs_top_builddir/helper/virtckpt|" "$sunit" \
+	>"$tmp/virtckpt-schedule.service"
+cp "$timer" "$tmp/virtckpt-schedule.timer"
+out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
+	"$tmp/virtckpt-schedule.timer" "$tmp/virtckpt-schedule.service" 2>&1) ||
+	fail "systemd-analyze verify of the schedule units: $out"
+if grep -v 'libvirtd.service\|virtqemud.service' <<<"$out" | grep -q .; then
+	fail "systemd-analyze verify of the schedule units: $out"
 fi
 echo PASS

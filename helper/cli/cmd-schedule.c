@@ -217,7 +217,10 @@ vc_cmd_schedule_remove (const struct vc_options *o, int argc, char **argv)
   ret = open_store (o, &store, false);
   if (ret != VC_EXIT_OK)
     return ret;
-  r = vc_store_lock (&store) == -1 ? -1 : vc_store_load (&store, argv[0], &chain);
+  if (store.dirfd == -1 && store.daemon == NULL)
+    r = 1;                      /* no store yet: nothing in it */
+  else
+    r = vc_store_lock (&store) == -1 ? -1 : vc_store_load (&store, argv[0], &chain);
   if (r == 0 && chain.schedule == NULL) {
     vc_chain_clear (&chain);
     r = 1;

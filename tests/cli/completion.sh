@@ -141,6 +141,30 @@ expect "test" --store "$tmp/store" checkpoints show ""
 expect "test" -s "$tmp/store" checkpoints forget t
 expect "" --store "$tmp/store" checkpoints forget x
 
+# schedule: its subcommands, their options, values and domains.
+has "list remove run set show" schedule ""
+for sub in $got; do
+	"$VIRTCKPT" schedule "$sub" --help >/dev/null ||
+		fail "offered subcommand schedule $sub has no help"
+done
+has "--output --every --full-every --keep-last --keep-daily --keep-weekly --keep-monthly" \
+	schedule set vm --
+lacks "--json --level" schedule set vm --
+has "--json" schedule show --
+has "--json" schedule list --
+lacks "--every --json" schedule remove --
+expect "15m 1d 1h 1w 4h" schedule set vm --every ""
+expect "4h" schedule set vm --full-every 4
+expect "--every=15m" schedule set vm --every=15
+expect "" schedule set vm --keep-last ""
+expect "" --store "$tmp/sched" schedule show ""
+"$VIRTCKPT" -q --store "$tmp/sched" schedule set web1 -o /b/web1 --every 15m
+"$VIRTCKPT" -q --store "$tmp/sched" schedule set db -o /b/db --every 1d
+expect "db web1" --store "$tmp/sched" schedule show ""
+expect "web1" --store "$tmp/sched" schedule remove w
+expect "db web1" --store "$tmp/sched" schedule run web1 ""
+expect "" --store "$tmp/sched" schedule show web1 ""
+
 # Domains libvirt runs, through the URI on the line (libvirt's test driver
 # runs one domain, "test"), and its disks for --disk.
 if command -v virsh >/dev/null; then
