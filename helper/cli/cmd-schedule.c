@@ -30,6 +30,7 @@
 #include "common/exit-codes.h"
 #include "common/json-writer.h"
 #include "common/log.h"
+#include "common/trusted-dir.h"
 #include "common/vc-strings.h"
 #include "libvirt/libvirt-conn.h"
 #include "store/schedule.h"
@@ -729,21 +730,26 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
 static int
 lock_runs (const char *rundir)
 {
-  CLEANUP_FREE char *path = vc_printf ("%s/schedule-run.lock", rundir);
-  int fd;
+  int dirfd, fd;
 
-  if (path == NULL || vc_mkdir_parents (rundir, 0700) == -1) {
-    vc_error ("cannot make %s: %m", rundir);
+  /* Made as a backup makes it: the QEMU user reaches its job directories. */
+  if (vc_mkdir_parents (rundir, 0755) == -1) {
+    vc_error ("cannot use runtime directory %s: %m", rundir);
     return -1;
   }
-  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  dirfd = vc_open_trusted_dir (rundir, "runtime directory");
+  if (dirfd == -1)
+    return -1;
+  fd = openat (dirfd, "schedule-run.lock",
+               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  close (dirfd);
   if (fd == -1) {
-    vc_error ("cannot open %s: %m", path);
+    vc_error ("cannot open %s/schedule-run.lock: %m", rundir);
     return -1;
   }
   while (flock (fd, LOCK_EX) == -1)
     if (errno != EINTR || stopped) {
-      vc_error ("cannot lock %s: %m", path);
+      vc_error ("cannot lock %s/schedule-run.lock: %m", rundir);
       close (fd);
       return -1;
     }
