@@ -308,8 +308,13 @@ run_forget (const struct vc_options *opts, struct vc_store *store, char **argv)
   }
   if (vc_store_lock (store) == -1)
     return VC_EXIT_ERROR;
-  r = vc_store_load (store, argv[0], &chain);
-  if (r == 0) {
+  /* A document that cannot be read is removed whole, as it always was:
+   * forget is how a damaged one is cleared.
+   */
+  r = vc_store_load_quiet (store, argv[0], &chain);
+  if (r == -1)
+    r = vc_store_remove (store, argv[0]);
+  else if (r == 0) {
     bool had = chain.checkpoints.len > 0;
     drop_chain (&chain);
     kept = !vc_chain_holds_nothing (&chain);

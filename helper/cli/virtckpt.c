@@ -49,8 +49,8 @@ static const struct vc_command checkpoints_commands[] = {
     "      --json    a JSON document (virtckpt(8), JSON OUTPUT)\n",
     vc_cmd_list_domains, NULL, "check json" },
   { "forget", "DOMAIN", "delete the stored chain of DOMAIN", NULL,
-    "Delete the stored chain of DOMAIN.  libvirt is not touched.  Exits 4 when\n"
-    "nothing is stored for DOMAIN.\n",
+    "Delete the stored chain of DOMAIN.  libvirt is not touched; a schedule of\n"
+    "DOMAIN is kept.  Exits 4 when no checkpoint is stored for DOMAIN.\n",
     vc_cmd_forget, NULL, "" },
   { "import", "FILE", "store the chain in FILE (a store document)", NULL,
     "Store the chain in FILE, a store document (for example one shown by\n"
@@ -101,9 +101,9 @@ static const struct vc_command schedule_commands[] = {
     "For a host without a cluster (the virtckpt-schedule.timer runs it every\n"
     "minute): back up, one after the other, each scheduled domain (or each\n"
     "DOMAIN given) that runs on this host and is due, as 'virtckpt backup'\n"
-    "does (full when due, else --level auto).  One line per domain on\n"
-    "standard output.  Runs on one host wait for each other.  Exit status 1\n"
-    "when any backup failed, or a DOMAIN given has no schedule.\n",
+    "does (--level full when a full is due, else auto).  One line per\n"
+    "domain on standard output.  Runs on one host wait for each other.\n"
+    "Exit status 1 when any backup failed, or a DOMAIN given has no schedule.\n",
     vc_cmd_schedule_run, NULL, "" },
   { NULL },
 };
@@ -275,8 +275,9 @@ usage_main (FILE *fp)
 "      --until=BACKUP  restore: the backup (id or checkpoint) to restore\n"
 "      --format=FMT    restore: qcow2 (default) or raw\n"
 "      --no-verify     restore: do not verify checksums\n"
-"      --json          list, checkpoints list|show, status, verify, backup:\n"
-"                      one JSON document on stdout (virtckpt(8), JSON OUTPUT)\n"
+"      --json          list, checkpoints list|show, schedule list|show, status,\n"
+"                      verify, backup: one JSON document on stdout\n"
+"                      (virtckpt(8), JSON OUTPUT)\n"
 "      --check         checkpoints list: exit 3 when a chain is broken\n"
 "      --every=DURATION  schedule set: one backup per DURATION (15m, 1d...)\n"
 "  -v, --verbose       say more; twice for debugging\n"

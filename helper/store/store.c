@@ -216,6 +216,24 @@ vc_store_load (struct vc_store *store, const char *domain,
 }
 
 int
+vc_store_load_quiet (struct vc_store *store, const char *domain,
+                     struct vc_chain *chain)
+{
+  CLEANUP_FREE char *file = vc_name_to_file (domain);
+  int r;
+
+  if (file == NULL)
+    return -1;
+  r = load_file_quietly (store, file, chain, true);
+  if (r == 0 && (strcmp (chain->domain, domain) != 0 || chain->version.deleted)) {
+    bool deleted = chain->version.deleted;
+    vc_chain_clear (chain);
+    return deleted ? 1 : -1;
+  }
+  return r;
+}
+
+int
 vc_store_load_any (struct vc_store *store, const char *domain,
                    struct vc_chain *chain)
 {

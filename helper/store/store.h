@@ -75,6 +75,11 @@ extern int vc_store_lock_now (struct vc_store *store);
  */
 extern int vc_store_load (struct vc_store *store, const char *domain,
                           struct vc_chain *chain);
+/* The same, saying nothing when the document is unreadable or damaged
+ * (still -1): for a caller that then removes it whole.
+ */
+extern int vc_store_load_quiet (struct vc_store *store, const char *domain,
+                                struct vc_chain *chain);
 /* The same, tombstones included (for replication). */
 extern int vc_store_load_any (struct vc_store *store, const char *domain,
                               struct vc_chain *chain);
