@@ -97,6 +97,18 @@ installed() {
 	[[ -z "$(find /etc/systemd/system -name virtckptd.service 2>/dev/null)" ]] ||
 		fail "installing enabled virtckptd.service"
 	log "ok: $unit verifies, installed disabled"
+	# Scheduled backups without a cluster: enabled by the admin only.
+	units=(/lib/systemd/system/virtckpt-schedule.timer /lib/systemd/system/virtckpt-schedule.service)
+	for unit in "${units[@]}"; do
+		[[ -f "$unit" ]] || fail "no $unit"
+	done
+	out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "${units[@]}" 2>&1) ||
+		fail "systemd-analyze verify ${units[*]}: $out"
+	! grep -v 'libvirtd.service\|virtqemud.service' <<<"$out" | grep -q . ||
+		fail "systemd-analyze verify ${units[*]}: $out"
+	[[ -z "$(find /etc/systemd/system -name 'virtckpt-schedule.*' 2>/dev/null)" ]] ||
+		fail "installing enabled the schedule timer"
+	log "ok: the schedule timer and service verify, installed disabled"
 	# The runtime directory, from tmpfiles.d at install (and at boot).
 	[[ -f /usr/lib/tmpfiles.d/virtckpt.conf ]] || fail "no /usr/lib/tmpfiles.d/virtckpt.conf"
 	if command -v systemd-tmpfiles >/dev/null; then
