@@ -21,7 +21,7 @@ RUN=(--rundir "$VC_TMP/run")
 # Short windows, long enough for a run and a restore (slower under
 # valgrind: tests/integration/memcheck.sh).
 EVERY=40
-[[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]] || EVERY=120
+[[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]] || EVERY=90
 
 ref_domain "$H" vm a 16
 expect_exit 0 vck "$H" schedule set vm -o "$B/vm" --every "${EVERY}s" --keep-last 3
