@@ -40,6 +40,9 @@ struct vc_options {
   int hold;                     /* -1: not given */
   bool release;
   bool instant;                 /* restore --instant */
+  /* prune */
+  unsigned keep_last, keep_daily, keep_weekly, keep_monthly;
+  bool dry_run;
 };
 
 /* The long options without a short form. */
@@ -51,6 +54,8 @@ enum {
   VC_OPT_MAX_RATE,
   VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_INSTANT,
+  VC_OPT_KEEP_LAST, VC_OPT_KEEP_DAILY, VC_OPT_KEEP_WEEKLY, VC_OPT_KEEP_MONTHLY,
+  VC_OPT_DRY_RUN,
   VC_OPT_END                    /* past the last */
 };
 
@@ -81,5 +86,7 @@ extern vc_command_fn vc_cmd_capture, vc_cmd_redefine, vc_cmd_show,
 
 extern vc_command_fn vc_cmd_backup, vc_cmd_restore, vc_cmd_verify,
   vc_cmd_list, vc_cmd_cancel, vc_cmd_status, vc_cmd_thaw;
+
+extern vc_command_fn vc_cmd_prune;
 
 #endif
