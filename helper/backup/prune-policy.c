@@ -86,7 +86,8 @@ vc_prune_policy_apply (const struct vc_prune_policy *p,
   if (v == NULL)
     return -1;
   for (size_t i = 0; i < n; i++) {
-    points[i].keep = points[i].tip ? VC_KEEP_TIP : 0;
+    points[i].keep = (points[i].tip ? VC_KEEP_TIP : 0) |
+      (points[i].pinned ? VC_KEEP_RESUME : 0);
     v[i] = &points[i];
   }
   qsort (v, n, sizeof *v, newest_first);
@@ -104,7 +105,7 @@ vc_prune_reasons (unsigned keep, char *buf, size_t len)
   static const struct { unsigned bit; const char *name; } names[] = {
     { VC_KEEP_LAST, "last" }, { VC_KEEP_DAILY, "daily" },
     { VC_KEEP_WEEKLY, "weekly" }, { VC_KEEP_MONTHLY, "monthly" },
-    { VC_KEEP_TIP, "tip" },
+    { VC_KEEP_TIP, "tip" }, { VC_KEEP_RESUME, "resume" },
   };
   size_t pos = 0;
 

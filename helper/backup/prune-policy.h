@@ -9,6 +9,8 @@
  *                   ISO year and week, Monday first), keep-monthly: months
  *   tip             the newest point of any chain (what the next
  *                   incremental builds on), always
+ *   resume          a point an interrupted backup (.partial-ID) builds
+ *                   on, always
  *
  * A point is kept when any rule keeps it.  Copies are points too (they
  * count for every rule) but never the tip.  Points are ordered newest
@@ -32,12 +34,14 @@ enum {
   VC_KEEP_WEEKLY = 1 << 2,
   VC_KEEP_MONTHLY = 1 << 3,
   VC_KEEP_TIP = 1 << 4,
+  VC_KEEP_RESUME = 1 << 5,
 };
 
 struct vc_prune_point {
   unsigned id;
   int64_t time;                 /* seconds since 1970, UTC */
   bool tip;
+  bool pinned;                  /* an interrupted backup builds on it */
   unsigned keep;                /* output: VC_KEEP_* bits */
 };
 
@@ -48,7 +52,7 @@ extern bool vc_prune_policy_valid (const struct vc_prune_policy *p);
 extern int vc_prune_policy_apply (const struct vc_prune_policy *p,
                                   struct vc_prune_point *points, size_t n);
 
-/* "last,daily,tip": the reasons in bits, comma separated, into buf. */
+/* "last,daily,tip,resume": the reasons in bits, comma separated, into buf. */
 extern const char *vc_prune_reasons (unsigned keep, char *buf, size_t len);
 
 #endif

@@ -21,6 +21,7 @@
 #include "backup/restore-chain.h"
 #include "backup/restore-stream.h"
 #include "backup/restore-target.h"
+#include "backup/resume-record.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
@@ -70,7 +71,7 @@ entry_of (const struct vc_prune_report *r, unsigned id)
 
 int
 vc_prune_plan (const struct vc_manifest *m, const struct vc_prune_policy *p,
-               struct vc_prune_report *r)
+               const vc_id_vector *pinned, struct vc_prune_report *r)
 {
   const struct vc_backup *tip = vc_manifest_tip (m);
   CLEANUP_FREE struct vc_prune_point *points =
@@ -81,7 +82,9 @@ vc_prune_plan (const struct vc_manifest *m, const struct vc_prune_policy *p,
     return -1;
   for (size_t i = 0; i < m->backups.len; i++) {
     const struct vc_backup *b = &m->backups.ptr[i];
-    points[i] = (struct vc_prune_point) { b->id, b->started, b == tip, 0 };
+    points[i] = (struct vc_prune_point) { b->id, b->started, b == tip, false, 0 };
+    for (size_t k = 0; pinned && k < pinned->len; k++)
+      points[i].pinned |= pinned->ptr[k] == b->id;
   }
   if (vc_prune_policy_apply (p, points, m->backups.len) == -1)
     return -1;
@@ -464,6 +467,73 @@ stage_backup (struct prune_run *pr, struct vc_prune_entry *e)
   return 0;
 }
 
+/* --- before the plan -------------------------------------------------------- */
+
+/* The parents of the interrupted backups in outdir (.partial-ID with a
+ * progress record that passes its checks): the next backup may resume
+ * them, and their images name the parent as their backing file.
+ */
+static int
+find_pinned (int outfd, const char *outdir, const struct vc_manifest *m,
+             vc_id_vector *out)
+{
+  CLEANUP_CLOSEDIR DIR *d = vc_opendir_at (outfd);
+  struct dirent *e;
+
+  if (d == NULL) {
+    vc_error ("cannot read %s: %m", outdir);
+    return -1;
+  }
+  while ((e = readdir (d)) != NULL) {
+    const char *s = e->d_name + strlen (".partial-");
+    CLEANUP_FREE char *why = NULL;
+    CLEANUP_CLOSE int fd = -1;
+    struct vc_resume r = { 0 };
+    unsigned long id;
+    char *end;
+
+    if (strncmp (e->d_name, ".partial-", strlen (".partial-")) != 0 ||
+        !(*s >= '1' && *s <= '9'))
+      continue;
+    errno = 0;
+    id = strtoul (s, &end, 10);
+    if (*end || errno || id > VC_BACKUP_ID_MAX)
+      continue;
+    fd = openat (outfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1 || vc_resume_load (fd, id, m, &r, &why) != 0)
+      continue;
+    if (r.parent && vc_id_vector_append (out, r.parent) == -1) {
+      vc_resume_clear (&r);
+      vc_error ("out of memory");
+      return -1;
+    }
+    vc_resume_clear (&r);
+  }
+  return 0;
+}
+
+/* Every backup's directory is a directory, not a symlink to one: prune
+ * removes and rewrites only what it can see is there.
+ */
+static int
+check_dirs (int outfd, const char *outdir, const struct vc_manifest *m)
+{
+  for (size_t i = 0; i < m->backups.len; i++) {
+    const char *name = m->backups.ptr[i].dir;
+    struct stat st;
+    if (fstatat (outfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+      vc_error ("%s/%s: %m: not pruning", outdir, name);
+      return -1;
+    }
+    if (!S_ISDIR (st.st_mode)) {
+      vc_error ("%s/%s is not a directory (a symlink is refused): not pruning",
+                outdir, name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* --- the transaction ------------------------------------------------------ */
 
 static void
@@ -627,6 +697,19 @@ move_staged (struct prune_run *pr, const struct vc_prune_entry *e)
   return 0;
 }
 
+/* Before the commit: what was staged goes. */
+static void
+discard_staged (struct prune_run *pr)
+{
+  for (size_t i = 0; i < pr->r->entries.len; i++) {
+    const struct vc_prune_entry *e = &pr->r->entries.ptr[i];
+    CLEANUP_FREE char *stage = stage_name (e->id);
+    if ((e->action == VC_PRUNE_FOLD || e->action == VC_PRUNE_SYNTHETIC) && stage &&
+        vc_remove_flat_dir (pr->outfd, stage) == -1)
+      vc_warn ("cannot remove %s/%s: %m", pr->o->dir, stage);
+  }
+}
+
 static int
 execute (struct prune_run *pr)
 {
@@ -648,6 +731,7 @@ execute (struct prune_run *pr)
     if (e->action != VC_PRUNE_FOLD && e->action != VC_PRUNE_SYNTHETIC)
       continue;
     if (stage_backup (pr, e) != 0) {
+      discard_staged (pr);
       vc_error ("nothing pruned in %s", pr->o->dir);
       return VC_EXIT_ERROR;
     }
@@ -661,14 +745,24 @@ execute (struct prune_run *pr)
   if (vc_manifest_check (&pr->next, &err) == -1) {
     vc_error ("the pruned manifest would be invalid (%s): nothing pruned",
               err ? err : "out of memory");
+    discard_staged (pr);
     return VC_EXIT_ERROR;
   }
   /* 2. journal, 3. commit */
-  if (write_journal (pr) == -1)
+  if (write_journal (pr) == -1) {
+    discard_staged (pr);
     return VC_EXIT_ERROR;
+  }
   kill_point ("journal");
-  if (vc_manifest_save (pr->outfd, pr->o->dir, &pr->next) == -1)
+  /* A failed save may have replaced the manifest or not (the rename done,
+   * the sync of the directory failed): the journal and the staged images
+   * stay for the next run's recovery, which tells the two apart.
+   */
+  if (vc_manifest_save (pr->outfd, pr->o->dir, &pr->next) == -1) {
+    vc_error ("the prune of %s did not complete: the next prune or backup "
+              "finishes or undoes it", pr->o->dir);
     return VC_EXIT_ERROR;
+  }
   r->committed = true;
   kill_point ("committed");
   /* 4. move, 5. remove: what fails here, the next prune or backup does. */
@@ -700,6 +794,7 @@ int
 vc_prune (const struct vc_prune_options *o, struct vc_prune_report *r)
 {
   struct prune_run pr = { .o = o, .outfd = -1, .lockfd = -1, .r = r };
+  vc_id_vector pinned = empty_vector;
   int s;
 
   memset (r, 0, sizeof *r);
@@ -726,7 +821,10 @@ vc_prune (const struct vc_prune_options *o, struct vc_prune_report *r)
   }
   if (!o->dry_run)
     vc_prune_recover (pr.outfd, o->dir, &pr.m);
-  if (vc_prune_plan (&pr.m, &o->policy, r) == -1) {
+  if (check_dirs (pr.outfd, o->dir, &pr.m) == -1 ||
+      find_pinned (pr.outfd, o->dir, &pr.m, &pinned) == -1)
+    goto out;
+  if (vc_prune_plan (&pr.m, &o->policy, &pinned, r) == -1) {
     vc_error ("out of memory");
     goto out;
   }
@@ -744,6 +842,7 @@ vc_prune (const struct vc_prune_options *o, struct vc_prune_report *r)
       s = execute (&pr);
   }
  out:
+  vc_id_vector_reset (&pinned);
   run_clear (&pr);
   return s;
 }

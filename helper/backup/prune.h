@@ -90,10 +90,12 @@ struct vc_prune_report {
 extern void vc_prune_report_clear (struct vc_prune_report *r);
 
 /* The plan: what the policy keeps and how each kept backup survives.
- * Pure; 0 or -1 (ENOMEM).
+ * pinned: the backups interrupted backups build on.  Pure; 0 or -1
+ * (ENOMEM).
  */
 extern int vc_prune_plan (const struct vc_manifest *m,
                           const struct vc_prune_policy *p,
+                          const vc_id_vector *pinned,
                           struct vc_prune_report *r);
 
 /* Runs the prune (or, with dry_run, only plans it).  Returns a VC_EXIT_*

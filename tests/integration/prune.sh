@@ -105,6 +105,31 @@ expect_error 2 "give at least one of --keep-last" vck "$H" prune "$B"
 expect_exit 2 vck "$H" list "$B" --keep-last 1
 grep -q "list does not take --keep-last" <<<"$VC_ERR" || vc_fail "list took --keep-last: $VC_ERR"
 
+# --- the directory is untrusted -------------------------------------------
+# A backup's directory replaced by a symlink: refused, nothing changed.
+X=$VC_TMP/hostile
+cp -a "$B" "$X"
+d2=$(cd "$X" && echo 0002-inc-*)
+mv "$X/$d2" "$VC_TMP/elsewhere"
+ln -s "$VC_TMP/elsewhere" "$X/$d2"
+before=$(dir_digest "$X")
+expect_error 1 "$d2 is not a directory .a symlink is refused.: not pruning" \
+	vck "$H" prune "$X" --keep-last 3
+vc_assert_eq "$before" "$(dir_digest "$X")" "a symlinked backup directory: nothing changed"
+[[ -d "$VC_TMP/elsewhere" ]] || vc_fail "prune followed the symlink"
+# A journal naming what is not prune's: nothing outside its own names goes.
+rm "$X/$d2"
+mv "$VC_TMP/elsewhere" "$X/$d2"
+mkdir "$VC_TMP/victim" "$X/0099-full-20260101T000000Z"
+printf '%s\n' "remove ../victim" "remove $d2" "rewrite .prune-2/../../victim" \
+	"remove 0099-full-20260101T000000Z/../../victim" >"$X/.prune-journal"
+expect_exit 0 vck "$H" prune "$X" --keep-last 7
+[[ -d "$VC_TMP/victim" && -d "$X/0099-full-20260101T000000Z" && -d "$X/$d2" ]] ||
+	vc_fail "a hostile journal made prune remove what is not its own"
+[[ ! -e "$X/.prune-journal" ]] || vc_fail "the journal was not cleared"
+restores "$X" 2 7
+rm -rf "$X" "$VC_TMP/victim"
+
 # --- keep-last 3: the full goes, 5 becomes a synthetic full ---------------
 expect_exit 0 vck "$H" prune "$B" --keep-last 3
 vc_assert_eq "5-full-0 6-inc-5 7-inc-6" "$(listed "$B")" "kept: 5 (a full now), 6, 7"

@@ -43,7 +43,7 @@ test_keep_last (void **state)
   (void) state;
   struct vc_prune_point v[7];
   for (unsigned i = 0; i < 7; i++)
-    v[i] = (struct vc_prune_point) { i + 1, NOV01A + i * 3600, i == 6, 0 };
+    v[i] = (struct vc_prune_point) { i + 1, NOV01A + i * 3600, i == 6, false, 0 };
   apply ((struct vc_prune_policy) { .last = 3 }, v, 7);
   for (unsigned i = 0; i < 4; i++)
     assert_int_equal (v[i].keep, 0);
@@ -60,8 +60,8 @@ test_daily (void **state)
 {
   (void) state;
   struct vc_prune_point v[] = {
-    { 1, NOV01A, false, 0 }, { 2, NOV01B, false, 0 }, { 3, NOV02, false, 0 },
-    { 4, NOV04A, false, 0 }, { 5, NOV04B, true, 0 },
+    { 1, NOV01A, false, false, 0 }, { 2, NOV01B, false, false, 0 }, { 3, NOV02, false, false, 0 },
+    { 4, NOV04A, false, false, 0 }, { 5, NOV04B, true, false, 0 },
   };
   apply ((struct vc_prune_policy) { .daily = 2 }, v, 5);
   assert_int_equal (v[0].keep, 0);
@@ -81,7 +81,7 @@ test_weekly_monthly (void **state)
 {
   (void) state;
   struct vc_prune_point v[] = {
-    { 1, DEC28, false, 0 }, { 2, DEC29, false, 0 }, { 3, JAN02, false, 0 },
+    { 1, DEC28, false, false, 0 }, { 2, DEC29, false, false, 0 }, { 3, JAN02, false, false, 0 },
   };
   apply ((struct vc_prune_policy) { .weekly = 2 }, v, 3);
   assert_int_equal (v[0].keep, VC_KEEP_WEEKLY);
@@ -107,8 +107,8 @@ test_tip_and_order (void **state)
 {
   (void) state;
   struct vc_prune_point v[] = {
-    { 1, NOV01A, false, 0 }, { 2, NOV02, true, 0 }, { 3, NOV04A, false, 0 },
-    { 4, NOV01B, false, 0 },
+    { 1, NOV01A, false, false, 0 }, { 2, NOV02, true, false, 0 }, { 3, NOV04A, false, false, 0 },
+    { 4, NOV01B, false, false, 0 },
   };
   char buf[64];
 
@@ -121,6 +121,14 @@ test_tip_and_order (void **state)
   assert_string_equal (vc_prune_reasons (0, buf, sizeof buf), "");
   assert_string_equal (vc_prune_reasons (VC_KEEP_DAILY | VC_KEEP_MONTHLY, buf, 8),
                        "daily,m");
+
+  /* What an interrupted backup builds on is kept too. */
+  v[0].pinned = true;
+  apply ((struct vc_prune_policy) { .last = 2 }, v, 4);
+  assert_int_equal (v[0].keep, VC_KEEP_RESUME);
+  assert_string_equal (vc_prune_reasons (v[0].keep | VC_KEEP_TIP, buf, sizeof buf),
+                       "tip,resume");
+  v[0].pinned = false;
 
   /* Same time: the higher id is the newer. */
   v[3].time = NOV04A;
