@@ -145,6 +145,7 @@ static const struct vc_command commands[] = {
     "      --keep-monthly=N  the same for months\n"
     "      --dry-run         only print what would be kept, removed, merged\n"
     "      --json            the result as a JSON document\n"
+    "      --no-progress     no progress line, even on a terminal\n"
     "\n"
     "Exit status 9 when a backup or another prune writes to DIR (nothing\n"
     "changed); 1 on an error (nothing pruned unless the message says so).\n",
