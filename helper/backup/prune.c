@@ -440,6 +440,7 @@ stage_backup (struct prune_run *pr, struct vc_prune_entry *e)
       return s;
     e->bytes += nb->disks.ptr[i].file_size;
     pr->r->bytes_written += nb->disks.ptr[i].file_size;
+    kill_point ("writing");
   }
   if (fsync (sfd) == -1) {
     vc_error ("cannot sync %s/%s: %m", dir, stage);

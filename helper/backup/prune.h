@@ -46,7 +46,8 @@
 #include "common/vector.h"
 
 /* Test hook, for tests/integration/prune-crash.sh only: the process
- * kills itself (SIGKILL) when it reaches this step: staged, journal,
+ * kills itself (SIGKILL) when it reaches this step: writing (after the
+ * first image staged), staged (all of them), journal,
  * committed, moved (after the first image moved), removed (after the
  * first directory removed).
  */

@@ -92,7 +92,7 @@ after_recovery() {
 		"$1: nothing of the killed prune, nor of the removed backups, is left"
 }
 
-for step in staged journal committed moved removed; do
+for step in writing staged journal committed moved removed; do
 	dir=$VC_TMP/crash-$step
 	cp -a "$B" "$dir"
 	rc=0
@@ -100,7 +100,7 @@ for step in staged journal committed moved removed; do
 		prune "$dir" --keep-daily 3 >/dev/null 2>&1 || rc=$?
 	vc_assert_eq 137 "$rc" "prune killed at $step"
 	case $step in
-	staged | journal)
+	writing | staged | journal)
 		vc_assert_eq 5 "$(vck "$H" list "$dir" | awk 'NR > 2' | wc -l)" "killed at $step: not committed"
 		restores "$dir" yes
 		expect_exit 0 vck "$H" verify "$dir" ;;

@@ -10,8 +10,10 @@
 # tip restores exact.  With dates spread over days, --keep-daily folds a
 # removed incremental into its kept successor (which then builds on the
 # nearest kept backup).  A prune while a backup runs exits 9 and changes
-# nothing.  A diff chain whose full is removed keeps its diff as a
-# synthetic full.
+# nothing.  The data of an interrupted backup and what it builds on are
+# kept, and the next backup resumes it.  A symlinked backup directory is
+# refused; a hostile journal removes nothing that is not prune's.  A diff
+# chain whose full is removed keeps its diff as a synthetic full.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -200,6 +202,23 @@ restores "$B" 7 9 10
 ref_write "$H" vm vda a 0xbb 12M 64k
 backup inc 11
 restores "$B" 11
+
+# --- an interrupted backup's data is kept, and the next backup resumes it --
+ref_write "$H" vm vda a 0xcc 8M 16M
+backup_in_background "$B" vck "$H" backup vm -o "$B" "${RUN[@]}" --max-rate 4M
+expect_exit 0 vck "$H" cancel vm "${RUN[@]}" --wait 60
+wait "$BG" || true
+partial=$(cd "$B" && echo .partial-*)
+[[ -f "$B/$partial/progress.xml" ]] || vc_fail "the cancelled backup kept nothing: $(cat "$VC_TMP/bg.out")"
+before=$(dir_digest "$B/$partial")
+expect_exit 0 vck "$H" prune "$B" --keep-last 1
+grep -q "^keep *11 inc .*(last,tip,resume): rewritten as a synthetic full" <<<"$VC_OUT" ||
+	vc_fail "11, which the interrupted backup builds on: $VC_OUT"
+vc_assert_eq "$before" "$(dir_digest "$B/$partial")" "the interrupted backup's data is untouched"
+backup inc 12
+grep -q "resumes the backup interrupted" <<<"$VC_ERR" || vc_fail "backup 12 did not resume: $VC_ERR"
+vc_assert_eq "11-full-0 12-inc-11" "$(listed "$B")" "kept 11 (synthetic), then the resumed 12"
+restores "$B" 11 12
 
 # --- a diff chain: its full removed, the kept diff becomes a synthetic full
 DIR=$VC_TMP/diffs
