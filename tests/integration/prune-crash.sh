@@ -5,8 +5,9 @@
 # a chain of 5 backups over 4 days, pruned with --keep-daily 3 (backup 2
 # becomes a synthetic full, 3 is folded into 4, 1 and 3 are removed), is
 # copied and pruned once per step with the test hook
-# VIRTCKPT_TEST_PRUNE_KILL_AT=STEP (tests only, backup/prune.h).  Right
-# after the kill, every backup the manifest lists restores byte-exact or
+# VIRTCKPT_TEST_PRUNE_KILL_AT=STEP (tests only, backup/prune.h): writing
+# (one image staged), staged, journal, committed, moved (one image moved),
+# removed (one directory removed).  Right after the kill, every backup the manifest lists restores byte-exact or
 # is refused (never wrong bytes), and all of them do before the commit
 # and after the images moved.  The next prune completes the transaction
 # or rolls it back: every point then restores byte-exact, verify passes,
