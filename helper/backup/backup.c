@@ -118,7 +118,7 @@ open_outdir (struct run *r)
       return VC_EXIT_ERROR;
     }
     /* A killed prune: its commit completed, or its leftovers removed. */
-    vc_prune_recover (r->outfd, outdir, &r->manifest);
+    (void) vc_prune_recover (r->outfd, outdir, &r->manifest);
     return VC_EXIT_OK;
   case 1:
     if (vc_backup_dir_check_unlisted (r->outfd, outdir) == -1)

@@ -175,9 +175,11 @@ hash_fd (int fd, enum vc_checksum_algo algo, struct vc_digest *out, uint64_t *si
 }
 
 /* Recovery of one staged image: moved into place when it is what the
- * manifest lists (the prune committed), else dropped.
+ * manifest lists (the prune committed), else left to be dropped.  -1
+ * (warned) when it could not be read or moved: then nothing staged may
+ * go, it may be the only copy of a committed image.
  */
-static void
+static int
 recover_image (int outfd, const char *outdir, const char *stage, int stagefd,
                const struct vc_backup *b, const struct vc_backup_disk *d)
 {
@@ -189,18 +191,24 @@ recover_image (int outfd, const char *outdir, const char *stage, int stagefd,
   uint64_t size;
 
   if (fd == -1)
-    return;                     /* already moved, or never staged */
-  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
-      hash_fd (fd, d->sum.algo, &sum, &size) == 0 && size == d->file_size &&
-      strcmp (sum.hex, d->sum.hex) == 0 &&
-      (bfd = openat (outfd, b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                     O_CLOEXEC)) != -1) {
-    if (renameat (stagefd, d->file, bfd, d->file) == -1 || fsync (bfd) == -1)
-      vc_warn ("cannot move %s/%s/%s into %s: %m", outdir, stage, d->file, b->dir);
-    else
-      vc_notice ("%s/%s/%s: finished the commit of an interrupted prune",
-                 outdir, b->dir, d->file);
+    return errno == ENOENT ? 0 : -1;    /* ENOENT: moved, or never staged */
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode))
+    return 0;                   /* not ours: dropped with its directory */
+  if (hash_fd (fd, d->sum.algo, &sum, &size) == -1) {
+    vc_warn ("cannot read %s/%s/%s: %m", outdir, stage, d->file);
+    return -1;
   }
+  if (size != d->file_size || strcmp (sum.hex, d->sum.hex) != 0)
+    return 0;                   /* not committed */
+  bfd = openat (outfd, b->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (bfd == -1 || renameat (stagefd, d->file, bfd, d->file) == -1 ||
+      fsync (bfd) == -1) {
+    vc_warn ("cannot move %s/%s/%s into %s: %m", outdir, stage, d->file, b->dir);
+    return -1;
+  }
+  vc_notice ("%s/%s/%s: finished the commit of an interrupted prune",
+             outdir, b->dir, d->file);
+  return 0;
 }
 
 /* Names a line of the journal may hold: a committed backup's directory
@@ -217,11 +225,12 @@ journal_dir_name (const char *s)
     strcmp (s, ".") && strcmp (s, "..") && s[0] != '.';
 }
 
-void
+int
 vc_prune_recover (int outfd, const char *outdir, const struct vc_manifest *m)
 {
   CLEANUP_FREE char *journal = NULL;
   string_vector stages = empty_vector;
+  bool failed = false;
   size_t len;
 
   /* The journal: what a committed prune still had to do. */
@@ -236,20 +245,30 @@ vc_prune_recover (int outfd, const char *outdir, const struct vc_manifest *m)
         CLEANUP_CLOSE int sfd = b ? openat (outfd, line + 8, O_RDONLY | O_DIRECTORY |
                                             O_NOFOLLOW | O_CLOEXEC) : -1;
         for (size_t i = 0; sfd != -1 && i < b->disks.len; i++)
-          recover_image (outfd, outdir, line + 8, sfd, b, &b->disks.ptr[i]);
+          failed |= recover_image (outfd, outdir, line + 8, sfd, b,
+                                   &b->disks.ptr[i]) == -1;
       }
       else if (strncmp (line, "remove ", 7) == 0 && journal_dir_name (line + 7)) {
         bool listed = false;
         for (size_t i = 0; i < m->backups.len; i++)
           listed |= strcmp (m->backups.ptr[i].dir, line + 7) == 0;
         /* Listed: the prune did not commit, the directory stays. */
-        if (!listed && vc_remove_flat_dir (outfd, line + 7) == -1)
+        if (!listed && vc_remove_flat_dir (outfd, line + 7) == -1) {
           vc_warn ("cannot remove %s/%s: %m", outdir, line + 7);
+          failed = true;
+        }
       }
     }
   }
-  else if (errno != ENOENT)
+  else if (errno != ENOENT) {
     vc_warn ("cannot read %s/%s: %m", outdir, JOURNAL);
+    failed = true;
+  }
+  if (failed) {
+    vc_warn ("%s: the interrupted prune is left as it is, for the next run",
+             outdir);
+    return -1;
+  }
 
   /* What is left staged was not committed, or is moved already. */
   {
@@ -270,6 +289,7 @@ vc_prune_recover (int outfd, const char *outdir, const struct vc_manifest *m)
   vc_string_vector_free (&stages);
   if (journal && vc_durable_unlink (outfd, JOURNAL) == -1 && errno != ENOENT)
     vc_warn ("cannot remove %s/%s: %m", outdir, JOURNAL);
+  return 0;
 }
 
 /* --- writing a folded or synthetic image --------------------------------- */
@@ -820,8 +840,11 @@ vc_prune (const struct vc_prune_options *o, struct vc_prune_report *r)
               VC_MANIFEST_FILE);
     goto out;
   }
-  if (!o->dry_run)
-    vc_prune_recover (pr.outfd, o->dir, &pr.m);
+  if (!o->dry_run && vc_prune_recover (pr.outfd, o->dir, &pr.m) == -1) {
+    vc_error ("not pruning %s: an interrupted prune could not be completed",
+              o->dir);
+    goto out;
+  }
   if (check_dirs (pr.outfd, o->dir, &pr.m) == -1 ||
       find_pinned (pr.outfd, o->dir, &pr.m, &pinned) == -1)
     goto out;

@@ -106,9 +106,11 @@ extern int vc_prune (const struct vc_prune_options *o, struct vc_prune_report *r
 
 /* Completes or rolls back what a killed prune left in outdir (outfd),
  * whose manifest m is loaded: see above.  The caller holds the writer
- * lock.  Failures are warnings.
+ * lock.  Returns 0, or -1 (warned) when a staged image could not be read
+ * or moved, or a directory removed: then everything is left as it is for
+ * the next run (a staged image may be the only copy of a committed one).
  */
-extern void vc_prune_recover (int outfd, const char *outdir,
+extern int vc_prune_recover (int outfd, const char *outdir,
                               const struct vc_manifest *m);
 
 #endif
