@@ -17,6 +17,7 @@
 #include "backup/disk-job.h"
 #include "backup/guest-freeze.h"
 #include "backup/manifest.h"
+#include "backup/prune.h"
 #include "backup/resume.h"
 #include "backup/shared-dir.h"
 #include "common/atomic-file.h"
@@ -116,6 +117,8 @@ open_outdir (struct run *r)
                 r->manifest.domain, r->o->domain);
       return VC_EXIT_ERROR;
     }
+    /* A killed prune: its commit completed, or its leftovers removed. */
+    (void) vc_prune_recover (r->outfd, outdir, &r->manifest);
     return VC_EXIT_OK;
   case 1:
     if (vc_backup_dir_check_unlisted (r->outfd, outdir) == -1)

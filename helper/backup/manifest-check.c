@@ -124,7 +124,14 @@ check_names (const struct vc_backup *b)
     return vc_printf ("backup %u: bad chain", b->id);
   if (!copy && !valid_checkpoint (b->checkpoint, b->chain, b->id))
     return vc_printf ("backup %u: bad checkpoint name", b->id);
-  if (!valid_dir (b->dir, b->id, b->level))
+  if (b->synthetic && !level_is (b, "full"))
+    return vc_printf ("backup %u: only a full can be synthetic", b->id);
+  /* A synthetic full keeps the directory it was taken in as an inc or a
+   * diff: its successors' images name it as their backing file.
+   */
+  if (!valid_dir (b->dir, b->id, b->level) &&
+      !(b->synthetic && (valid_dir (b->dir, b->id, "inc") ||
+                         valid_dir (b->dir, b->id, "diff"))))
     return vc_printf ("backup %u: bad directory name", b->id);
   return NULL;
 }

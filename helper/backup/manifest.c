@@ -116,7 +116,8 @@ format_backup (xmlNodePtr root, const struct vc_backup *b)
       !vc_xml_set_prop_i64 (n, "finished", b->finished) ||
       !vc_xml_set_prop (n, "seconds", secs) ||
       !vc_xml_set_prop (n, "consistency", b->consistency) ||
-      (b->resumed && !vc_xml_set_prop_u64 (n, "resumed", b->resumed)))
+      (b->resumed && !vc_xml_set_prop_u64 (n, "resumed", b->resumed)) ||
+      (b->synthetic && !vc_xml_set_prop (n, "synthetic", "yes")))
     return false;
   for (size_t i = 0; i < b->disks.len; i++) {
     const struct vc_backup_disk *d = &b->disks.ptr[i];
@@ -208,9 +209,10 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
 {
   uint64_t id, parent, started, finished;   /* times: seconds since 1970 */
   uint64_t resumed;
-  CLEANUP_FREE char *secs = NULL;
+  CLEANUP_FREE char *secs = NULL, *synthetic = NULL;
 
   memset (b, 0, sizeof *b);
+  synthetic = vc_xml_prop (n, "synthetic");
   b->level = vc_xml_prop (n, "level");
   b->chain = vc_xml_prop (n, "chain");
   b->checkpoint = vc_xml_prop (n, "checkpoint");
@@ -233,6 +235,11 @@ parse_backup (xmlNodePtr n, struct vc_backup *b, char **err)
     *err = vc_printf ("backup %" PRIu64 " has an unknown consistency", id);
     return -1;
   }
+  if (synthetic && strcmp (synthetic, "yes") != 0) {
+    *err = vc_printf ("backup %" PRIu64 ": synthetic is not \"yes\"", id);
+    return -1;
+  }
+  b->synthetic = synthetic != NULL;
   b->id = id;
   b->parent = parent;
   b->resumed = resumed;

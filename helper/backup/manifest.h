@@ -16,6 +16,12 @@
  *       <file name="domain.xml" xxh128="..."/>
  *       <file name="checkpoint.xml" xxh128="..."/>
  *     </backup>
+ *     (virtckpt prune: a kept inc or diff whose whole chain below was
+ *     removed is rewritten as a standalone image, a synthetic full:
+ *     level="full" synthetic="yes", its dir keeping the name it was
+ *     taken under, e.g. 0004-inc-...; a kept inc whose parent was removed
+ *     has the removed one's clusters folded in and builds on its nearest
+ *     kept ancestor: parent, since and backing name that one)
  *     <backup id="2" level="inc" parent="1" since="CHECKPOINT-OF-1" ...>
  *       <disk name="vda" file="vda.qcow2" backing="../0001-full-.../vda.qcow2" .../>
  *   ...
@@ -30,7 +36,9 @@
  *   level       full | inc | diff | copy
  *   chain       STAMP "-" HEX4             (none for a copy)
  *   checkpoint  "virtckpt." CHAIN "." ID "." HEX4   (none for a copy)
- *   dir         ID4 "-" LEVEL "-" STAMP    (ID4: the id, at least 4 digits)
+ *   dir         ID4 "-" LEVEL "-" STAMP    (ID4: the id, at least 4 digits;
+ *               a synthetic full: LEVEL full, inc or diff)
+ *   synthetic   "yes" on a full only, or absent
  *   parent      inc and diff only: an earlier backup of the same chain,
  *               not a copy (a full for a diff); since = its checkpoint
  *   disk name   [A-Za-z0-9] [A-Za-z0-9_.-]*, at most 64 bytes, unique
@@ -89,6 +97,7 @@ struct vc_backup {
   double seconds;
   char *consistency;            /* VC_*_CONSISTENT; NULL: not recorded */
   unsigned resumed;             /* interrupted runs it resumed; 0: none */
+  bool synthetic;               /* a full made by prune from a chain */
   vc_backup_disk_vector disks;
   vc_backup_file_vector files;
 };

@@ -38,8 +38,8 @@ one_cluster (struct vc_qcow2_image *links, size_t n, uint64_t t, uint64_t i,
     uint64_t *m = maps + k * VC_QCOW2_L2_ENTRIES;
     const char *why;
 
-    if (guest >= links[k].virtual_size)
-      return NULL;              /* past the end of a backing: zero */
+    if (guest >= links[k].virtual_size)  /* past the end of a backing */
+      return vc_ranges_add (&map->zero, guest, CS) == -1 ? NO_MEMORY : NULL;
     if (!loaded[k]) {
       if ((why = vc_qcow2_read_l2 (&links[k], t, m)) != NULL) {
         *bad = k;
@@ -50,7 +50,7 @@ one_cluster (struct vc_qcow2_image *links, size_t n, uint64_t t, uint64_t i,
     if (m[i] == VC_QCOW2_UNALLOCATED)
       continue;
     if (m[i] == VC_QCOW2_ZERO)
-      return NULL;
+      return vc_ranges_add (&map->zero, guest, CS) == -1 ? NO_MEMORY : NULL;
     if (add_run (&map->runs[k], m[i], guest, map->data_clusters) == -1 ||
         vc_ranges_add (&map->data, guest, CS) == -1)
       return NO_MEMORY;
@@ -136,5 +136,6 @@ vc_chain_map_clear (struct vc_chain_map *map, size_t n)
       vc_run_vector_reset (&map->runs[k]);
   free (map->runs);
   vc_range_vector_reset (&map->data);
+  vc_range_vector_reset (&map->zero);
   memset (map, 0, sizeof *map);
 }

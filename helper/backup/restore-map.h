@@ -33,6 +33,8 @@ struct vc_chain_map {
   uint64_t virtual_size;        /* the top link's */
   vc_run_vector *runs;          /* one vector per link, top first */
   vc_range_vector data;         /* guest ranges with data, in order */
+  vc_range_vector zero;         /* guest ranges a link marks zero (or past
+                                   the end of a backing), in order */
   uint64_t data_clusters;
 };
 

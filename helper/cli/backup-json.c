@@ -58,6 +58,7 @@ vc_json_backup_members (struct vc_json *j, const struct vc_backup *b)
   vc_json_member_uint (j, "bytes_read", read);
   vc_json_member_uint (j, "bytes_written", written);
   vc_json_member_uint (j, "resumed", b->resumed);
+  vc_json_member_bool (j, "synthetic", b->synthetic);
   vc_json_member_uint (j, "bytes_reused", reused);
   vc_json_key (j, "disks");
   vc_json_begin_array (j);

@@ -40,9 +40,10 @@ struct vc_options {
   int hold;                     /* -1: not given */
   bool release;
   bool instant;                 /* restore --instant */
-  /* schedule set: as given, parsed by cmd-schedule.c */
+  /* schedule set, prune: as given, parsed by cmd-schedule.c, cmd-prune.c */
   const char *every, *full_every;
   const char *keep_last, *keep_daily, *keep_weekly, *keep_monthly;
+  bool dry_run;                 /* prune */
 };
 
 /* The long options without a short form. */
@@ -56,6 +57,7 @@ enum {
   VC_OPT_INSTANT,
   VC_OPT_EVERY, VC_OPT_FULL_EVERY, VC_OPT_KEEP_LAST, VC_OPT_KEEP_DAILY,
   VC_OPT_KEEP_WEEKLY, VC_OPT_KEEP_MONTHLY,
+  VC_OPT_DRY_RUN,
   VC_OPT_END                    /* past the last */
 };
 
@@ -90,5 +92,7 @@ extern vc_command_fn vc_cmd_schedule_set, vc_cmd_schedule_show,
 
 extern vc_command_fn vc_cmd_backup, vc_cmd_restore, vc_cmd_verify,
   vc_cmd_list, vc_cmd_cancel, vc_cmd_status, vc_cmd_thaw;
+
+extern vc_command_fn vc_cmd_prune;
 
 #endif

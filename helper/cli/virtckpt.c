@@ -176,6 +176,31 @@ static const struct vc_command commands[] = {
     "Show the backups in DIR, oldest first (or \"no backups\").  --json: as a\n"
     "JSON document.\n",
     vc_cmd_list, NULL, "json" },
+  { "prune", "DIR --keep-last N", "remove old backups, merging what kept ones need",
+    "DIR [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
+    "                [--keep-monthly N] [--dry-run] [--json]",
+    "Remove the backups of DIR that no --keep rule keeps (at least one rule\n"
+    "is needed).  A kept incremental whose parent is removed gets the removed\n"
+    "backups' data folded into it; with nothing kept below it, it becomes a\n"
+    "standalone synthetic full.  The newest backup of the chain (what the\n"
+    "next incremental needs) and an interrupted backup's .partial-* data are\n"
+    "always kept.  Changes are written aside, committed by the manifest, and\n"
+    "a prune that is killed is completed or rolled back by the next prune or\n"
+    "backup.\n"
+    "\n"
+    "      --keep-last=N     the N newest backups\n"
+    "      --keep-daily=N    the newest backup of each of the N last days\n"
+    "                        (UTC) that have backups\n"
+    "      --keep-weekly=N   the same for ISO weeks\n"
+    "      --keep-monthly=N  the same for months\n"
+    "      --dry-run         only print what would be kept, removed, merged\n"
+    "      --json            the result as a JSON document\n"
+    "      --no-progress     no progress line, even on a terminal\n"
+    "\n"
+    "Exit status 9 when a backup or another prune writes to DIR (nothing\n"
+    "changed); 1 on an error (nothing pruned unless the message says so).\n",
+    vc_cmd_prune, NULL, "keep-last keep-daily keep-weekly keep-monthly dry-run json "
+    "no-progress" },
   { "status", "[--wait-synced SECS]", "virtckptd's view of the cluster",
     "[--wait-synced SECONDS] [--json]",
     "Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
@@ -289,7 +314,8 @@ usage_main (FILE *fp)
 "broken and the next backup must be full, 4 nothing stored for the domain,\n"
 "5 libvirt holds none of the stored checkpoints, 6 virtckptd is not synced,\n"
 "7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
-"virtckptd is not root's; no store was used).\n"
+"virtckptd is not root's; no store was used), 9 the backup directory is\n"
+"in use by another virtckpt (prune).\n"
 "See virtckpt(8).\n", STORE_DIR);
   fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
@@ -412,6 +438,7 @@ static const struct option long_options[] = {
   { "keep-daily", required_argument, NULL, VC_OPT_KEEP_DAILY },
   { "keep-weekly", required_argument, NULL, VC_OPT_KEEP_WEEKLY },
   { "keep-monthly", required_argument, NULL, VC_OPT_KEEP_MONTHLY },
+  { "dry-run", no_argument, NULL, VC_OPT_DRY_RUN },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -475,6 +502,7 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_KEEP_DAILY: o->keep_daily = optarg; break;
     case VC_OPT_KEEP_WEEKLY: o->keep_weekly = optarg; break;
     case VC_OPT_KEEP_MONTHLY: o->keep_monthly = optarg; break;
+    case VC_OPT_DRY_RUN: o->dry_run = true; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;

@@ -29,6 +29,10 @@ enum {
    * command used no store at all.
    */
   VC_EXIT_UNTRUSTED_DAEMON = 8,
+  /* Another virtckpt (a backup, a prune) writes to the backup directory
+   * (prune): nothing was changed; try again once it is done.
+   */
+  VC_EXIT_BUSY = 9,
 };
 
 #endif

@@ -83,6 +83,8 @@ lacks "--level --output" checkpoints show --
 has "--force" checkpoints capture --
 has "--output --until --format --disk --no-verify" restore /x --
 has "--grace --wait --hold --release" cancel vm --
+has "--keep-last --keep-daily --keep-weekly --keep-monthly --dry-run --json" prune /x --
+lacks "--keep-last --dry-run" list --
 # --json and --check where the command takes them, and only there.
 for words in "list" "verify" "status" "backup vm" "checkpoints list" "checkpoints show"; do
 	# shellcheck disable=SC2086 # the words are the command line
@@ -128,6 +130,7 @@ expect "" --connections 4
 mkdir -p "$tmp/dirs/backups" "$tmp/dirs/beta"
 touch "$tmp/dirs/bfile"
 expect "$tmp/dirs/backups $tmp/dirs/beta" restore "$tmp/dirs/b"
+expect "$tmp/dirs/backups $tmp/dirs/beta" prune "$tmp/dirs/b"
 expect "$tmp/dirs/backups $tmp/dirs/beta" backup vm -o "$tmp/dirs/b"
 expect "$tmp/dirs/backups $tmp/dirs/beta" --store = "$tmp/dirs/b"
 expect "$tmp/dirs/backups $tmp/dirs/beta $tmp/dirs/bfile" checkpoints import "$tmp/dirs/b"

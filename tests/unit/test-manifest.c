@@ -918,6 +918,42 @@ test_consistency_round_trips (void **state)
 #undef FROZEN
 }
 
+/* prune's synthetic full: only a full, its dir named full, inc or diff,
+ * and the attribute "yes" or absent; it round-trips.
+ */
+#define SYNTH(attr, dir) \
+  "<backup id='1' level='full' chain='" CHAIN "'" \
+  " checkpoint='virtckpt." CHAIN ".1.abcd' dir='" dir "' started='1'" \
+  " finished='2' seconds='1.000'" attr ">" GOOD_DISK (SHA_A) "</backup>"
+
+static void
+test_synthetic_full (void **state)
+{
+  struct fixture *f = *state;
+  struct vc_manifest m;
+
+  assert_accepted (f, MANIFEST (SYNTH (" synthetic='yes'", "0001-inc-20261127T070000Z")));
+  assert_accepted (f, MANIFEST (SYNTH (" synthetic='yes'", "0001-diff-20261127T070000Z")));
+  assert_accepted (f, MANIFEST (SYNTH (" synthetic='yes'", "0001-full-20261127T070000Z")));
+  assert_refused (f, MANIFEST (SYNTH ("", "0001-inc-20261127T070000Z")));
+  assert_refused (f, MANIFEST (SYNTH (" synthetic='no'", "0001-full-20261127T070000Z")));
+  assert_refused (f, MANIFEST (SYNTH (" synthetic='yes'", "0001-copy-20261127T070000Z")));
+  assert_refused (f, MANIFEST (
+    "<backup id='1' level='inc' chain='" CHAIN "' checkpoint='virtckpt." CHAIN ".1.abcd'"
+    " dir='0001-inc-20261127T070000Z' started='1' finished='2' synthetic='yes'>"
+    GOOD_DISK (SHA_A) "</backup>"));
+
+  write_manifest (f, MANIFEST (SYNTH (" synthetic='yes'", "0001-inc-20261127T070000Z")));
+  assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &m), 0);
+  assert_true (m.backups.ptr[0].synthetic);
+  assert_int_equal (vc_manifest_save (f->dirfd, f->dir, &m), 0);
+  vc_manifest_clear (&m);
+  assert_int_equal (vc_manifest_load (f->dirfd, f->dir, &m), 0);
+  assert_true (m.backups.ptr[0].synthetic);
+  assert_string_equal (m.backups.ptr[0].dir, "0001-inc-20261127T070000Z");
+  vc_manifest_clear (&m);
+}
+
 int
 main (void)
 {
@@ -945,6 +981,7 @@ main (void)
     T (test_check_refuses_each_hostile_change),
     T (test_long_chain_is_checked),
     T (test_consistency_round_trips),
+    T (test_synthetic_full),
   };
 #undef T
   int r;
