@@ -40,6 +40,9 @@ struct vc_options {
   int hold;                     /* -1: not given */
   bool release;
   bool instant;                 /* restore --instant */
+  /* status: the domains' backup health; --attribute its short form */
+  bool domains;
+  bool attribute;
 };
 
 /* The long options without a short form. */
@@ -51,6 +54,7 @@ enum {
   VC_OPT_MAX_RATE,
   VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_INSTANT,
+  VC_OPT_DOMAINS, VC_OPT_ATTRIBUTE,
   VC_OPT_END                    /* past the last */
 };
 

@@ -29,6 +29,10 @@ enum {
    * command used no store at all.
    */
   VC_EXIT_UNTRUSTED_DAEMON = 8,
+  /* status --check: the backups of a domain are not healthy (the last
+   * one failed, the chain is broken, or its schedule is overdue).
+   */
+  VC_EXIT_UNHEALTHY = 9,
 };
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/chain.h"
+#include "store/last-backup.h"
 #include "common/vc-strings.h"
 
 void
@@ -38,6 +39,7 @@ vc_chain_clear (struct vc_chain *chain)
   for (size_t i = 0; i < chain->checkpoints.len; i++)
     vc_checkpoint_clear (&chain->checkpoints.ptr[i]);
   vc_checkpoint_vector_reset (&chain->checkpoints);
+  vc_last_backup_free (chain->last_backup);
   memset (chain, 0, sizeof *chain);
 }
 

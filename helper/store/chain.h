@@ -26,6 +26,8 @@ struct vc_checkpoint {
 };
 DEFINE_VECTOR_TYPE (vc_checkpoint_vector, struct vc_checkpoint);
 
+struct vc_last_backup;          /* store/last-backup.h */
+
 struct vc_chain {
   char *domain;
   char *uuid;
@@ -36,6 +38,8 @@ struct vc_chain {
   char *broken_reason;
   int64_t broken_since;
   vc_checkpoint_vector checkpoints;   /* parents before children */
+  /* How the last backup ended, or NULL: store/last-backup.h. */
+  struct vc_last_backup *last_backup;
 };
 
 extern void vc_disk_clear (struct vc_disk *d);

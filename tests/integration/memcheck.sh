@@ -11,6 +11,7 @@ if ! command -v valgrind >/dev/null; then
 	exit 77
 fi
 export VIRTCKPT_VALGRIND=1
-for t in redefine-after-recreate redefine-broken-chain bad-input restore-targets backup-resume; do
+for t in redefine-after-recreate redefine-broken-chain bad-input restore-targets backup-resume \
+	backup-health; do
 	VC_TEST_NAME="memcheck/$t" bash "$here/$t.sh"
 done
