@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <libxml/xmlstring.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -113,34 +112,70 @@ text_ok (const char *s, size_t max)
   return true;
 }
 
-/* s made fit for text_ok (s, max): cut to max bytes at a character's
- * start, controls as '?', and every non-ASCII byte as '?' when s is not
- * UTF-8.  NULL when out of memory.
+/* The length of the character at s if it is UTF-8 that XML allows (no
+ * overlong form, surrogate, U+FFFE, U+FFFF or past U+10FFFF), else 0.
+ */
+static size_t
+char_len (const unsigned char *s)
+{
+  uint32_t c;
+  size_t n;
+
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf)
+    n = 2, c = s[0] & 0x1f;
+  else if (s[0] >= 0xe0 && s[0] <= 0xef)
+    n = 3, c = s[0] & 0x0f;
+  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+    n = 4, c = s[0] & 0x07;
+  else
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)    /* also the terminating NUL */
+      return 0;
+    c = (c << 6) | (s[i] & 0x3f);
+  }
+  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+      (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
+    return 0;
+  return n;
+}
+
+/* s made fit for text_ok (s, max): each control character and each byte
+ * that is not part of a character XML allows as '?', cut to max bytes at
+ * a character's start.  What is written must read back: a byte libxml2
+ * refuses would make the whole document, the chain with it, unreadable.
+ * NULL when out of memory.
  */
 static char *
 sanitise (const char *s, size_t max)
 {
-  size_t len = strlen (s);
-  char *t;
-  bool utf8;
+  const unsigned char *p = (const unsigned char *) s;
+  unsigned char *t = malloc (strlen (s) + 1);
+  size_t o = 0;
 
-  if (len > max) {
-    len = max;
-    while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80)
-      len--;
-  }
-  t = strndup (s, len);
   if (t == NULL)
     return NULL;
-  utf8 = xmlCheckUTF8 ((const xmlChar *) t);
-  for (unsigned char *p = (unsigned char *) t; *p; p++) {
-    size_t n = utf8 ? control_at (p) : (*p < 0x20 || *p >= 0x7f);
-    if (n == 2)
-      memmove (p + 1, p + 2, strlen ((char *) p + 2) + 1);
-    if (n)
-      *p = '?';
+  while (*p) {
+    size_t n = char_len (p);
+    if (n == 0 || control_at (p)) {
+      t[o++] = '?';
+      p += n ? n : 1;
+    }
+    else {
+      memcpy (t + o, p, n);
+      o += n;
+      p += n;
+    }
   }
-  return t;
+  if (o > max) {
+    o = max;
+    while (o > 0 && (t[o] & 0xc0) == 0x80)
+      o--;
+  }
+  t[o] = '\0';
+  return (char *) t;
 }
 
 /* --- writing --------------------------------------------------------------- */

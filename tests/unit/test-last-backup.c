@@ -150,6 +150,19 @@ test_hostile_texts_are_sanitised (void **state)
   assert_string_equal (back.last_backup->node, "node??");
   vc_chain_clear (&back);
 
+  /* UTF-8 that XML refuses: a surrogate, an overlong '/', U+FFFF, past
+   * U+10FFFF, a cut sequence; the characters around it stay.
+   */
+  bad.error = (char *) "sur\xed\xa0\x80 over\xc0\xaf ffff\xef\xbf\xbf big\xf4\x90\x80\x80 "
+    "caf\xc3\xa9 \xe2\x9c\x93 cut\xe2\x9c";
+  bad.node = (char *) "n\xc3";
+  assert_int_equal (vc_last_backup_set (&chain, &bad), 0);
+  round_trip (&chain, &back);
+  assert_string_equal (back.last_backup->error,
+                       "sur??? over?? ffff??? big???? caf\xc3\xa9 \xe2\x9c\x93 cut??");
+  assert_string_equal (back.last_backup->node, "n?");
+  vc_chain_clear (&back);
+
   /* cut at the bound, between characters */
   assert_non_null (longer);
   for (size_t i = 0; i + 2 < 3 * VC_LAST_BACKUP_MAX_ERROR; i += 2)
