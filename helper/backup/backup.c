@@ -23,11 +23,14 @@
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
+#include "common/first-error.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/vc-strings.h"
+#include "libvirt/checkpoints.h"
 #include "libvirt/domain-info.h"
 #include "libvirt/libvirt-conn.h"
+#include "store/last-backup.h"
 
 /* Everything one run holds, so that every exit path can undo it. */
 struct run {
@@ -56,6 +59,11 @@ struct run {
   struct vc_resume kept;
   char *kept_partial;
   bool resuming;
+  /* Another backup of the domain runs: this one's failure is not
+   * recorded as the domain's last backup.
+   */
+  bool busy;
+  struct vc_last_backup *outcome; /* what the store is to record */
 };
 
 static void
@@ -71,6 +79,7 @@ run_clear (struct run *r)
   vc_resume_clear (&r->kept);
   free (r->kept_partial);
   vc_manifest_clear (&r->manifest);
+  vc_last_backup_free (r->outcome);
   vc_domain_info_clear (&r->info);
   vc_string_vector_free (&r->disks);
   if (r->d.dom)
@@ -106,8 +115,10 @@ open_outdir (struct run *r)
   vc_shared_dir_check (r->outfd, outdir, r->d.store);
   /* One backup per domain at a time, whatever the directory. */
   r->runlockfd = vc_backup_guard_take (r->o->rundir, r->o->domain);
-  if (r->runlockfd == -1)
+  if (r->runlockfd == -1) {
+    r->busy = true;
     return VC_EXIT_ERROR;
+  }
 
   switch (vc_manifest_load (r->outfd, outdir, &r->manifest)) {
   case 0:
@@ -525,7 +536,14 @@ after_commit (struct run *r)
   if (r->resuming && vc_backup_delete_checkpoint (&r->d, r->kept.checkpoint) == 0)
     vc_info ("removed checkpoint %s of the interrupted backup", r->kept.checkpoint);
   if (done->checkpoint) {
-    if (vc_backup_capture (&r->d) == -1)
+    struct vc_capture_result res;
+    /* Its checkpoint and its outcome: one update of the document. */
+    if (vc_capture_recording (r->d.conn, r->d.store, r->d.name, true, 0,
+                              r->outcome, &res) == 0) {
+      vc_last_backup_free (r->outcome);
+      r->outcome = NULL;
+    }
+    else
       vc_warn ("backup %u is complete, but its checkpoint is not in the store yet",
                done->id);
     if (full)
@@ -591,6 +609,68 @@ roll_back (struct run *r)
   }
 }
 
+/* --- the record of the outcome ------------------------------------------------ */
+
+static uint64_t
+bytes_written (const struct vc_backup *b)
+{
+  uint64_t n = 0;
+
+  for (size_t i = 0; i < b->disks.len; i++)
+    n += b->disks.ptr[i].file_size;
+  return n;
+}
+
+/* The outcome of the run (ret) for the store; NULL when out of memory. */
+static struct vc_last_backup *
+outcome (struct run *r, int ret, char *error)
+{
+  const struct vc_backup *b = r->committed
+    ? &r->manifest.backups.ptr[r->manifest.backups.len - 1] : &r->b;
+  struct vc_last_backup *lb = calloc (1, sizeof *lb);
+  char host[256] = "";
+  struct timespec t1;
+
+  if (lb == NULL) {
+    free (error);
+    return NULL;
+  }
+  clock_gettime (CLOCK_MONOTONIC, &t1);
+  lb->time = time (NULL);
+  lb->result = ret == VC_EXIT_OK ? VC_RESULT_OK
+    : r->o->cancel && *r->o->cancel ? VC_RESULT_INTERRUPTED : VC_RESULT_FAILED;
+  lb->id = b->id;
+  lb->seconds = (t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+  lb->bytes = bytes_written (b);
+  if (ret != VC_EXIT_OK)
+    lb->error = error ? error
+      : vc_printf (lb->result == VC_RESULT_INTERRUPTED ? "interrupted"
+                   : "failed (exit status %d)", ret);
+  else
+    free (error);
+  gethostname (host, sizeof host - 1);
+  lb->dir = realpath (r->o->outdir, NULL);
+  if ((b->level && (lb->level = strdup (b->level)) == NULL) ||
+      (*host && (lb->node = strdup (host)) == NULL) ||
+      (lb->dir == NULL && (lb->dir = strdup (r->o->outdir)) == NULL) ||
+      (ret != VC_EXIT_OK && lb->error == NULL)) {
+    vc_last_backup_free (lb);
+    return NULL;
+  }
+  return lb;
+}
+
+/* Best effort: the backup's own status stays what it is. */
+static void
+record_outcome (struct run *r)
+{
+  if (r->outcome == NULL)
+    return;
+  if (vc_store_record_backup (r->d.store, r->o->domain, r->outcome) == -1)
+    vc_warn ("the outcome of this backup of %s could not be recorded in the "
+             "store", r->o->domain);
+}
+
 int
 vc_backup_run (virConnectPtr conn, struct vc_store *store,
                const struct vc_backup_options *o)
@@ -604,6 +684,7 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
 
   clock_gettime (CLOCK_MONOTONIC, &r.t0);
   r.b.started = time (NULL);
+  vc_first_error_begin ();
   ret = prepare (&r);
   if (ret == VC_EXIT_OK)
     ret = choose (&r);
@@ -611,9 +692,21 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
       (name_backup (&r) == -1 || start_job (&r) == -1 ||
        copy_disks (&r) == -1 || commit (&r) == -1))
     ret = VC_EXIT_ERROR;
+  /* Recorded for a domain libvirt knows, unless another backup of it
+   * runs (that one records its own).
+   */
+  if (r.d.dom && !r.busy) {
+    r.outcome = outcome (&r, ret, vc_first_error_end ());
+    if (r.outcome == NULL)
+      vc_warn ("out of memory: the outcome of this backup is not recorded");
+  }
+  else
+    free (vc_first_error_end ());
   if (ret == VC_EXIT_OK)
     after_commit (&r);
   else
     roll_back (&r);
+  /* Left when no capture recorded it. */
+  record_outcome (&r);
   return ret;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/status-domains.h"
 #include "common/cleanup.h"
 #include "common/kv-json.h"
 #include "common/kv-lines.h"
@@ -68,10 +69,8 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   char *text = NULL;
   time_t deadline = time (NULL) + o->wait_synced;
 
-  if (argc != 0) {
-    fprintf (stderr, "virtckpt: status: no argument expected\n");
-    return VC_EXIT_USAGE;
-  }
+  if (argc != 0 || o->domains || o->check || o->attribute)
+    return vc_status_domains (o, argc, argv);
   int why = ENOENT;
 
   for (;;) {

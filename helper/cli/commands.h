@@ -44,6 +44,9 @@ struct vc_options {
   const char *every, *full_every;
   const char *keep_last, *keep_daily, *keep_weekly, *keep_monthly;
   bool dry_run;                 /* prune */
+  /* status: the domains' backup health; --attribute its short form */
+  bool domains;
+  bool attribute;
 };
 
 /* The long options without a short form. */
@@ -58,6 +61,7 @@ enum {
   VC_OPT_EVERY, VC_OPT_FULL_EVERY, VC_OPT_KEEP_LAST, VC_OPT_KEEP_DAILY,
   VC_OPT_KEEP_WEEKLY, VC_OPT_KEEP_MONTHLY,
   VC_OPT_DRY_RUN,
+  VC_OPT_DOMAINS, VC_OPT_ATTRIBUTE,
   VC_OPT_END                    /* past the last */
 };
 

@@ -201,14 +201,25 @@ static const struct vc_command commands[] = {
     "changed); 1 on an error (nothing pruned unless the message says so).\n",
     vc_cmd_prune, NULL, "keep-last keep-daily keep-weekly keep-monthly dry-run json "
     "no-progress" },
-  { "status", "[--wait-synced SECS]", "virtckptd's view of the cluster",
-    "[--wait-synced SECONDS] [--json]",
+  { "status", "[--wait-synced SECS | --domains | DOMAIN...]",
+    "virtckptd's view of the cluster, or the domains' backup health",
+    "[--wait-synced SECONDS] [--json]\n"
+    "       virtckpt [OPTION]... status --domains | DOMAIN... [--check]\n"
+    "                [--json | --attribute]",
     "Show what virtckptd on this node knows: members, quorum, epoch, whether it\n"
     "is synced, domains, checkpoints, conflicts, the last error, as \"KEY: VALUE\"\n"
     "lines (--json: a JSON document).  With --wait-synced, wait up to SECONDS\n"
     "for it to be synced, and exit 6 if it is not.  Exits 7 when no virtckptd\n"
-    "runs on this node.\n",
-    vc_cmd_status, NULL, "wait-synced json" },
+    "runs on this node.\n"
+    "\n"
+    "With --domains (every stored domain) or DOMAIN..., show each domain's\n"
+    "last backup (time, level, result, node), its last ok backup and its state:\n"
+    "ok, never (no backup recorded), interrupted, overdue, broken (the next\n"
+    "backup is full) or failed.  Read from the store: no daemon needed.\n"
+    "      --check       exit 9 when a domain is failed, broken or overdue\n"
+    "      --attribute   one short line per domain: STATE [LAST-OK LEVEL]\n"
+    "Exits 4 when nothing is stored for a DOMAIN.\n",
+    vc_cmd_status, NULL, "wait-synced json domains check attribute" },
   { "cancel", "DOMAIN", "end a running backup of DOMAIN on this host",
     "DOMAIN [--grace SECS] [--wait SECS]\n"
     "                [--hold SECS | --release]",
@@ -303,7 +314,8 @@ usage_main (FILE *fp)
 "      --json          list, checkpoints list|show, schedule list|show, status,\n"
 "                      verify, backup: one JSON document on stdout\n"
 "                      (virtckpt(8), JSON OUTPUT)\n"
-"      --check         checkpoints list: exit 3 when a chain is broken\n"
+"      --check         checkpoints list: exit 3 when a chain is broken;\n"
+"                      status: exit 10 when a domain's backups are not healthy\n"
 "      --every=DURATION  schedule set: one backup per DURATION (15m, 1d...)\n"
 "  -v, --verbose       say more; twice for debugging\n"
 "  -q, --quiet         print errors only\n"
@@ -315,7 +327,8 @@ usage_main (FILE *fp)
 "5 libvirt holds none of the stored checkpoints, 6 virtckptd is not synced,\n"
 "7 no virtckptd runs on this node, 8 no trustworthy daemon (what answers as\n"
 "virtckptd is not root's; no store was used), 9 the backup directory is\n"
-"in use by another virtckpt (prune).\n"
+"in use by another virtckpt (prune), 10 a domain's backups are not healthy\n"
+"(status --check).\n"
 "See virtckpt(8).\n", STORE_DIR);
   fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
@@ -439,6 +452,8 @@ static const struct option long_options[] = {
   { "keep-weekly", required_argument, NULL, VC_OPT_KEEP_WEEKLY },
   { "keep-monthly", required_argument, NULL, VC_OPT_KEEP_MONTHLY },
   { "dry-run", no_argument, NULL, VC_OPT_DRY_RUN },
+  { "domains", no_argument, NULL, VC_OPT_DOMAINS },
+  { "attribute", no_argument, NULL, VC_OPT_ATTRIBUTE },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -503,6 +518,8 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_KEEP_WEEKLY: o->keep_weekly = optarg; break;
     case VC_OPT_KEEP_MONTHLY: o->keep_monthly = optarg; break;
     case VC_OPT_DRY_RUN: o->dry_run = true; break;
+    case VC_OPT_DOMAINS: o->domains = true; break;
+    case VC_OPT_ATTRIBUTE: o->attribute = true; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;

@@ -33,6 +33,10 @@ enum {
    * (prune): nothing was changed; try again once it is done.
    */
   VC_EXIT_BUSY = 9,
+  /* status --check: the backups of a domain are not healthy (the last
+   * one failed, the chain is broken, or its schedule is overdue).
+   */
+  VC_EXIT_UNHEALTHY = 10,
 };
 
 #endif

@@ -8,6 +8,7 @@
 #include "libvirt/checkpoints.h"
 #include "libvirt/libvirt-conn.h"
 #include "common/log.h"
+#include "store/last-backup.h"
 
 static size_t
 count_missing (const struct vc_chain *from, const struct vc_chain *in)
@@ -22,6 +23,15 @@ count_missing (const struct vc_chain *from, const struct vc_chain *in)
 int
 vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
             bool force, uint32_t node, struct vc_capture_result *result)
+{
+  return vc_capture_recording (conn, store, domain, force, node, NULL, result);
+}
+
+int
+vc_capture_recording (virConnectPtr conn, struct vc_store *store,
+                      const char *domain, bool force, uint32_t node,
+                      const struct vc_last_backup *rec,
+                      struct vc_capture_result *result)
 {
   struct vc_chain live, stored;
   virDomainPtr dom;
@@ -57,7 +67,7 @@ vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
     result->none_held = true;
     goto out;
   }
-  if (r == 0 && vc_chain_same_checkpoints (&live, &stored)) {
+  if (r == 0 && vc_chain_same_checkpoints (&live, &stored) && rec == NULL) {
     vc_info ("checkpoints of %s unchanged (%zu)", domain, result->count);
     ret = 0;
     goto out;
@@ -76,6 +86,25 @@ vc_capture (virConnectPtr conn, struct vc_store *store, const char *domain,
   /* The rest of the document is not libvirt's: kept as it is. */
   live.schedule = stored.schedule;
   stored.schedule = NULL;
+  /* The record of the last backup is no checkpoint: it stays. */
+  live.last_backup = stored.last_backup;
+  stored.last_backup = NULL;
+  if (rec) {
+    if (vc_last_backup_set (&live, rec) == -1) {
+      vc_error ("out of memory");
+      goto out;
+    }
+    /* A full backup starts a new chain: it is whole again, in the same
+     * update as its checkpoint.
+     */
+    if (rec->result == VC_RESULT_OK && rec->level &&
+        strcmp (rec->level, "full") == 0 && live.broken) {
+      live.broken = false;
+      free (live.broken_reason);
+      live.broken_reason = NULL;
+      live.broken_since = 0;
+    }
+  }
 
   if (vc_store_save (store, &live) == -1)
     goto out;

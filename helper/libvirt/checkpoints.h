@@ -32,6 +32,16 @@ extern int vc_capture (virConnectPtr conn, struct vc_store *store,
                        const char *domain, bool force, uint32_t node,
                        struct vc_capture_result *result);
 
+/* The same, recording rec (store/last-backup.h) as the outcome of the
+ * domain's last backup in the same update of its document; a full
+ * backup that ended ok also clears the chain's broken mark.
+ */
+struct vc_last_backup;
+extern int vc_capture_recording (virConnectPtr conn, struct vc_store *store,
+                                 const char *domain, bool force, uint32_t node,
+                                 const struct vc_last_backup *rec,
+                                 struct vc_capture_result *result);
+
 struct vc_redefine_result {
   size_t stored;                /* checkpoints in the store */
   size_t present;               /* already known to libvirt */

@@ -7,6 +7,7 @@
 
 #include "store/chain.h"
 #include "store/schedule.h"
+#include "store/last-backup.h"
 #include "common/vc-strings.h"
 
 void
@@ -40,13 +41,15 @@ vc_chain_clear (struct vc_chain *chain)
     vc_checkpoint_clear (&chain->checkpoints.ptr[i]);
   vc_checkpoint_vector_reset (&chain->checkpoints);
   vc_schedule_free (chain->schedule);
+  vc_last_backup_free (chain->last_backup);
   memset (chain, 0, sizeof *chain);
 }
 
 bool
 vc_chain_holds_nothing (const struct vc_chain *chain)
 {
-  return chain->checkpoints.len == 0 && chain->schedule == NULL;
+  return chain->checkpoints.len == 0 && chain->schedule == NULL &&
+    chain->last_backup == NULL;
 }
 
 ssize_t

@@ -26,6 +26,8 @@ struct vc_checkpoint {
 };
 DEFINE_VECTOR_TYPE (vc_checkpoint_vector, struct vc_checkpoint);
 
+struct vc_last_backup;          /* store/last-backup.h */
+
 struct vc_chain {
   char *domain;
   char *uuid;
@@ -40,6 +42,8 @@ struct vc_chain {
    * document may hold a schedule and no checkpoints.
    */
   struct vc_schedule *schedule;
+  /* How the last backup ended, or NULL: store/last-backup.h. */
+  struct vc_last_backup *last_backup;
 };
 
 extern void vc_disk_clear (struct vc_disk *d);

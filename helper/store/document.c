@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "store/document.h"
 #include "store/schedule.h"
+#include "store/last-backup.h"
 #include "common/vc-strings.h"
 #include "common/xml-safe.h"
 
@@ -69,6 +70,7 @@ vc_document_format (const struct vc_chain *chain, size_t *len)
                             BAD_CAST (chain->broken_reason ? chain->broken_reason : ""));
     ok = node && set_int (node, "since", chain->broken_since);
   }
+  ok = ok && vc_last_backup_format (root, chain);
   if (!ok || (cps = xmlNewChild (root, NULL, BAD_CAST "checkpoints", NULL)) == NULL)
     return NULL;
 
@@ -328,6 +330,7 @@ vc_document_parse (const char *buf, size_t len, struct vc_chain *chain,
 
   if (parse_identity (root, chain, err) == -1 ||
       parse_broken (root, chain, err) == -1 ||
+      vc_last_backup_parse (root, chain, err) == -1 ||
       parse_checkpoints (root, chain, err) == -1 ||
       check_order (chain, err) == -1 ||
       vc_schedule_parse (root, &chain->schedule, err) == -1) {

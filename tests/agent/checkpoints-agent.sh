@@ -22,7 +22,12 @@
 #    what it copied, and the next backup resumes it) and holds new backups;
 #    start releases the hold;
 #  - ocf-tester passes but for the DTD check of the OCF 1.1 metadata;
-#  - a domain named like an option (--help) reaches virtckpt as a name.
+#  - a domain named like an option (--help) reaches virtckpt as a name;
+#  - the backup health as a node attribute (attrd_updater, a stand-in that
+#    records its calls): set by start and monitor (never, broken, ok with
+#    the last backup), deleted by stop and migrate_to, not touched by a
+#    probe, renamed or disabled by health_attribute; an attrd_updater that
+#    fails never fails monitor.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -38,6 +43,25 @@ command -v xmllint >/dev/null || _vc_skip "xmllint not installed (libxml2-utils)
 vc_single_host h1
 DOM=vm1
 
+# A stand-in for Pacemaker's attrd_updater, first in the agent's PATH: it
+# records its arguments, and fails while $VC_TMP/attrd.fail exists.
+mkdir "$VC_TMP/attrd-bin"
+cat >"$VC_TMP/attrd-bin/attrd_updater" <<EOF
+#!/bin/bash
+echo "\$*" >>"$VC_TMP/attrd.log"
+if [ -e "$VC_TMP/attrd.fail" ]; then
+	echo "Could not connect to the attribute manager" >&2
+	exit 102
+fi
+EOF
+chmod 755 "$VC_TMP/attrd-bin/attrd_updater"
+touch "$VC_TMP/attrd.log"
+ATTR=virtckpt-ckpt-vm1
+
+# attrd_calls : how many calls the stand-in had; attrd_last : the last one.
+attrd_calls() { grep -c . "$VC_TMP/attrd.log" || true; }
+attrd_last() { tail -n 1 "$VC_TMP/attrd.log"; }
+
 # ra ACTION [VAR=VALUE]... : the agent in host $H, in the environment
 # Pacemaker gives it (a recurring monitor unless the interval is set to 0),
 # run through the command in RA_WRAP if any (e.g. timeout).
@@ -45,7 +69,7 @@ RA_WRAP=()
 ra() {
 	local action=$1
 	shift
-	vc_on "$H" "${RA_WRAP[@]}" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	vc_on "$H" "${RA_WRAP[@]}" env -i PATH="$VC_TMP/attrd-bin":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		OCF_ROOT=/usr/lib/ocf OCF_RA_VERSION_MAJOR=1 OCF_RA_VERSION_MINOR=1 \
 		OCF_RESOURCE_INSTANCE=ckpt-vm1 OCF_RESOURCE_TYPE=checkpoints \
 		OCF_RESOURCE_PROVIDER=virtckpt \
@@ -90,7 +114,7 @@ printf '%s\n' "$VC_OUT" >"$VC_TMP/meta.xml"
 xmllint --noout "$VC_TMP/meta.xml" || vc_fail "meta-data is not well-formed XML"
 params=$(xmllint --xpath '//parameters/parameter/@name' "$VC_TMP/meta.xml" |
 	sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)
-vc_assert_eq "domain config hypervisor sync_timeout domain_wait virtckpt store backup_wait require_daemon" \
+vc_assert_eq "domain config hypervisor sync_timeout domain_wait virtckpt store backup_wait require_daemon health_attribute" \
 	"$params" "meta-data lists the parameters"
 actions=$(xmllint --xpath '//actions/action/@name' "$VC_TMP/meta.xml" |
 	sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)
@@ -98,7 +122,7 @@ vc_assert_eq "start stop monitor migrate_to migrate_from reload-agent validate-a
 	"$actions" "meta-data lists the actions"
 vc_assert_eq "1.1" "$(xmllint --xpath 'string(/resource-agent/version)' "$VC_TMP/meta.xml")" \
 	"OCF version 1.1"
-vc_assert_eq "sync_timeout domain_wait virtckpt backup_wait require_daemon" \
+vc_assert_eq "sync_timeout domain_wait virtckpt backup_wait require_daemon health_attribute" \
 	"$(xmllint --xpath '//parameter[@reloadable="1"]/@name' "$VC_TMP/meta.xml" |
 		sed 's/ *name="\([^"]*\)"/\1 /g' | xargs)" "reloadable parameters"
 # ra-api-1.dtd (OCF 1.0) knows neither reloadable, unique-group nor
@@ -126,6 +150,9 @@ expect_ra 5 validate-all OCF_RESKEY_domain= OCF_RESKEY_config="$VC_TMP/none.xml"
 expect_log "^ocf-exit-reason:configuration file .*none.xml does not exist" "config missing: ERR_INSTALLED"
 expect_ra 6 validate-all OCF_RESKEY_sync_timeout=soon
 expect_ra 6 validate-all OCF_RESKEY_require_daemon=maybe
+expect_ra 6 validate-all OCF_RESKEY_health_attribute='two words'
+expect_log "^ocf-exit-reason:health_attribute must be a name" "a health_attribute that is no name"
+expect_ra 0 validate-all OCF_RESKEY_health_attribute=
 expect_ra 5 validate-all OCF_RESKEY_virtckpt=/nonexistent/virtckpt
 expect_log "^ocf-exit-reason:virtckpt \(/nonexistent/virtckpt\) is not installed" "virtckpt missing"
 expect_ra 0 reload-agent
@@ -153,13 +180,20 @@ vc_virsh "$H" checkpoint-create-as "$DOM" c1 >/dev/null
 vc_guest_write "$H" "$DOM" vda 0x11 0 64k
 vc_virsh "$H" checkpoint-create-as "$DOM" c2 >/dev/null
 vc_guest_write "$H" "$DOM" vda 0x22 1M 64k
+vc_assert_eq "" "$(grep -v -- "^-n $ATTR -D$" "$VC_TMP/attrd.log" || true)" \
+	"the stops so far deleted the attribute, nothing set it"
 expect_ra 0 start
 expect_log "no checkpoints stored for vm1: nothing to redefine" "start with nothing stored"
+vc_assert_eq "-n $ATTR -U never" "$(attrd_last)" "start published: never"
 expect_ra 0 monitor
 vc_assert_eq "c1 c2" "$(stored_names)" "monitor captured c1 c2"
+vc_assert_eq "-n $ATTR -U never" "$(attrd_last)" "monitor published: never (no backup yet)"
+calls=$(attrd_calls)
 expect_ra 0 monitor OCF_RESKEY_CRM_meta_interval=0
+vc_assert_eq "$calls" "$(attrd_calls)" "a probe does not touch the attribute"
 vc_virsh "$H" checkpoint-create-as "$DOM" c3 >/dev/null
 expect_ra 0 stop
+vc_assert_eq "-n $ATTR -D" "$(attrd_last)" "stop deleted the attribute"
 vc_assert_eq "c1 c2 c3" "$(stored_names)" "stop captured c3, made with virsh"
 expect_ra 7 monitor
 expect_ra 7 monitor OCF_RESKEY_CRM_meta_interval=0
@@ -239,6 +273,7 @@ vc_assert_eq "c1 c2" "$(stored_names)" "the stored chain is unchanged"
 vc_virsh "$H" checkpoint-create-as "$DOM" c4 >/dev/null
 expect_ra 0 migrate_to OCF_RESKEY_CRM_meta_migrate_target=h2
 vc_assert_eq "c1 c2 c4" "$(stored_names)" "migrate_to captured c4"
+vc_assert_eq "-n $ATTR -D" "$(attrd_last)" "migrate_to deleted the attribute"
 vc_virsh "$H" destroy "$DOM" >/dev/null
 expect_ra 7 monitor
 expect_ra 0 migrate_to OCF_RESKEY_CRM_meta_migrate_target=h2
@@ -246,6 +281,7 @@ expect_log "domain vm1 has already left this node: nothing to capture" "migrate_
 vc_virsh "$H" create "$VC_TMP/$DOM.xml" >/dev/null
 expect_ra 0 migrate_from OCF_RESKEY_CRM_meta_migrate_source=h2
 vc_assert_eq "c1 c2 c4" "$(live_names)" "migrate_from redefined c1 c2 c4"
+vc_assert_eq "-n $ATTR -U never" "$(attrd_last)" "migrate_from published the attribute"
 expect_ra 0 monitor
 
 # --- a damaged store: start fails with virtckpt's error --------------------------
@@ -289,7 +325,9 @@ vc_assert_eq "" "$(live_names)" "libvirt holds no partial chain"
 stored_state | grep -q "^broken: checkpoint c2" ||
 	vc_fail "the store does not say broken: $(stored_state)"
 vc_log "ok: the store says: $(stored_state)"
+vc_assert_eq "-n $ATTR -U broken" "$(attrd_last)" "start published: broken"
 expect_ra 0 monitor
+vc_assert_eq "-n $ATTR -U broken" "$(attrd_last)" "monitor published: broken"
 expect_ra 0 stop
 vc_assert_eq "c1 c2 c4" "$(stored_names)" "the broken chain is kept until a full backup"
 stored_state | grep -q "^broken" || vc_fail "broken mark lost: $(stored_state)"
@@ -317,6 +355,24 @@ expect_exit 0 vck "$H" backup "$DOM" -o "$VC_TMP/b"
 grep -q "backup 1 of vm1 resumes the backup interrupted" <<<"$VC_ERR" ||
 	vc_fail "the backup after start did not resume the cancelled one: $VC_ERR"
 vc_log "ok: a backup after start: $(grep -o 'backup 1 (full) of vm1 done.*' <<<"$VC_ERR")"
+expect_ra 0 monitor
+value=$(vck "$H" status --attribute -- "$DOM")
+[[ "$value" =~ ^ok\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z\ full$ ]] ||
+	vc_fail "status --attribute after the full backup: $value"
+vc_assert_eq "-n $ATTR -U $value" "$(attrd_last)" "monitor published the full backup: $value"
+calls=$(attrd_calls)
+expect_ra 0 monitor OCF_RESKEY_health_attribute=
+vc_assert_eq "$calls" "$(attrd_calls)" "an empty health_attribute publishes nothing"
+expect_ra 0 monitor OCF_RESKEY_health_attribute=backup.vm1
+vc_assert_eq "-n backup.vm1 -U $value" "$(attrd_last)" "health_attribute names the attribute"
+touch "$VC_TMP/attrd.fail"
+expect_ra 0 monitor
+expect_log "WARNING: cannot set the node attribute $ATTR=\"$value\": Could not connect" \
+	"an attribute manager that fails does not fail monitor"
+expect_ra 0 stop
+expect_log "WARNING: cannot delete the node attribute $ATTR" "nor stop"
+rm "$VC_TMP/attrd.fail"
+expect_ra 0 start
 expect_ra 0 stop
 
 # --- a domain named like an option reaches virtckpt as a name ---------------

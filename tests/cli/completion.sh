@@ -142,6 +142,10 @@ expect "" --store "$tmp/store" checkpoints show ""
 "$VIRTCKPT" -q -c test:///default --store "$tmp/store" checkpoints capture test
 expect "test" --store "$tmp/store" checkpoints show ""
 expect "test" -s "$tmp/store" checkpoints forget t
+# status DOMAIN...: every argument, and its options
+expect "test" --store "$tmp/store" status ""
+expect "test" --store "$tmp/store" status test ""
+has "--domains --check --attribute --json" status --
 expect "" --store "$tmp/store" checkpoints forget x
 
 # schedule: its subcommands, their options, values and domains.

@@ -91,6 +91,12 @@
 #   vc_wait_idle [TIMEOUT]       until no action is pending (crm_resource
 #                                --wait), then checks no action failed
 #   vc_pcmk_failures             failed actions (crm_mon), one per line
+#   vc_node_attr NODE NAME       the value of the transient node attribute
+#                                NAME of NODE (attrd_updater -Q), empty
+#                                when it has none
+#   vc_wait_node_attr NODE NAME REGEX
+#                                until that value matches the extended
+#                                REGEX (VC_PCMK_TIMEOUT), fails otherwise
 #   vc_crm NODE CMD...           a Pacemaker command on a node (same as
 #                                vc_node_on; just for readability)
 #   vc_node_crash NODE [DOM]...  NODE "crashes": one SIGKILL to all its
@@ -702,6 +708,26 @@ vc_vm_backup() {
 	grep -q "backup $id ($level) of $name done" <<<"$VC_ERR" ||
 		vc_fail "backup $id of $name on $node was not $level: $VC_ERR"
 	ref_snapshot "$name" "$id"
+}
+
+# vc_node_attr NODE NAME : attrd_updater prints name="N" host="H"
+# value="V"; nothing (or an error) when NODE has no such attribute.
+vc_node_attr() {
+	local node=${1:?vc_node_attr NODE NAME} name=${2:?vc_node_attr NODE NAME} n out
+	n=$(_vc_pcmk_node) || vc_fail "no cluster node runs"
+	out=$(vc_on "$n" attrd_updater -Q -n "$name" -N "$node" 2>/dev/null) || return 0
+	sed -n 's/.* value="\(.*\)"$/\1/p' <<<"$out"
+}
+
+# vc_wait_node_attr NODE NAME REGEX
+vc_wait_node_attr() {
+	local node=$1 name=$2 want=$3 v="" deadline=$((SECONDS + VC_PCMK_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		v=$(vc_node_attr "$node" "$name")
+		[[ "$v" =~ $want ]] && return 0
+		sleep 1
+	done
+	vc_fail "node attribute $name of $node is '$v', not /$want/ after ${VC_PCMK_TIMEOUT}s"
 }
 
 # vc_rsc_meta RSC NAME VALUE : a meta attribute of resource RSC.

@@ -75,6 +75,26 @@ store_digest() {
 		xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
 
+# assert_health HOST DOM MSG PYTHON-EXPRESSIONS : "status --json DOM" in
+# HOST; each line of PYTHON-EXPRESSIONS must hold of h (DOM's object), lb
+# (its last_backup) and ok (its last_ok).  $1... of the expressions:
+# sys.argv[3:] are the words after them (pass values that way).
+assert_health() {
+	local host=$1 dom=$2 msg=$3 exprs=$4
+	shift 4
+	expect_exit 0 vck "$host" status --json -- "$dom"
+	python3 - "$exprs" "$VC_OUT" "$@" <<'PY' || vc_fail "$msg: $(vck "$host" status -- "$dom")"
+import json, sys
+d = json.loads(sys.argv[2])
+h = d["domains"][0]
+lb, ok = h["last_backup"], h["last_ok"]
+for line in sys.argv[1].strip().splitlines():
+    if not eval(line.strip()):
+        sys.exit("failed: " + line.strip() + "\n" + json.dumps(h, indent=1))
+PY
+	vc_log "ok: $msg"
+}
+
 # backup_read DIR ID [DISK] : the bytes backup ID read from DISK (default
 # vda), from DIR's manifest.
 backup_read() {

@@ -29,6 +29,10 @@
 # writes, the next automatic backup on n2 resumes it: an incremental since
 # backup 1 whose two runs together read everything written since backup 1
 # on both nodes, and little more; both backups restore byte for byte.
+# The backup health follows the VM as the node attribute of vm5-ckpt
+# (crm_mon -A): ok after backup 1 on n1, interrupted (last ok: the full)
+# on n2 after the move and gone from n1, ok inc after backup 2; never on
+# n3.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
@@ -44,6 +48,16 @@ PCMK_LOG=$VC_TMP/hosts/n1/root/var/log/pacemaker/pacemaker.log
 
 # --- full backup, writes ---------------------------------------------------
 vc_vm_backup n1 vm5 1 full
+# The health attribute, at vm5-ckpt's next monitor (every 10 s).
+ATTR=virtckpt-vm5-ckpt
+OKMIN='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}Z'
+vc_wait_node_attr n1 "$ATTR" "^ok $OKMIN full$"
+attr1=$(vc_node_attr n1 "$ATTR")
+vc_assert_eq "$(vnck n1 status --attribute vm5)" "$attr1" "n1's attribute is what status says"
+vc_assert_eq "" "$(vc_node_attr n2 "$ATTR")$(vc_node_attr n3 "$ATTR")" "no attribute on n2 or n3"
+crm_mon_a=$(vc_crm n1 crm_mon -A1)
+grep -qE "${ATTR}[[:space:]]+: $attr1" <<<"$crm_mon_a" || vc_fail "crm_mon -A1 does not show $ATTR: $crm_mon_a"
+vc_log "ok: crm_mon -A1 on n1 shows: $(grep -E "$ATTR" <<<"$crm_mon_a" | xargs)"
 manifest1=$(sha256sum <"$B/manifest.xml")
 written=0
 for i in 0 1 2 3 4 5 6 7; do
@@ -102,6 +116,10 @@ for node in "${VC_NODES[@]}"; do
 	vc_assert_eq 2 "$(vnck "$node" checkpoints show vm5 | sed -n 's/^Checkpoints: *//p')" \
 		"two checkpoints stored on $node"
 done
+# The attribute moved with the VM: the cancelled backup, the full still the last ok.
+vc_wait_node_attr n2 "$ATTR" "^interrupted ${attr1#ok }$"
+vc_assert_eq "" "$(vc_node_attr n1 "$ATTR")$(vc_node_attr n3 "$ATTR")" "no attribute left on n1, none on n3"
+vc_log "ok: after the move: n2 $ATTR=$(vc_node_attr n2 "$ATTR"), none on n1"
 
 # --- the next backup, on n2 --------------------------------------------------
 ref_write n2 vm5 vda vm5 0x55 250M 1M
@@ -115,6 +133,9 @@ vc_log "backup 2 read $read bytes in its two runs, for $written bytes written si
 ((read >= written && read <= written + 1048576)) ||
 	vc_fail "backup 2 read $read bytes over its two runs, for $written written since backup 1"
 vc_assert_eq 2 "$(checkpoint_names n2 vm5 | wc -l)" "the resumed checkpoint is gone once committed"
+vc_wait_node_attr n2 "$ATTR" "^ok $OKMIN inc$"
+vc_assert_eq "" "$(vc_node_attr n1 "$ATTR")$(vc_node_attr n3 "$ATTR")" "still none on n1 and n3"
+vc_log "ok: after backup 2 on n2: $ATTR=$(vc_node_attr n2 "$ATTR")"
 expect_exit 0 vnck n2 verify "$B"
 for id in 1 2; do
 	expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r$id" --until "$id"
