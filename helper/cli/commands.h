@@ -40,6 +40,9 @@ struct vc_options {
   int hold;                     /* -1: not given */
   bool release;
   bool instant;                 /* restore --instant */
+  /* backup of a stopped domain */
+  bool offline;
+  const char *config;
 };
 
 /* The long options without a short form. */
@@ -51,6 +54,7 @@ enum {
   VC_OPT_MAX_RATE,
   VC_OPT_JSON, VC_OPT_CHECK,
   VC_OPT_INSTANT,
+  VC_OPT_OFFLINE, VC_OPT_CONFIG,
   VC_OPT_END                    /* past the last */
 };
 

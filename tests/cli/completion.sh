@@ -76,7 +76,7 @@ expect "show" checkpoints sh
 globals="--connect --help --quiet --store --verbose"
 has "$globals --version" -
 lacks "--xml --level --output --until" -
-has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --max-rate --rundir --no-progress" backup --
+has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --max-rate --rundir --no-progress --offline --config" backup --
 lacks "--xml --names --until --hold" backup --
 has "$globals --xml --names" checkpoints show --
 lacks "--level --output" checkpoints show --
@@ -140,6 +140,9 @@ expect "" --store "$tmp/store" checkpoints show ""
 expect "test" --store "$tmp/store" checkpoints show ""
 expect "test" -s "$tmp/store" checkpoints forget t
 expect "" --store "$tmp/store" checkpoints forget x
+# backup also offers them: a stopped domain is backed up offline.
+expect "test" -s "$tmp/store" backup t
+expect "$tmp/dirs/bfile" backup vm --config "$tmp/dirs/bf"
 
 # Domains libvirt runs, through the URI on the line (libvirt's test driver
 # runs one domain, "test"), and its disks for --disk.

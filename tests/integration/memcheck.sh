@@ -11,6 +11,6 @@ if ! command -v valgrind >/dev/null; then
 	exit 77
 fi
 export VIRTCKPT_VALGRIND=1
-for t in redefine-after-recreate redefine-broken-chain bad-input restore-targets backup-resume; do
+for t in redefine-after-recreate redefine-broken-chain bad-input restore-targets backup-resume backup-offline; do
 	VC_TEST_NAME="memcheck/$t" bash "$here/$t.sh"
 done

@@ -207,6 +207,14 @@ ref_discard() {
 	qemu-io -f raw -c "write -z $5 $6" "$VC_TMP/$4.ref" >/dev/null
 }
 
+# ref_write_offline REFNAME PATTERN OFFSET LENGTH : writes to the image of
+# a stopped domain directly (qemu-io), and to its reference.
+ref_write_offline() {
+	qemu-io -f qcow2 -c "write -P $2 $3 $4" "$VC_TMP/$1.qcow2" >/dev/null ||
+		vc_fail "qemu-io cannot write to $VC_TMP/$1.qcow2"
+	qemu-io -f raw -c "write -P $2 $3 $4" "$VC_TMP/$1.ref" >/dev/null
+}
+
 # ref_snapshot REFNAME TAG : keeps the reference as it is now.
 ref_snapshot() {
 	cp --sparse=always "$VC_TMP/$1.ref" "$VC_TMP/$1.ref@$2"
