@@ -647,6 +647,39 @@ report (const struct vc_backup *done, const char *domain, bool offline)
                "were not frozen", done->id, domain);
 }
 
+/* A domain libvirt defines but does not run keeps its checkpoints in
+ * libvirt: they follow the store's chain (metadata only, the bitmaps are
+ * in the images already).
+ */
+static void
+offline_sync_libvirt (struct run *r, const char *checkpoint, bool full)
+{
+  virDomainCheckpointPtr cp;
+
+  if (r->d.dom == NULL)
+    return;
+  if (full) {
+    virDomainCheckpointPtr *cps = NULL;
+    int n = virDomainListAllCheckpoints (r->d.dom, &cps, 0);
+    for (int i = 0; i < n; i++) {
+      if (strncmp (virDomainCheckpointGetName (cps[i]), "virtckpt.", 9) == 0 &&
+          virDomainCheckpointDelete (cps[i],
+                                     VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY) == -1)
+        vc_warn ("cannot remove checkpoint %s from libvirt: %s",
+                 virDomainCheckpointGetName (cps[i]), vc_libvirt_error ());
+      virDomainCheckpointFree (cps[i]);
+    }
+    free (cps);
+  }
+  cp = virDomainCheckpointCreateXML (r->d.dom, r->offline_cpxml,
+                                     VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE);
+  if (cp == NULL)
+    vc_warn ("cannot define checkpoint %s in libvirt: %s; 'checkpoints redefine' "
+             "at the next start does", checkpoint, vc_libvirt_error ());
+  else
+    virDomainCheckpointFree (cp);
+}
+
 /* The checkpoint made offline goes into the store, where the next start
  * of the domain finds it ('checkpoints redefine').
  */
@@ -659,6 +692,7 @@ after_offline_commit (struct run *r, const struct vc_backup *done, bool full)
                "the next automatic backup is full", done->id);
     else if (full)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
+    offline_sync_libvirt (r, done->checkpoint, full);
   }
   report (done, r->o->domain, true);
   if (r->o->done_id)

@@ -219,4 +219,38 @@ ref_write "$H" vm vdb b 0x77 10M 64k
 backup inc 9
 restores 9
 expect_exit 0 vck "$H" verify "$B"
+
+# --- a domain libvirt defines but does not run --------------------------------
+# Its disks come from libvirt's definition, and libvirt, which keeps its
+# checkpoints while it is shut off, gets the offline one at once.
+ref_disk p 32
+vc_domain_xml pvm "$VC_TMP/p.qcow2" >"$VC_TMP/pvm.xml"
+vc_virsh "$H" define "$VC_TMP/pvm.xml" >/dev/null
+vc_virsh "$H" start pvm >/dev/null
+P=$VC_TMP/pbackups
+# pbackup LEVEL ID [ARGS] : a backup of pvm (its stderr in $PERR),
+# restored and compared.
+pbackup() {
+	expect_exit 0 vck "$H" backup pvm -o "$P" "${RUN[@]}" "${@:3}"
+	grep -q "backup $2 ($1) of pvm done" <<<"$VC_ERR" || vc_fail "pvm backup $2 was not $1: $VC_ERR"
+	PERR=$VC_ERR
+	expect_exit 0 vck "$H" restore "$P" -o "$VC_TMP/rp$2"
+	assert_same_disk "$VC_TMP/rp$2/vda.qcow2" "$VC_TMP/p.ref" "restore of pvm backup $2 ($1)"
+}
+pbackup full 1
+ref_write "$H" pvm vda p 0x12 1M 64k
+vc_virsh "$H" destroy pvm >/dev/null
+pbackup inc 2
+grep -q "pvm is not running: backing up its images offline" <<<"$PERR" ||
+	vc_fail "pvm was not backed up offline: $PERR"
+pcp2=$(sed -n 's/.*<backup id="2".* checkpoint="\([^"]*\)".*/\1/p' "$P/manifest.xml")
+vc_assert_eq "$pcp2" "$(checkpoint_names "$H" pvm | tail -1)" "libvirt holds pvm's offline checkpoint while pvm is shut off"
+ref_write_offline p 0x13 2M 64k
+pbackup full 3 -l full
+vc_assert_eq 1 "$(checkpoint_names "$H" pvm | grep -c '^virtckpt\.')" "after an offline full, libvirt holds its checkpoint only"
+vc_virsh "$H" start pvm >/dev/null
+ref_write "$H" pvm vda p 0x14 3M 64k
+pbackup inc 4
+vc_virsh "$H" destroy pvm >/dev/null
+vc_virsh "$H" undefine --checkpoints-metadata pvm >/dev/null
 vc_log PASS
