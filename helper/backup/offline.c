@@ -206,12 +206,17 @@ find_disk (struct vc_offline *o, xmlXPathContextPtr ctx, const char *target)
               format ? format : "of unknown format");
     return -1;
   }
-  if (path[0] != '/' || stat (path, &st) == -1 ||
-      !(S_ISREG (st.st_mode) || S_ISBLK (st.st_mode))) {
-    vc_error ("disk %s of %s: %s is no absolute path of a regular file or "
-              "block device%s%s", target, o->domain, path,
-              path[0] == '/' && errno ? ": " : "",
-              path[0] == '/' && errno ? strerror (errno) : "");
+  if (path[0] != '/') {
+    vc_error ("disk %s of %s: %s is not an absolute path", target, o->domain, path);
+    return -1;
+  }
+  if (stat (path, &st) == -1) {
+    vc_error ("disk %s of %s: %s: %m", target, o->domain, path);
+    return -1;
+  }
+  if (!S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode)) {
+    vc_error ("disk %s of %s: %s is no regular file or block device", target,
+              o->domain, path);
     return -1;
   }
   d.block = S_ISBLK (st.st_mode);
@@ -240,7 +245,6 @@ vc_offline_find_disks (struct vc_offline *o, const string_vector *targets)
   if (ctx == NULL)
     return oom ();
   for (size_t i = 0; i < targets->len; i++) {
-    errno = 0;
     if (find_disk (o, ctx, targets->ptr[i]) == -1)
       return -1;
   }
