@@ -252,5 +252,9 @@ vc_virsh "$H" start pvm >/dev/null
 ref_write "$H" pvm vda p 0x14 3M 64k
 pbackup inc 4
 vc_virsh "$H" destroy pvm >/dev/null
+# A diff offline: the full's own bitmap holds everything since.
+ref_write_offline p 0x15 5M 64k
+pbackup diff 5 -l diff
+vc_assert_eq 131072 "$(backup_read "$P" 5)" "offline diff 5 read the writes since full 3, online and offline"
 vc_virsh "$H" undefine --checkpoints-metadata pvm >/dev/null
 vc_log PASS
