@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <libvirt/virterror.h>
 
 #include "backup/backup.h"
 #include "backup/backup-checkpoint.h"
@@ -28,7 +29,6 @@
 #include "common/vc-strings.h"
 #include "libvirt/domain-info.h"
 #include "libvirt/libvirt-conn.h"
-#include <libvirt/virterror.h>
 
 /* Everything one run holds, so that every exit path can undo it. */
 struct run {
@@ -587,10 +587,6 @@ commit (struct run *r)
 
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_backup_job_end (&r->job);
-  /* The images are released before the backup is committed: a start of
-   * the domain waits no longer than it must.
-   */
-  vc_offline_export_stop (&r->off);
   if (r->resuming && vc_resume_remove_kept (r->outfd, r->o->outdir, r->partial,
                                             &r->disks) == -1)
     return -1;
@@ -681,7 +677,8 @@ offline_sync_libvirt (struct run *r, const char *checkpoint, bool full)
 }
 
 /* The checkpoint made offline goes into the store, where the next start
- * of the domain finds it ('checkpoints redefine').
+ * of the domain finds it ('checkpoints redefine'), before the export lets
+ * go of the images: a start cannot come in between and miss it.
  */
 static void
 after_offline_commit (struct run *r, const struct vc_backup *done, bool full)
@@ -694,6 +691,7 @@ after_offline_commit (struct run *r, const struct vc_backup *done, bool full)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
     offline_sync_libvirt (r, done->checkpoint, full);
   }
+  vc_offline_export_stop (&r->off);
   report (done, r->o->domain, true);
   if (r->o->done_id)
     *r->o->done_id = done->id;

@@ -742,7 +742,11 @@ vc_offline_record (struct vc_offline *o, struct vc_store *store, const char *cpx
   chain.updated = time (NULL);
   if (vc_store_save (store, &chain) == 0)
     ret = 0;
-  /* Bitmaps nobody will read again would only cost a write each. */
+  /* Bitmaps nobody will read again would only cost a write each; the
+   * daemon lets go of the images first.
+   */
+  if (ret == 0 && old.len)
+    vc_offline_export_stop (o);
   for (size_t i = 0; ret == 0 && i < old.len; i++)
     if (strncmp (old.ptr[i].name, "virtckpt.", 9) == 0)
       remove_old_bitmaps (o, &old.ptr[i]);

@@ -91,9 +91,9 @@ extern char *vc_offline_checkpoint_xml (const struct vc_offline *o, const char *
 /* Records checkpoint XML cpxml in the store as the chain's new tip: the
  * next start's 'checkpoints redefine' gives it to libvirt.  With full,
  * it replaces the stored chain, as after a full backup of a running
- * domain (whose older checkpoints are deleted): the bitmaps of the
- * virtckpt checkpoints it replaces are removed from the images.  -1
- * logged.
+ * domain (whose older checkpoints are deleted): the export is stopped
+ * and the bitmaps of the virtckpt checkpoints it replaced are removed
+ * from the images.  -1 logged.
  */
 extern int vc_offline_record (struct vc_offline *o, struct vc_store *store,
                               const char *cpxml, bool full);
