@@ -16,6 +16,10 @@ struct vc_backup_domain {
   virDomainPtr dom;
   struct vc_store *store;
   const char *name;
+  /* Offline (backup/offline.h): dom is NULL or not running, and the
+   * stored chain stands for libvirt's.
+   */
+  bool offline;
 };
 
 /* A new chain's id: the time and random bits. */

@@ -23,6 +23,24 @@ same_disks (const struct vc_backup *b, const string_vector *disks)
   return true;
 }
 
+/* Offline, the stored chain stands for libvirt's: the next start of the
+ * domain redefines it.
+ */
+static bool
+has_checkpoint (const struct vc_backup_domain *d, const char *name)
+{
+  struct vc_chain chain;
+  bool ret = false;
+
+  if (!d->offline)
+    return vc_backup_has_checkpoint (d, name);
+  if (vc_store_load (d->store, d->name, &chain) == 0) {
+    ret = vc_chain_find (&chain, name) >= 0;
+    vc_chain_clear (&chain);
+  }
+  return ret;
+}
+
 /* Why the chain cannot carry an incremental, or NULL when it can.
  * Redefines the stored chain first if libvirt lacks its tip (the domain
  * was re-created or moved here).
@@ -49,7 +67,11 @@ chain_problem (const struct vc_backup_domain *d, const struct vc_backup *tip,
     if (broken)
       return *owned ? *owned : "the checkpoint chain is broken";
   }
-  if (!vc_backup_has_checkpoint (d, tip->checkpoint)) {
+  if (d->offline && !has_checkpoint (d, tip->checkpoint)) {
+    *owned = vc_printf ("checkpoint %s is not in the stored chain", tip->checkpoint);
+    return *owned ? *owned : "the last checkpoint is not stored";
+  }
+  if (!d->offline && !vc_backup_has_checkpoint (d, tip->checkpoint)) {
     struct vc_redefine_result res;
     vc_info ("libvirt lacks checkpoint %s: redefining the stored chain",
              tip->checkpoint);
@@ -77,7 +99,7 @@ plan_diff (const struct vc_backup_domain *d, const struct vc_manifest *m,
     if (vc_streq (b->chain, tip->chain) && strcmp (b->level, "full") == 0)
       full = b;
   }
-  if (full == NULL || !vc_backup_has_checkpoint (d, full->checkpoint)) {
+  if (full == NULL || !has_checkpoint (d, full->checkpoint)) {
     vc_error ("cannot make a diff backup of %s: the chain's full backup or "
               "its checkpoint is gone; a full backup is needed", d->name);
     return VC_EXIT_CHAIN_BROKEN;

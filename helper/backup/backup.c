@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <libvirt/virterror.h>
 
 #include "backup/backup.h"
 #include "backup/backup-checkpoint.h"
@@ -17,6 +18,7 @@
 #include "backup/disk-job.h"
 #include "backup/guest-freeze.h"
 #include "backup/manifest.h"
+#include "backup/offline.h"
 #include "backup/prune.h"
 #include "backup/resume.h"
 #include "backup/shared-dir.h"
@@ -64,12 +66,22 @@ struct run {
    */
   bool busy;
   struct vc_last_backup *outcome; /* what the store is to record */
+  /* An offline backup: the export, and the checkpoint it makes, recorded
+   * in the store once committed.
+   */
+  bool offline;
+  struct vc_offline off;
+  char *offline_cpxml;
+  bool made_partial;
+  bool bad_bitmap;              /* the base checkpoint's bitmap is unusable */
 };
 
 static void
 run_clear (struct run *r)
 {
   vc_disk_jobs_free (r->jobs, r->disks.len);
+  vc_offline_clear (&r->off);
+  free (r->offline_cpxml);
   vc_backup_job_end (&r->job);
   vc_backup_job_remove_dir (&r->job);
   if (!r->committed)
@@ -193,6 +205,61 @@ read_domain (struct run *r)
   return select_disks (r);
 }
 
+/* 1 the domain runs here, 0 not (r->d.dom NULL when libvirt does not
+ * know it: a transient domain that was stopped), -1 error (logged).
+ */
+static int
+find_domain (struct run *r)
+{
+  int active;
+
+  r->d.dom = virDomainLookupByName (r->d.conn, r->o->domain);
+  if (r->d.dom == NULL) {
+    if (vc_libvirt_error_code () == VIR_ERR_NO_DOMAIN)
+      return 0;
+    vc_error ("cannot look up domain '%s': %s", r->o->domain, vc_libvirt_error ());
+    return -1;
+  }
+  active = virDomainIsActive (r->d.dom);
+  if (active == -1)
+    vc_error ("cannot query domain '%s': %s", r->o->domain, vc_libvirt_error ());
+  return active;
+}
+
+/* The disks of a domain that does not run here, and whether it runs
+ * elsewhere is up to the images' locks (backup/offline.h).
+ */
+static int
+prepare_offline (struct run *r)
+{
+  CLEANUP_FREE char *err = NULL;
+  int s;
+
+  r->offline = r->d.offline = true;
+  r->off.domain = r->o->domain;
+  /* A domain nothing is known of is refused before DIR is made. */
+  if (vc_offline_prepare (&r->off, r->d.store, r->d.dom, r->o->config) == -1)
+    return VC_EXIT_ERROR;
+  if ((s = open_outdir (r)) != VC_EXIT_OK)
+    return s;
+  if (vc_domain_info_parse (r->off.domxml, &r->info, &err) == -1) {
+    vc_error ("cannot understand the domain XML of %s from %s: %s", r->o->domain,
+              r->off.origin, err);
+    return VC_EXIT_ERROR;
+  }
+  /* The export runs as root, whoever QEMU runs as. */
+  r->info.have_owner = false;
+  if ((s = select_disks (r)) != VC_EXIT_OK)
+    return s;
+  if (vc_offline_find_disks (&r->off, &r->disks) == -1)
+    return VC_EXIT_ERROR;
+  /* An interrupted backup is not resumed offline: its checkpoint is one
+   * libvirt made, and libvirt is not running the domain.
+   */
+  vc_backup_dir_remove_stale (r->outfd, r->o->outdir, &r->manifest, &r->d, NULL);
+  return VC_EXIT_OK;
+}
+
 /* Locks, loads and cleans up after interrupted runs (ours to clean only
  * once the locks are held).
  */
@@ -201,13 +268,22 @@ prepare (struct run *r)
 {
   int s;
 
-  r->d.dom = vc_libvirt_domain (r->d.conn, r->o->domain);
-  if (r->d.dom == NULL)
+  switch (find_domain (r)) {
+  case -1:
     return VC_EXIT_ERROR;
-  if (virDomainIsActive (r->d.dom) != 1) {
-    vc_error ("domain '%s' is not running: pull-mode backups need a running "
-              "domain", r->o->domain);
-    return VC_EXIT_ERROR;
+  case 0:
+    if (!r->o->offline)
+      vc_notice ("%s is not running: backing up its images offline", r->o->domain);
+    return prepare_offline (r);
+  default:
+    if (r->o->offline) {
+      vc_error ("domain '%s' is running here: no offline backup of a running "
+                "domain", r->o->domain);
+      return VC_EXIT_ERROR;
+    }
+    if (r->o->config)
+      vc_info ("%s is running: its live XML is used, not %s", r->o->domain,
+               r->o->config);
   }
   if ((s = open_outdir (r)) != VC_EXIT_OK || (s = read_domain (r)) != VC_EXIT_OK)
     return s;
@@ -294,10 +370,57 @@ name_backup (struct run *r)
   return 0;
 }
 
+/* The offline export: the new checkpoint's bitmap first (it fails when
+ * the images are locked, before anything is written to the backup
+ * directory), then the export of the images as they are.
+ */
+static int
+start_offline (struct run *r)
+{
+  const char *checkpoint = r->b.checkpoint;
+
+  if (strcmp (r->b.level, "full") == 0) {
+    /* A full starts the stored chain over (vc_offline_record). */
+    free (r->off.tip);
+    r->off.tip = NULL;
+  }
+  r->domxml = strdup (r->off.domxml);
+  r->b.consistency = strdup (VC_CRASH_CONSISTENT);
+  if (r->domxml == NULL || r->b.consistency == NULL)
+    return oom ();
+  if (vc_backup_job_make_dir (&r->job, &r->info) == -1)
+    return -1;
+  if (checkpoint) {
+    if (vc_offline_add_bitmap (&r->off, checkpoint) == -1)
+      return -1;
+    r->made_checkpoint = true;
+  }
+  if (vc_offline_export_start (&r->off, r->job.dir, r->job.socket, r->plan.since,
+                               r->o->cancel) == -1) {
+    if (r->off.bad_bitmap) {
+      /* As 'checkpoints redefine' would find at the next start. */
+      CLEANUP_FREE char *why =
+        vc_printf ("the bitmap of checkpoint %s is missing or inconsistent in "
+                   "the images", r->plan.since);
+      r->bad_bitmap = true;
+      vc_store_set_broken (r->d.store, r->o->domain, true,
+                           why ? why : "a bitmap is missing or inconsistent");
+    }
+    return -1;
+  }
+  if (vc_backup_dir_make_partial (r->outfd, r->o->outdir, r->partial, checkpoint) == -1)
+    return -1;
+  r->made_partial = true;
+  return 0;
+}
+
 static int
 start_job (struct run *r)
 {
   const char *checkpoint = r->b.checkpoint;
+
+  if (r->offline)
+    return start_offline (r);
 
   r->domxml = virDomainGetXMLDesc (r->d.dom, 0);
   if (r->domxml == NULL) {
@@ -336,6 +459,7 @@ map_disks (struct run *r)
   for (size_t i = 0; i < r->disks.len; i++) {
     r->jobs[i].target = r->disks.ptr[i];
     r->jobs[i].rate = &r->rate;
+    r->jobs[i].bitmap = r->offline ? r->plan.since : NULL;
     r->jobs[i].full = strcmp (r->b.level, "full") == 0;
     r->jobs[i].resume = r->resuming ? vc_resume_disk (&r->kept, r->disks.ptr[i]) : NULL;
     if (vc_disk_job_map (&r->jobs[i], r->job.socket,
@@ -403,7 +527,16 @@ save_records (struct run *r, int partfd, const char *dir)
 {
   CLEANUP_FREE char *cpxml = NULL;
 
-  if (r->b.checkpoint) {
+  if (r->b.checkpoint && r->offline) {
+    r->offline_cpxml = vc_offline_checkpoint_xml (&r->off, r->b.checkpoint,
+                                                  &r->info.disks, r->b.id);
+    if (r->offline_cpxml == NULL)
+      return -1;
+    cpxml = strdup (r->offline_cpxml);
+    if (cpxml == NULL)
+      return oom ();
+  }
+  else if (r->b.checkpoint) {
     cpxml = vc_backup_checkpoint_xml (&r->d, r->b.checkpoint);
     if (cpxml == NULL) {
       vc_error ("checkpoint %s vanished during the backup: %s", r->b.checkpoint,
@@ -494,7 +627,7 @@ commit (struct run *r)
 }
 
 static void
-report (const struct vc_backup *done, const char *domain)
+report (const struct vc_backup *done, const char *domain, bool offline)
 {
   uint64_t read = 0, written = 0, size = 0, reused = 0;
 
@@ -513,12 +646,69 @@ report (const struct vc_backup *done, const char *domain)
     vc_notice ("backup %u of %s resumed %u interrupted run%s: %.1f MiB of its data "
                "were reused, the read above counts every run", done->id, domain,
                done->resumed, done->resumed > 1 ? "s" : "", reused / 1048576.0);
-  if (strcmp (done->consistency, VC_APPLICATION_CONSISTENT) == 0)
+  if (offline)
+    vc_notice ("backup %u of %s was read offline: it is labelled crash-consistent, "
+               "as consistent as the guest's last stop", done->id, domain);
+  else if (strcmp (done->consistency, VC_APPLICATION_CONSISTENT) == 0)
     vc_notice ("backup %u of %s is application-consistent: the guest's "
                "filesystems were frozen", done->id, domain);
   else
     vc_notice ("backup %u of %s is crash-consistent: the guest's filesystems "
                "were not frozen", done->id, domain);
+}
+
+/* A domain libvirt defines but does not run keeps its checkpoints in
+ * libvirt: they follow the store's chain (metadata only, the bitmaps are
+ * in the images already).
+ */
+static void
+offline_sync_libvirt (struct run *r, const char *checkpoint, bool full)
+{
+  virDomainCheckpointPtr cp;
+
+  if (r->d.dom == NULL)
+    return;
+  if (full) {
+    virDomainCheckpointPtr *cps = NULL;
+    int n = virDomainListAllCheckpoints (r->d.dom, &cps, 0);
+    for (int i = 0; i < n; i++) {
+      if (strncmp (virDomainCheckpointGetName (cps[i]), "virtckpt.", 9) == 0 &&
+          virDomainCheckpointDelete (cps[i],
+                                     VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY) == -1)
+        vc_warn ("cannot remove checkpoint %s from libvirt: %s",
+                 virDomainCheckpointGetName (cps[i]), vc_libvirt_error ());
+      virDomainCheckpointFree (cps[i]);
+    }
+    free (cps);
+  }
+  cp = virDomainCheckpointCreateXML (r->d.dom, r->offline_cpxml,
+                                     VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE);
+  if (cp == NULL)
+    vc_warn ("cannot define checkpoint %s in libvirt: %s; 'checkpoints redefine' "
+             "at the next start does", checkpoint, vc_libvirt_error ());
+  else
+    virDomainCheckpointFree (cp);
+}
+
+/* The checkpoint made offline goes into the store, where the next start
+ * of the domain finds it ('checkpoints redefine'), before the export lets
+ * go of the images: a start cannot come in between and miss it.
+ */
+static void
+after_offline_commit (struct run *r, const struct vc_backup *done, bool full)
+{
+  if (done->checkpoint) {
+    if (vc_offline_record (&r->off, r->d.store, r->offline_cpxml, full) == -1)
+      vc_warn ("backup %u is complete, but its checkpoint is not in the store: "
+               "the next automatic backup is full", done->id);
+    else if (full)
+      vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
+    offline_sync_libvirt (r, done->checkpoint, full);
+  }
+  vc_offline_export_stop (&r->off);
+  report (done, r->o->domain, true);
+  if (r->o->done_id)
+    *r->o->done_id = done->id;
 }
 
 /* Housekeeping that cannot lose a backup. */
@@ -528,6 +718,10 @@ after_commit (struct run *r)
   const struct vc_backup *done = &r->manifest.backups.ptr[r->manifest.backups.len - 1];
   bool full = strcmp (done->level, "full") == 0;
 
+  if (r->offline) {
+    after_offline_commit (r, done, full);
+    return;
+  }
   if (full)
     vc_backup_delete_older_checkpoints (&r->d, done->checkpoint);
   /* The new checkpoint's bitmap covers what the guest writes from now on;
@@ -549,7 +743,7 @@ after_commit (struct run *r)
     if (full)
       vc_store_set_broken (r->d.store, r->o->domain, false, NULL);
   }
-  report (done, r->o->domain);
+  report (done, r->o->domain, false);
   if (r->o->done_id)
     *r->o->done_id = done->id;
 }
@@ -578,6 +772,15 @@ roll_back (struct run *r)
   vc_disk_jobs_close (r->jobs, r->disks.len);
   vc_progress_finish (&r->progress);
   vc_backup_job_end (&r->job);
+  if (r->offline) {
+    /* The bitmap goes once the daemon has let go of the images. */
+    vc_offline_export_stop (&r->off);
+    if (r->made_partial && vc_remove_flat_dir (r->outfd, r->partial) == -1)
+      vc_warn ("cannot remove %s/%s: %m", r->o->outdir, r->partial);
+    if (r->made_checkpoint)
+      vc_offline_remove_bitmap (&r->off, r->b.checkpoint);
+    return;
+  }
   if (keep (r) == 0)
     return;
   if (r->resuming && virDomainIsActive (r->d.dom) == 1) {
@@ -609,6 +812,7 @@ roll_back (struct run *r)
   }
 }
 
+<<<<<<< HEAD
 /* --- the record of the outcome ------------------------------------------------ */
 
 static uint64_t
@@ -671,9 +875,9 @@ record_outcome (struct run *r)
              "store", r->o->domain);
 }
 
-int
-vc_backup_run (virConnectPtr conn, struct vc_store *store,
-               const struct vc_backup_options *o)
+static int
+run_once (virConnectPtr conn, struct vc_store *store,
+          const struct vc_backup_options *o, bool *bad_bitmap)
 {
   CLEANUP_RUN struct run r = {
     .o = o, .d = { .conn = conn, .store = store, .name = o->domain },
@@ -708,5 +912,26 @@ vc_backup_run (virConnectPtr conn, struct vc_store *store,
     roll_back (&r);
   /* Left when no capture recorded it. */
   record_outcome (&r);
+  *bad_bitmap = r.bad_bitmap;
   return ret;
+}
+
+int
+vc_backup_run (virConnectPtr conn, struct vc_store *store,
+               const struct vc_backup_options *o)
+{
+  bool bad_bitmap = false;
+  int ret = run_once (conn, store, o, &bad_bitmap);
+
+  if (!bad_bitmap)
+    return ret;
+  /* Offline, the bitmaps are seen only once the export opens the images;
+   * the chain is now marked broken, so auto chooses a full this time.
+   */
+  if (strcmp (o->level, "auto") != 0 || (o->cancel && *o->cancel)) {
+    vc_error ("the checkpoint chain of %s is marked broken: the next backup "
+              "must be full", o->domain);
+    return VC_EXIT_CHAIN_BROKEN;
+  }
+  return run_once (conn, store, o, &bad_bitmap);
 }

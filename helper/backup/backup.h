@@ -28,6 +28,11 @@ struct vc_backup_options {
   enum vc_checksum_algo checksum;
   volatile sig_atomic_t *cancel;
   unsigned *done_id;            /* if not NULL: set to the committed backup's id */
+  /* Offline backups (backup/offline.h): forced, and the domain XML to
+   * take the disks from (NULL: libvirt's definition or the stored chain).
+   */
+  bool offline;
+  const char *config;
 };
 
 /* Returns a VC_EXIT_* code. */

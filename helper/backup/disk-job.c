@@ -52,7 +52,10 @@ int
 vc_disk_job_map (struct vc_disk_job *j, const char *socket, const char *since,
                  unsigned connections)
 {
-  CLEANUP_FREE char *context = since ? vc_printf ("qemu:dirty-bitmap:backup-%s", j->target) : NULL;
+  CLEANUP_FREE char *context =
+    !since ? NULL
+    : j->bitmap ? vc_printf ("qemu:dirty-bitmap:%s", j->bitmap)
+    : vc_printf ("qemu:dirty-bitmap:backup-%s", j->target);
   vc_range_vector nonzero = empty_vector, dirty = empty_vector;
   int ret = -1;
 

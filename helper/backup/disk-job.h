@@ -19,6 +19,11 @@ struct vc_disk_job {
   vc_range_vector data;         /* clusters to copy */
   vc_range_vector zero;         /* clusters to mark zero in an overlay */
   struct vc_rate *rate;         /* the run's --max-rate, or NULL */
+  /* The bitmap whose dirty context is read with since: NULL for the one
+   * a libvirt backup job exports (backup-TARGET); an offline export
+   * serves the since-checkpoint's own.
+   */
+  const char *bitmap;
 
   /* Resuming: the interrupted run's record of this disk, and whether the
    * backup is a full one (it then covers the whole disk).  Its image,

@@ -87,6 +87,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
     .max_rate = o->max_rate,
     .progress = !o->no_progress && isatty (STDERR_FILENO) && o->verbosity >= 0,
     .cancel = &cancelled,
+    .offline = o->offline, .config = o->config,
   };
   struct vc_store store;
   virConnectPtr conn;

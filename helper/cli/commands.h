@@ -47,6 +47,9 @@ struct vc_options {
   /* status: the domains' backup health; --attribute its short form */
   bool domains;
   bool attribute;
+  /* backup of a stopped domain */
+  bool offline;
+  const char *config;
 };
 
 /* The long options without a short form. */
@@ -62,6 +65,7 @@ enum {
   VC_OPT_KEEP_WEEKLY, VC_OPT_KEEP_MONTHLY,
   VC_OPT_DRY_RUN,
   VC_OPT_DOMAINS, VC_OPT_ATTRIBUTE,
+  VC_OPT_OFFLINE, VC_OPT_CONFIG,
   VC_OPT_END                    /* past the last */
 };
 

@@ -116,10 +116,13 @@ static const struct vc_command commands[] = {
   { "backup", "DOMAIN -o DIR",
     "back up DOMAIN (--level full|inc|diff|copy|auto)",
     "DOMAIN -o DIR [--level LEVEL]\n"
-    "                [--disk NAME]... [--exclude NAME]... [--json]",
+    "                [--disk NAME]... [--exclude NAME]... [--json]\n"
+    "                [--offline] [--config FILE]",
     "Back up the running DOMAIN into DIR through a libvirt pull-mode backup.\n"
     "Each disk becomes a qcow2 image; an incremental or differential is an\n"
-    "overlay whose backing file is the previous link of its chain.\n"
+    "overlay whose backing file is the previous link of its chain.  A DOMAIN\n"
+    "that does not run here is backed up offline: qemu-storage-daemon exports\n"
+    "its qcow2 images, locked against a start meanwhile.\n"
     "\n"
     "  -o, --output=DIR      backup directory (one domain per directory)\n"
     "  -l, --level=LEVEL     full: start a new chain; inc: changes since the last\n"
@@ -141,10 +144,15 @@ static const struct vc_command commands[] = {
     "      --rundir=DIR      NBD sockets, scratch files, locks (" RUN_DIR ")\n"
     "      --no-progress     no progress line, even on a terminal\n"
     "      --json            at the end, the backup made as a JSON document\n"
+    "      --offline         read the images offline; refused while DOMAIN runs\n"
+    "                        here (the default when it does not run here)\n"
+    "      --config=FILE     offline: the domain XML to take the disks from\n"
+    "                        (default: libvirt's definition, else the newest\n"
+    "                        stored checkpoint)\n"
     "\n"
     "Exit status 3: an inc or diff was asked for but the chain is broken;\n"
     "a full backup is needed.\n",
-    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress json" },
+    vc_cmd_backup, NULL, "output level disk exclude connections request-size in-flight max-rate checksum no-progress json offline config" },
   { "restore", "DIR -o OUTDIR", "rebuild the disks of a backup (--until BACKUP)",
     "DIR -o OUTDIR [--until BACKUP]\n"
     "                [--disk NAME]... [--format qcow2|raw] [--instant]",
@@ -454,6 +462,8 @@ static const struct option long_options[] = {
   { "dry-run", no_argument, NULL, VC_OPT_DRY_RUN },
   { "domains", no_argument, NULL, VC_OPT_DOMAINS },
   { "attribute", no_argument, NULL, VC_OPT_ATTRIBUTE },
+  { "offline", no_argument, NULL, VC_OPT_OFFLINE },
+  { "config", required_argument, NULL, VC_OPT_CONFIG },
   { "verbose", no_argument, NULL, 'v' },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
@@ -520,6 +530,8 @@ parse_options (int argc, char **argv, struct vc_options *o, bool *help)
     case VC_OPT_DRY_RUN: o->dry_run = true; break;
     case VC_OPT_DOMAINS: o->domains = true; break;
     case VC_OPT_ATTRIBUTE: o->attribute = true; break;
+    case VC_OPT_OFFLINE: o->offline = true; break;
+    case VC_OPT_CONFIG: o->config = optarg; break;
     case 'v': o->verbosity++; break;
     case 'q': quiet = true; break;
     case 'h': *help = true; break;

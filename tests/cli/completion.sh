@@ -76,7 +76,7 @@ expect "show" checkpoints sh
 globals="--connect --help --quiet --store --verbose"
 has "$globals --version" -
 lacks "--xml --level --output --until" -
-has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --max-rate --rundir --no-progress" backup --
+has "$globals --output --level --disk --exclude --checksum --connections --in-flight --request-size --max-rate --rundir --no-progress --offline --config" backup --
 lacks "--xml --names --until --hold" backup --
 has "$globals --xml --names" checkpoints show --
 lacks "--level --output" checkpoints show --
@@ -147,6 +147,9 @@ expect "test" --store "$tmp/store" status ""
 expect "test" --store "$tmp/store" status test ""
 has "--domains --check --attribute --json" status --
 expect "" --store "$tmp/store" checkpoints forget x
+# backup also offers them: a stopped domain is backed up offline.
+expect "test" -s "$tmp/store" backup t
+expect "$tmp/dirs/bfile" backup vm --config "$tmp/dirs/bf"
 
 # schedule: its subcommands, their options, values and domains.
 has "list remove run set show" schedule ""

@@ -190,7 +190,8 @@ expect_exit 2 vck "$H" backup vm -o "$B" -l weekly
 expect_exit 2 vck "$H" backup -o "$B"
 expect_error 2 "domain vm has no disk 'vdz'" vck "$H" -q backup vm -o "$B" "${RUN[@]}" --disk vdz
 expect_error 2 "no disk of vm left to back up" vck "$H" -q backup vm -o "$B" "${RUN[@]}" --exclude vda
-expect_error 1 "domain 'ghost' is not defined on this host" vck "$H" -q backup ghost -o "$B" "${RUN[@]}"
+expect_error 1 "no disks known for ghost: it is not defined here and no checkpoint of it is stored" \
+	vck "$H" -q backup ghost -o "$B" "${RUN[@]}"
 vc_make_image "$VC_TMP/o.qcow2" 16M
 vc_domain_xml other "$VC_TMP/o.qcow2" >"$VC_TMP/other.xml"
 vc_virsh "$H" create "$VC_TMP/other.xml" >/dev/null

@@ -104,6 +104,9 @@ check_restore() {
 # bg_backup : a backup in the background (output in $VC_TMP/bg.out); BG is
 # the shell job.
 bg_backup() {
+	# Emptied here: the background job's own redirection may come after
+	# the caller's first look, which would find the last run's lines.
+	: >"$VC_TMP/bg.out"
 	vck "$H" backup vm -o "$B" "${RUN[@]}" >"$VC_TMP/bg.out" 2>&1 &
 	BG=$!
 }

@@ -12,6 +12,6 @@ if ! command -v valgrind >/dev/null; then
 fi
 export VIRTCKPT_VALGRIND=1
 for t in redefine-after-recreate redefine-broken-chain bad-input restore-targets backup-resume \
-	schedule-run prune backup-health; do
+	schedule-run prune backup-health backup-offline; do
 	VC_TEST_NAME="memcheck/$t" bash "$here/$t.sh"
 done

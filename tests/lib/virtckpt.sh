@@ -227,6 +227,16 @@ ref_discard() {
 	qemu-io -f raw -c "write -z $5 $6" "$VC_TMP/$4.ref" >/dev/null
 }
 
+# ref_write_offline REFNAME PATTERN OFFSET LENGTH [IMAGE] : writes to the
+# image (default $VC_TMP/REFNAME.qcow2) of a stopped domain directly
+# (qemu-io), and to its reference.
+ref_write_offline() {
+	local img=${5:-$VC_TMP/$1.qcow2}
+	qemu-io -f qcow2 -c "write -P $2 $3 $4" "$img" >/dev/null ||
+		vc_fail "qemu-io cannot write to $img"
+	qemu-io -f raw -c "write -P $2 $3 $4" "$VC_TMP/$1.ref" >/dev/null
+}
+
 # ref_snapshot REFNAME TAG : keeps the reference as it is now.
 ref_snapshot() {
 	cp --sparse=always "$VC_TMP/$1.ref" "$VC_TMP/$1.ref@$2"
