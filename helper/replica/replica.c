@@ -62,8 +62,8 @@ void
 vc_replica_set_job_hooks (struct vc_replica *r, vc_lease_event_fn lease_event,
                           vc_job_message_fn job_message, void *opaque)
 {
+  /* leases.opaque stays r (lease_send's): the events get r too. */
   r->leases.event = lease_event;
-  r->leases.opaque = opaque;
   r->job_message = job_message;
   r->job_opaque = opaque;
 }

@@ -112,7 +112,9 @@ extern int vc_replica_submit_parsed (struct vc_replica *r, uint64_t cookie,
                                      const char *domain, const char *text,
                                      size_t len, struct vc_chain *parsed);
 
-/* Where lease decisions and JOB messages go (the daemon). */
+/* Where lease decisions (called with r as opaque) and JOB messages
+ * (with opaque) go: the daemon's.
+ */
 extern void vc_replica_set_job_hooks (struct vc_replica *r,
                                       vc_lease_event_fn lease_event,
                                       vc_job_message_fn job_message,
