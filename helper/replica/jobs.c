@@ -1211,7 +1211,7 @@ vc_jobs_ipc (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t le
 }
 
 void
-vc_jobs_ipc_destroyed (qb_ipcs_connection_t *c)
+vc_jobs_ipc_closed (qb_ipcs_connection_t *c)
 {
   for (size_t i = conn_leases.len; i-- > 0;)
     if (conn_leases.ptr[i].c == c) {

@@ -81,7 +81,7 @@ extern int vc_job_locate (const char *domain, vc_locate_fn done, void *opaque);
 /* IPC requests JOB_SUBMIT, JOB_POLL, LEASE: 1 when handled. */
 extern int vc_jobs_ipc (qb_ipcs_connection_t *c, int32_t id,
                         const char *payload, size_t len);
-extern void vc_jobs_ipc_destroyed (qb_ipcs_connection_t *c);
+extern void vc_jobs_ipc_closed (qb_ipcs_connection_t *c);
 /* After each membership change. */
 extern void vc_jobs_confchg (void);
 /* A status line per job, appended to the daemon's status (malloc'd). */

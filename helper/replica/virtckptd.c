@@ -139,11 +139,20 @@ ipc_accept (qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
   return -EACCES;
 }
 
+/* The client went away: what the daemon holds for it (leases, jobs)
+ * holds a reference, so this comes before the destruction.
+ */
+static int32_t
+ipc_closed (qb_ipcs_connection_t *c)
+{
+  vc_jobs_ipc_closed (c);
+  return 0;
+}
+
 static void
 ipc_destroyed (qb_ipcs_connection_t *c)
 {
   vc_ipc_drop_pieces (c);
-  vc_jobs_ipc_destroyed (c);
   for (size_t i = 0; i < d.waiters.len; i++)
     if (d.waiters.ptr[i].c == c) {
       qb_ipcs_connection_unref (c);
@@ -320,6 +329,7 @@ start_ipc (void)
   static struct qb_ipcs_service_handlers handlers = {
     .connection_accept = ipc_accept,
     .msg_process = ipc_process,
+    .connection_closed = ipc_closed,
     .connection_destroyed = ipc_destroyed,
   };
   static struct qb_ipcs_poll_handlers poll = {

@@ -46,23 +46,12 @@ expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r1"
 assert_same_disk "$VC_TMP/r1/vda.qcow2" "$VC_TMP/a.ref" "restore of the handed-over backup"
 
 # ---------------------------------------------------------------- one at a time --
-# wait_lease NODE : until NODE's status shows vm's lease held by node 1.
-wait_lease() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		vnck "$1" status 2>/dev/null | grep -q '^lease: vm node 1 job ' && return 0
-		sleep 0.1
-	done
-	vc_fail "no lease of vm on node 1 in $1's status"
-}
-
 # A slow incremental (32 MiB written at 1 MiB/s), in the background.
 ref_write n1 vm vda a 0x5a 0 32M
 slow_backup() {
 	vnck n2 backup vm -o "$B" "${RUN[@]}" --max-rate 1M >"$VC_TMP/slow.out" 2>"$VC_TMP/slow.err" &
 	SLOW=$!
-	wait_lease n3
-	grep -q "handed over to node 1" "$VC_TMP/slow.err" || sleep 1
+	vc_wait_lease n3 vm 1
 }
 slow_backup
 
@@ -91,11 +80,7 @@ wait "$SLOW" || got=$?
 grep -q "interrupted by signal" "$VC_TMP/slow.err" ||
 	vc_fail "n2 was not told of the cancel: $(cat "$VC_TMP/slow.err")"
 vc_log "ok: cancelled from n3, n2's backup exited $got"
-for ((i = 0; i < 100; i++)); do
-	vnck n2 status | grep -q '^lease: vm ' || break
-	sleep 0.1
-done
-vnck n2 status | grep -q '^lease: vm ' && vc_fail "the lease outlived the job"
+vc_wait_lease n2 vm 0 10
 
 # The next one from n2 is the incremental, and exact.
 expect_exit 0 vnck n2 backup vm -o "$B" "${RUN[@]}"
