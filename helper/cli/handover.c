@@ -137,13 +137,23 @@ vc_handover (const struct vc_options *o, const char *kind, const char *domain,
   struct vc_daemon *d = vc_daemon_connect ();
   string_vector args = empty_vector;
   CLEANUP_FREE char *id = NULL, *why = NULL;
-  bool announced = false;
+  bool announced = false, offline;
+  char *state;
   int ret = VC_EXIT_ERROR;
 
   *nowhere = false;
   if (d == NULL) {
     *nowhere = true;            /* no cluster to ask: as before */
     return VC_EXIT_OK;
+  }
+  /* A daemon out of any cluster has no one to ask. */
+  state = vc_daemon_status (d);
+  offline = state == NULL || strstr (state, "\nstate: offline\n") != NULL;
+  free (state);
+  if (offline) {
+    *nowhere = true;
+    ret = VC_EXIT_OK;
+    goto out;
   }
   if (vc_daemon_wait_synced (d, SYNC_WAIT_SECONDS) != 1) {
     vc_error ("%s is not running on this node, and virtckptd here is not "
