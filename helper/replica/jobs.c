@@ -348,7 +348,6 @@ struct vc_job {
   void (*started) (void *opaque, struct vc_job *j);
   vc_job_end_fn end;
   void *opaque;
-  bool terminate;               /* asked to end before the child started */
 };
 DEFINE_VECTOR_TYPE (job_vector, struct vc_job *);
 static job_vector jobs;
@@ -399,20 +398,20 @@ job_child_done (struct child *ch)
   job_end (j, ch->status, NULL);
 }
 
-static void
+/* -1 when the child could not be started (logged): the caller ends j. */
+static int
 job_run (struct vc_job *j)
 {
   j->child = spawn_virtckpt ((const char *const *) j->args.ptr, j->job_id,
                              job_child_done, job_line, j);
-  if (j->child == NULL) {
-    job_end (j, VC_EXIT_ERROR, "virtckptd could not start virtckpt");
-    return;
-  }
+  if (j->child == NULL)
+    return -1;
   j->state = JOB_RUNNING;
   vc_notice ("job %s: %s of %s runs as pid %d", j->job_id, j->args.ptr[0],
              j->domain, (int) j->child->pid);
   if (j->started)
     j->started (j->opaque, j);
+  return 0;
 }
 
 struct vc_job *
@@ -440,13 +439,16 @@ vc_job_start (const struct vc_job_spec *spec)
   j->end = spec->end;
   j->opaque = spec->opaque;
   if (!j->lease) {
-    job_run (j);
+    if (job_run (j) == -1) {
+      job_free (j);
+      return NULL;
+    }
     return j;
   }
   j->state = JOB_LEASING;
   if (vc_lease_acquire (&J.r->leases, j->domain, j->job_id) == -1) {
     vc_error ("cannot ask for the lease of %s: %m", j->domain);
-    job_end (j, VC_EXIT_ERROR, "cannot ask for the lease");
+    job_free (j);
     return NULL;
   }
   J.flush ();
@@ -550,10 +552,8 @@ on_lease_event (void *opaque, enum vc_lease_event ev, const struct vc_lease *req
       continue;
     if (ev == VC_LEASE_GRANTED && j->state == JOB_LEASING) {
       j->holds_lease = true;
-      if (j->terminate)
-        job_end (j, VC_EXIT_ERROR, "cancelled before it started");
-      else
-        job_run (j);
+      if (job_run (j) == -1)
+        job_end (j, VC_EXIT_ERROR, "virtckptd could not start virtckpt");
     }
     else if (ev == VC_LEASE_DENIED && j->state == JOB_LEASING) {
       CLEANUP_FREE char *msg = busy_message (req->domain, holder);
@@ -1272,9 +1272,23 @@ vc_jobs_status (void)
 
 /* --- setup -------------------------------------------------------------------- */
 
+/* virtckpt in the directory of path (a file), if it is there. */
+static char *
+sibling (const char *path)
+{
+  const char *slash = path ? strrchr (path, '/') : NULL;
+  char *exe = slash ? vc_printf ("%.*s/virtckpt", (int) (slash - path), path) : NULL;
+
+  if (exe && access (exe, X_OK) == -1) {
+    free (exe);
+    exe = NULL;
+  }
+  return exe;
+}
+
 void
 vc_jobs_init (qb_loop_t *loop, struct vc_replica *r, const char *store_dir,
-              void (*flush) (void))
+              const char *argv0, void (*flush) (void))
 {
   char self[PATH_MAX];
   ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
@@ -1284,19 +1298,16 @@ vc_jobs_init (qb_loop_t *loop, struct vc_replica *r, const char *store_dir,
   J.store_dir = store_dir;
   J.flush = flush;
   /* virtckpt is installed next to virtckptd (both in sbin), as in the
-   * build tree.
+   * build tree; under a tool such as valgrind, /proc/self/exe is the
+   * tool's, argv[0] still ours.
    */
-  if (n > 0) {
+  if (n > 0)
     self[n] = '\0';
-    char *slash = strrchr (self, '/');
-    if (slash)
-      *slash = '\0';
-    J.exe = vc_printf ("%s/virtckpt", self);
-  }
-  if (J.exe == NULL || access (J.exe, X_OK) == -1) {
-    free (J.exe);
+  J.exe = sibling (n > 0 ? self : NULL);
+  if (J.exe == NULL)
+    J.exe = sibling (argv0);
+  if (J.exe == NULL)
     J.exe = vc_printf ("%s/virtckpt", SBIN_DIR);
-  }
   vc_replica_set_job_hooks (r, on_lease_event, on_job_message, NULL);
   qb_loop_signal_add (loop, QB_LOOP_HIGH, SIGCHLD, NULL, on_sigchld, NULL);
 }

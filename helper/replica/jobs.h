@@ -55,15 +55,19 @@ struct vc_job_spec {
   void *opaque;
 };
 
-/* Set up once, with the daemon's loop and replica. */
+/* Set up once, with the daemon's loop and replica; argv0 locates
+ * virtckpt when /proc/self/exe does not.
+ */
 extern void vc_jobs_init (qb_loop_t *loop, struct vc_replica *r,
-                          const char *store_dir, void (*flush) (void));
+                          const char *store_dir, const char *argv0,
+                          void (*flush) (void));
 extern void vc_jobs_shutdown (void);
 
 /* Runs virtckpt ARGS on this node, as a child of the daemon; with
  * spec->lease, only once this member holds domain's lease (asked for
- * now), which it releases when the child ends.  end is always called
- * (also when the lease is refused).  NULL on failure (logged).
+ * now), which it releases when the child ends.  Once it returned a job,
+ * end is called exactly once, later (also when the lease is refused).
+ * NULL: nothing started, end not called (logged).
  */
 extern struct vc_job *vc_job_start (const struct vc_job_spec *spec);
 /* Ends the child (SIGTERM: a backup rolls back); end follows. */

@@ -588,7 +588,7 @@ main (int argc, char **argv)
   if (vc_store_lock_now (&d.store) == -1)
     return 1;
   vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
-  vc_jobs_init (d.loop, &d.replica, d.store.dir, flush);
+  vc_jobs_init (d.loop, &d.replica, d.store.dir, argv[0], flush);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
   if (start_ipc () == -1)
