@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/exit-codes.h"
+#include "common/kv-lines.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
 #include "replica/jobs.h"
@@ -1257,15 +1258,22 @@ vc_jobs_status (void)
 
   if (fp == NULL)
     return NULL;
+  /* Names escaped (kv-lines.h): a value never spans lines. */
   for (size_t i = 0; i < J.r->leases.table.len; i++) {
     const struct vc_lease *l = &J.r->leases.table.ptr[i];
-    fprintf (fp, "lease: %s node %" PRIu32 " job %s\n", l->domain,
-             l->holder.nodeid, l->job);
+    CLEANUP_FREE char *v = vc_printf ("%s node %" PRIu32 " job %s", l->domain,
+                                      l->holder.nodeid, l->job);
+    if (v)
+      vc_kv_put (fp, "lease", v);
   }
-  for (size_t i = 0; i < jobs.len; i++)
-    fprintf (fp, "job: %s %s %s %s\n", jobs.ptr[i]->job_id, jobs.ptr[i]->args.ptr[0],
-             jobs.ptr[i]->domain, jobs.ptr[i]->state == JOB_RUNNING ? "running"
-             : "waiting-for-lease");
+  for (size_t i = 0; i < jobs.len; i++) {
+    const struct vc_job *j = jobs.ptr[i];
+    CLEANUP_FREE char *v = vc_printf ("%s %s %s %s", j->job_id, j->args.ptr[0],
+                                      j->domain, j->state == JOB_RUNNING
+                                      ? "running" : "waiting-for-lease");
+    if (v)
+      vc_kv_put (fp, "job", v);
+  }
   fclose (fp);
   return text;
 }

@@ -55,6 +55,11 @@ slow_backup() {
 }
 slow_backup
 
+lease=$(vnck n1 status --json | jq -r '.leases[0]')
+[[ "$lease" == "vm node 1 job 2:"* ]] || vc_fail "status --json leases on n1: $lease"
+job=$(vnck n1 status --json | jq -r '.jobs[0]')
+[[ "$job" == "2:"*" backup vm running" ]] || vc_fail "status --json jobs on n1: $job"
+vc_log "ok: n1's status shows the lease and the job: $job"
 start=$(date +%s%N)
 vnck n1 status >/dev/null
 ms=$((($(date +%s%N) - start) / 1000000))
