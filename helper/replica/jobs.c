@@ -23,6 +23,7 @@
 #include "common/kv-lines.h"
 #include "common/log.h"
 #include "common/vc-strings.h"
+#include "replica/job-args.h"
 #include "replica/jobs.h"
 #include "replica/lease.h"
 #include "store/ipc-protocol.h"
@@ -627,12 +628,10 @@ ipc_lease (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
 
 /* --- jobs handed over: the asking side ------------------------------------------ */
 
-enum ask_kind { ASK_BACKUP, ASK_CANCEL, ASK_LOCATE };
-static const char *const kinds[] = { "backup", "cancel", "locate", NULL };
 
 struct ask {
   uint64_t id;
-  enum ask_kind kind;
+  enum vc_job_kind kind;
   char *domain;
   qb_ipcs_connection_t *c;      /* the CLI polling it; NULL: internal */
   vc_locate_fn located;
@@ -693,7 +692,7 @@ ask_finish (struct ask *a, int status, const char *message)
     qb_loop_timer_del (J.loop, a->timer);
     a->timer_armed = false;
   }
-  if (a->kind == ASK_LOCATE) {
+  if (a->kind == VC_JOB_LOCATE) {
     a->located (a->opaque, a->domain, status == 0 && a->have_runner
                 ? (int64_t) a->runner.nodeid : status == 0 ? 0 : -1);
     ask_free (a);
@@ -759,7 +758,7 @@ send_fields (size_t n, const char *const *f)
 
 /* args: the arguments after DOMAIN (validated by the runner again). */
 static struct ask *
-ask_start (enum ask_kind kind, const char *domain, char **args, size_t nargs,
+ask_start (enum vc_job_kind kind, const char *domain, char **args, size_t nargs,
            int *err)
 {
   struct ask *a = calloc (1, sizeof *a);
@@ -781,7 +780,7 @@ ask_start (enum ask_kind kind, const char *domain, char **args, size_t nargs,
   snprintf (node, sizeof node, "%" PRIu32, J.r->self.nodeid);
   snprintf (pid, sizeof pid, "%" PRIu32, J.r->self.pid);
   snprintf (id, sizeof id, "%" PRIu64, a->id);
-  f[0] = "RUN"; f[1] = node; f[2] = pid; f[3] = id; f[4] = kinds[kind]; f[5] = domain;
+  f[0] = "RUN"; f[1] = node; f[2] = pid; f[3] = id; f[4] = vc_job_kinds[kind]; f[5] = domain;
   for (size_t i = 0; i < nargs; i++)
     f[6 + i] = args[i];
   r = send_fields (nargs + 6, f);
@@ -802,7 +801,7 @@ int
 vc_job_locate (const char *domain, vc_locate_fn done, void *opaque)
 {
   int err;
-  struct ask *a = ask_start (ASK_LOCATE, domain, NULL, 0, &err);
+  struct ask *a = ask_start (VC_JOB_LOCATE, domain, NULL, 0, &err);
 
   if (a == NULL) {
     errno = err;
@@ -830,7 +829,7 @@ on_answer (struct vc_member from, const char *op, char **f, size_t n)
       return;
     a->have_runner = true;
     a->runner = from;
-    if (a->kind == ASK_LOCATE)
+    if (a->kind == VC_JOB_LOCATE)
       ask_finish (a, 0, NULL);
     else if (a->timer_armed) {
       qb_loop_timer_del (J.loop, a->timer);
@@ -855,72 +854,11 @@ on_answer (struct vc_member from, const char *op, char **f, size_t n)
 
 /* --- jobs handed over: the running side ----------------------------------------- */
 
-/* The options a handed-over job may carry: the ones the CLI forwards.
- * 'v': takes a value; 'p': an absolute path; 'f': a flag.
- */
-static const struct { const char *name; char kind; } backup_options[] = {
-  { "--output", 'p' }, { "--level", 'v' }, { "--disk", 'v' }, { "--exclude", 'v' },
-  { "--checksum", 'v' }, { "--connections", 'v' }, { "--request-size", 'v' },
-  { "--in-flight", 'v' }, { "--max-rate", 'v' }, { "--rundir", 'p' },
-  { "--json", 'f' }, { "--no-progress", 'f' }, { NULL, 0 },
-}, cancel_options[] = {
-  { "--grace", 'v' }, { "--wait", 'v' }, { "--hold", 'v' }, { "--release", 'f' },
-  { "--rundir", 'p' }, { NULL, 0 },
-};
-
-static bool
-safe_path (const char *p)
-{
-  return p[0] == '/' && strlen (p) < PATH_MAX && strstr (p, "/../") == NULL &&
-    (strlen (p) < 3 || strcmp (p + strlen (p) - 3, "/..") != 0);
-}
-
-static bool
-safe_text (const char *s, size_t max)
-{
-  size_t n = strlen (s);
-
-  if (n == 0 || n > max)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char) s[i] < ' ' || s[i] == 0x7f)
-      return false;
-  return true;
-}
-
-/* Checks args (pairs and flags) against the allowed options. */
-static bool
-args_allowed (enum ask_kind kind, char **args, size_t n)
-{
-  const typeof (backup_options[0]) *t = kind == ASK_BACKUP ? backup_options : cancel_options;
-  bool output = false;
-
-  if (kind == ASK_LOCATE)
-    return n == 0;
-  for (size_t i = 0; i < n; i++) {
-    size_t k;
-    for (k = 0; t[k].name && strcmp (t[k].name, args[i]) != 0; k++)
-      ;
-    if (t[k].name == NULL)
-      return false;
-    if (t[k].kind == 'f')
-      continue;
-    if (i + 1 == n)
-      return false;
-    i++;
-    if (!safe_text (args[i], PATH_MAX) || args[i][0] == '-' ||
-        (t[k].kind == 'p' && !safe_path (args[i])))
-      return false;
-    output |= strcmp (t[k].name, "--output") == 0;
-  }
-  return kind != ASK_BACKUP || output;
-}
-
 /* A RUN from another member (or ourselves), on its way here. */
 struct runner {
   struct vc_member asker;
   char *asker_node, *asker_pid, *id;  /* as they came */
-  enum ask_kind kind;
+  enum vc_job_kind kind;
   char *domain, *job_id;
   string_vector args;           /* virtckpt's, NULL-terminated */
   struct child *check;
@@ -960,7 +898,7 @@ runner_line (void *opaque, struct vc_job *j, int stream, const char *line)
 static void
 runner_started (void *opaque, struct vc_job *j)
 {
-  if (((struct runner *) opaque)->kind == ASK_BACKUP)
+  if (((struct runner *) opaque)->kind == VC_JOB_BACKUP)
     runner_send (opaque, "START", NULL, NULL);
 }
 
@@ -991,7 +929,7 @@ runner_checked (struct child *ch)
 {
   struct runner *rn = ch->owner;
   struct vc_job_spec spec = {
-    .domain = rn->domain, .job_id = rn->job_id, .lease = rn->kind == ASK_BACKUP,
+    .domain = rn->domain, .job_id = rn->job_id, .lease = rn->kind == VC_JOB_BACKUP,
     .args = (const char *const *) rn->args.ptr, .line = runner_line,
     .started = runner_started, .end = runner_end, .opaque = rn,
   };
@@ -1003,19 +941,19 @@ runner_checked (struct child *ch)
     runner_free (rn);
     return;
   }
-  if (rn->kind == ASK_LOCATE) {
+  if (rn->kind == VC_JOB_LOCATE) {
     runner_send (rn, "START", NULL, NULL);
     runner_send (rn, "END", "0", "");
     runner_free (rn);
     return;
   }
   vc_notice ("node %s hands over a %s of %s (job %s)", rn->asker_node,
-             kinds[rn->kind], rn->domain, rn->job_id);
+             vc_job_kinds[rn->kind], rn->domain, rn->job_id);
   rn->job = vc_job_start (&spec);
   /* A backup announces itself once it holds the lease (runner_end says
    * START for one refused); a cancel at once.
    */
-  if (rn->job && rn->kind == ASK_CANCEL)
+  if (rn->job && rn->kind == VC_JOB_CANCEL)
     runner_send (rn, "START", NULL, NULL);
   else if (rn->job == NULL) {
     runner_send (rn, "START", NULL, NULL);
@@ -1027,7 +965,7 @@ runner_checked (struct child *ch)
 static int
 store_args (struct runner *rn, char **f, size_t n)
 {
-  const char *head[] = { kinds[rn->kind], rn->domain };
+  const char *head[] = { vc_job_kinds[rn->kind], rn->domain };
 
   for (size_t i = 0; i < 2 + n; i++) {
     char *a = strdup (i < 2 ? head[i] : f[i - 2]);
@@ -1061,11 +999,11 @@ on_run (struct vc_member from, char **f, size_t n)
   struct runner *rn;
   size_t k;
 
-  for (k = 0; kinds[k] && strcmp (kinds[k], f[4]) != 0; k++)
+  for (k = 0; vc_job_kinds[k] && strcmp (vc_job_kinds[k], f[4]) != 0; k++)
     ;
-  if (kinds[k] == NULL || !safe_text (f[5], VC_LEASE_NAME_MAX) ||
+  if (vc_job_kinds[k] == NULL || !vc_job_text_ok (f[5], VC_LEASE_NAME_MAX) ||
       strtoul (f[1], NULL, 10) != from.nodeid || strtoul (f[2], NULL, 10) != from.pid ||
-      !args_allowed (k, f + 6, n - 6)) {
+      !vc_job_args_allowed (k, f + 6, n - 6)) {
     vc_warn ("refused a malformed job from node %" PRIu32, from.nodeid);
     return;
   }
@@ -1122,10 +1060,10 @@ ipc_submit (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len
   int err;
 
   if (n >= 2)
-    for (k = 0; kinds[k] && strcmp (kinds[k], f[0]) != 0; k++)
+    for (k = 0; vc_job_kinds[k] && strcmp (vc_job_kinds[k], f[0]) != 0; k++)
       ;
-  if (n < 2 || kinds[k] == NULL || k == ASK_LOCATE ||
-      !safe_text (f[1], VC_LEASE_NAME_MAX) || !args_allowed (k, f + 2, n - 2)) {
+  if (n < 2 || vc_job_kinds[k] == NULL || k == VC_JOB_LOCATE ||
+      !vc_job_text_ok (f[1], VC_LEASE_NAME_MAX) || !vc_job_args_allowed (k, f + 2, n - 2)) {
     if (n > 0)
       vc_wire_fields_free (n, f);
     reply (c, id, -EINVAL, "malformed job request");
@@ -1241,7 +1179,7 @@ vc_jobs_confchg (void)
       CLEANUP_FREE char *msg =
         vc_printf ("node %" PRIu32 ", which ran the %s of %s, left the cluster: "
                    "the job's outcome is unknown", a->runner.nodeid,
-                   kinds[a->kind], a->domain);
+                   vc_job_kinds[a->kind], a->domain);
       ask_finish (a, VC_EXIT_ERROR, msg);
     }
     else if (!a->have_runner)
