@@ -9,6 +9,7 @@
 #    a second backup from n3 (handed over) and a local one on n1 are both
 #    refused: "backup of vm already running on node 1";
 #  - "cancel" given on n3 ends it; n2's backup says so and fails;
+#  - the asking virtckpt killed: the backup goes on on n1, and is exact;
 #  - a domain that runs nowhere gets today's error, no handover;
 #  - n1 leaving the cluster mid-backup: n2's backup fails, saying so.
 
@@ -92,6 +93,18 @@ expect_exit 0 vnck n2 backup vm -o "$B" "${RUN[@]}"
 grep -q "backup 2 (inc) of vm done" <<<"$VC_ERR" || vc_fail "not an incremental: $VC_ERR"
 expect_exit 0 vnck n3 restore "$B" -o "$VC_TMP/r2"
 assert_same_disk "$VC_TMP/r2/vda.qcow2" "$VC_TMP/a.ref" "restore after the cancel"
+
+# ---------------------------------------------------------------- asker killed --
+# The asking virtckpt killed (after 3 s): the backup goes on on n1.
+ref_write n1 vm vda a 0x71 0 16M
+got=0
+vc_node_on n2 timeout -s KILL 3 "$VIRTCKPT" --store "$(node_store n2)" backup vm \
+	-o "$B" "${RUN[@]}" --max-rate 2M >/dev/null 2>&1 || got=$?
+vc_assert_eq 137 "$got" "the asking virtckpt was killed"
+vc_wait_lease n3 vm 0 60
+vnck n3 list "$B" | grep -Eq '^ +3 inc ' || vc_fail "backup 3 missing: $(vnck n3 list "$B")"
+expect_exit 0 vnck n3 restore "$B" -o "$VC_TMP/r3"
+assert_same_disk "$VC_TMP/r3/vda.qcow2" "$VC_TMP/a.ref" "the backup whose asker was killed"
 
 # ---------------------------------------------------------------- nowhere --
 expect_exit 1 vnck n2 backup nosuch -o "$VC_TMP/backups/nosuch" "${RUN[@]}"
