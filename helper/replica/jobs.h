@@ -70,12 +70,17 @@ extern void vc_jobs_shutdown (void);
  * NULL: nothing started, end not called (logged).
  */
 extern struct vc_job *vc_job_start (const struct vc_job_spec *spec);
-/* Ends the child (SIGTERM: a backup rolls back); end follows. */
+/* Ends the child (SIGTERM: a backup rolls back); end follows when it
+ * has ended, or is called before this returns if the job still waited
+ * for its lease.
+ */
 extern void vc_job_terminate (struct vc_job *j);
 
 /* Which member runs domain: every member's daemon asks its libvirt
- * (read-only).  done(opaque, nodeid) with the node running it, 0 when it
- * runs nowhere, or -1 when a member did not answer in time.
+ * (read-only).  done(opaque, domain, nodeid) later, with the node running
+ * it, 0 when it runs nowhere, or -1 when a member did not answer within
+ * VC_JOB_LOCATE_SECONDS.  -1 (errno ENOTCONN: not synced) when it cannot
+ * ask; done is then not called.
  */
 typedef void (*vc_locate_fn) (void *opaque, const char *domain, int64_t nodeid);
 extern int vc_job_locate (const char *domain, vc_locate_fn done, void *opaque);
