@@ -45,10 +45,12 @@ probe() {
 	check "active $(systemctl show -P ActiveState virtckptd.service)"
 	check "rundir $(stat -c '%F %a %U:%G' /run/virtckpt 2>&1)"
 	check "store $(stat -c '%F %a %U:%G' /var/lib/virtckpt 2>&1)"
-	# The sandbox is in force: a read-only /, a seccomp filter, no new
+	# The sandbox is in force: a read-only /usr and /etc (ProtectSystem=full:
+	# the backups it runs write anywhere else), a seccomp filter, no new
 	# privileges.
 	pid=$(systemctl show -P MainPID virtckptd.service)
-	check "root-mount $(awk '$5 == "/" { split($6, o, ","); print o[1] }' "/proc/$pid/mountinfo")"
+	check "usr-mount $(awk '$5 == "/usr" { split($6, o, ","); print o[1] }' "/proc/$pid/mountinfo" | tail -n 1)"
+	check "etc-mount $(awk '$5 == "/etc" { split($6, o, ","); print o[1] }' "/proc/$pid/mountinfo" | tail -n 1)"
 	check "seccomp $(awk '/^Seccomp:/ { print $2 }' "/proc/$pid/status")"
 	check "nnp $(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$pid/status")"
 	{
@@ -164,7 +166,8 @@ if getent passwd hacluster >/dev/null && getent group haclient >/dev/null; then
 fi
 has "rundir directory 755 root:root"
 has "store directory 700 root:root"
-has "root-mount ro"
+has "usr-mount ro"
+has "etc-mount ro"
 has "seccomp 2"
 has "nnp 1"
 has "import-rc 0"

@@ -14,6 +14,7 @@
 #include "backup/backup.h"
 #include "backup/backup-guard.h"
 #include "cli/backup-json.h"
+#include "cli/handover.h"
 #include "common/cleanup.h"
 #include "cli/commands.h"
 #include "common/exit-codes.h"
@@ -24,6 +25,7 @@
 #include "backup/restore.h"
 #include "backup/verify.h"
 #include "common/vc-strings.h"
+#include "store/daemon-client.h"
 
 static volatile sig_atomic_t cancelled;
 
@@ -31,6 +33,15 @@ static void
 on_signal (int sig)
 {
   cancelled = sig;
+}
+
+/* A backup or cancel that virtckptd runs for a handed-over job is never
+ * handed over again; nor one given a libvirt URI.
+ */
+static bool
+handover_allowed (const struct vc_options *o)
+{
+  return o->uri == NULL && getenv ("VIRTCKPT_LEASE_JOB") == NULL;
 }
 
 static const char *const levels[] = { "full", "inc", "diff", "copy", "auto", NULL };
@@ -94,7 +105,8 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   struct sigaction sa = { .sa_handler = on_signal };
   bool known = false;
   unsigned done = 0;
-  int ret;
+  int ret, runs;
+  struct vc_daemon *lease = NULL;
 
   if (argc != 1 || o->output == NULL) {
     fprintf (stderr, "virtckpt: backup: expected DOMAIN and -o DIR\n"
@@ -117,23 +129,45 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   bo.outdir = o->output;
   bo.done_id = &done;
 
+  /* Not running here: handed over to the node where it runs, if one
+   * does; else (or without a cluster) as before.
+   */
+  runs = vc_domain_runs_here (o->uri, bo.domain);
+  bool nowhere = false;
+  if (runs != 1 && !o->offline && handover_allowed (o)) {
+    ret = vc_handover (o, "backup", bo.domain, &nowhere);
+    if (!nowhere)
+      return ret;
+  }
+  /* Here, or offline because it runs nowhere: the cluster-wide lease, so
+   * that no handed-over backup of the domain runs elsewhere meanwhile
+   * (during a migration, or a start).
+   */
+  if ((runs == 1 || nowhere) && (lease = vc_backup_lease (bo.domain, &ret)) == NULL &&
+      ret != VC_EXIT_OK)
+    return ret;
+
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGHUP, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
   ret = vc_store_open_cli (&store, o->store_dir, o->store_explicit, true);
-  if (ret < 0)
+  if (ret < 0) {
+    vc_daemon_close (lease);
     return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
                                             : VC_EXIT_ERROR;
+  }
   conn = vc_libvirt_open (o->uri);
   if (conn == NULL) {
     vc_store_close (&store);
+    vc_daemon_close (lease);
     return VC_EXIT_ERROR;
   }
   ret = vc_backup_run (conn, &store, &bo);
   virConnectClose (conn);
   vc_store_close (&store);
+  vc_daemon_close (lease);
   if (cancelled)
     vc_error ("backup interrupted by signal %d: nothing was committed", (int) cancelled);
   if (ret == VC_EXIT_OK && o->json)
@@ -383,6 +417,18 @@ vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
     return VC_EXIT_USAGE;
   }
   co.domain = argv[0];
+  /* Not running here, and no backup of it running here: handed over. */
+  if (handover_allowed (o) && vc_domain_runs_here (o->uri, co.domain) != 1) {
+    int fd = -1, busy = vc_backup_guard_probe (o->rundir, co.domain, &fd);
+    if (busy == 0)
+      vc_backup_guard_release (&fd);
+    if (busy == 0) {
+      bool nowhere;
+      ret = vc_handover (o, "cancel", co.domain, &nowhere);
+      if (!nowhere)
+        return ret;
+    }
+  }
   /* libvirt is only needed to end a job left by a killed virtckpt: the
    * cancel itself works without it, and so succeeds; what was not done is
    * a warning, not an error (which would exit non-zero).

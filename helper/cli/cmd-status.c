@@ -42,6 +42,8 @@ static const struct vc_kv_kind status_kinds[] = {
   { "messages-rejected", NULL, VC_KV_UINT }, { "conflicts", NULL, VC_KV_UINT },
   { "conflicts-not-kept", NULL, VC_KV_UINT },
   { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
+  /* leases and jobs (virtckptd(8), "Leases and jobs") */
+  { "lease", "leases", VC_KV_STRING_LIST }, { "job", "jobs", VC_KV_STRING_LIST },
   { "last-error", NULL, VC_KV_STRING_OR_DASH },
   /* "version" is the document's: a daemon's own would be another key. */
   { "version", "daemon_version", VC_KV_STRING },

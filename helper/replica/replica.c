@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,16 @@ vc_replica_error (struct vc_replica *r, const char *fmt, ...)
   }
 }
 
+static int
+lease_send (void *opaque, enum vc_msg_type type, const char *payload, size_t len)
+{
+  struct vc_replica *r = opaque;
+
+  if (r->epoch == 0)
+    return -1;
+  return vc_replica_queue (r, type, r->next_msgid++, payload, len);
+}
+
 void
 vc_replica_init (struct vc_replica *r, struct vc_store *store,
                  uint32_t nodeid, uint32_t pid, vc_applied_fn applied,
@@ -44,6 +55,31 @@ vc_replica_init (struct vc_replica *r, struct vc_store *store,
   r->applied = applied;
   r->applied_opaque = opaque;
   r->next_msgid = 1;
+  vc_lease_init (&r->leases, r->self, NULL, lease_send, r);
+}
+
+void
+vc_replica_set_job_hooks (struct vc_replica *r, vc_lease_event_fn lease_event,
+                          vc_job_message_fn job_message, void *opaque)
+{
+  /* leases.opaque stays r (lease_send's): the events get r too. */
+  r->leases.event = lease_event;
+  r->job_message = job_message;
+  r->job_opaque = opaque;
+}
+
+int
+vc_replica_send_job (struct vc_replica *r, const char *payload, size_t len)
+{
+  if (r->state != VC_REPLICA_SYNCED) {
+    errno = ENOTCONN;
+    return -1;
+  }
+  if (vc_replica_queue (r, VC_MSG_JOB, r->next_msgid++, payload, len) == -1) {
+    errno = ENOMEM;
+    return -1;
+  }
+  return 0;
 }
 
 static void
@@ -66,6 +102,7 @@ vc_replica_free (struct vc_replica *r)
   vc_outmsg_vector_reset (&r->out);
   vc_member_vector_reset (&r->members);
   vc_string_vector_free (&r->conflicts);
+  vc_lease_free (&r->leases);
   free (r->have_summary);
   free (r->have_done);
   free (r->last_error);
@@ -187,6 +224,7 @@ open_epoch (struct vc_replica *r)
   vc_wire_view (view, r->view);
   vc_replica_queue (r, VC_MSG_SYNC_START, r->next_msgid++, view, strlen (view));
   vc_sync_send_summary (r);
+  vc_lease_sync_start (&r->leases);
 }
 
 /* Epochs: on every membership change, the leader (the lowest member)
@@ -212,6 +250,8 @@ vc_replica_confchg (struct vc_replica *r, const struct vc_member *members,
   drop_queued (r);
   vc_update_free_deferred (r);
   r->docs_expected = 0;
+  r->leases.self = r->self;
+  vc_lease_view (&r->leases, r->members.ptr, r->members.len);
 
   if (vc_replica_member_index (r, r->self) == -1) {
     set_state (r, VC_REPLICA_OFFLINE);
@@ -230,6 +270,7 @@ vc_replica_offline (struct vc_replica *r, const char *why)
   set_state (r, VC_REPLICA_OFFLINE);
   vc_member_vector_reset (&r->members);
   vc_update_fail_pending (r, why);
+  vc_lease_offline (&r->leases);
 }
 
 void
@@ -238,6 +279,7 @@ vc_replica_set_quorate (struct vc_replica *r, bool quorate)
   if (r->quorate != quorate)
     vc_notice ("quorum %s", quorate ? "gained" : "lost");
   r->quorate = quorate;
+  r->leases.quorate = quorate;
 }
 
 void
@@ -250,6 +292,7 @@ vc_replica_synced (struct vc_replica *r)
              r->members.len == 1 ? "" : "s", r->epoch);
   vc_update_apply_deferred (r);
   vc_update_resend_pending (r);
+  vc_lease_synced (&r->leases);
 }
 
 /* --- handlers ------------------------------------------------------------------- */
@@ -270,6 +313,7 @@ on_sync_start (struct vc_replica *r, struct vc_member from, uint64_t epoch,
   set_state (r, VC_REPLICA_SYNCING);
   r->epoch = epoch;
   vc_sync_send_summary (r);
+  vc_lease_sync_start (&r->leases);
 }
 
 typedef void handler_fn (struct vc_replica *r, struct vc_member from, size_t m,
@@ -333,11 +377,38 @@ on_update (struct vc_replica *r, struct vc_member from, size_t m,
     vc_update_defer (r, from, msg->msgid, msg->payload, msg->len);
 }
 
+static void
+on_lease (struct vc_replica *r, struct vc_member from, size_t m,
+          const struct vc_wire_message *msg)
+{
+  if (r->state != VC_REPLICA_OFFLINE)
+    vc_lease_deliver (&r->leases, from, msg->payload, msg->len);
+}
+
+static void
+on_claims (struct vc_replica *r, struct vc_member from, size_t m,
+           const struct vc_wire_message *msg)
+{
+  if (r->state == VC_REPLICA_SYNCING)
+    vc_lease_claims (&r->leases, from, msg->payload, msg->len);
+}
+
+static void
+on_job (struct vc_replica *r, struct vc_member from, size_t m,
+        const struct vc_wire_message *msg)
+{
+  if (r->state != VC_REPLICA_OFFLINE && r->job_message)
+    r->job_message (r->job_opaque, from, msg->payload, msg->len);
+}
+
 static handler_fn *const handlers[] = {
   [VC_MSG_SUMMARY] = on_summary,
   [VC_MSG_DOC] = on_doc,
   [VC_MSG_DONE] = on_done,
   [VC_MSG_UPDATE] = on_update,
+  [VC_MSG_LEASE] = on_lease,
+  [VC_MSG_CLAIMS] = on_claims,
+  [VC_MSG_JOB] = on_job,
 };
 
 /* --- delivery -------------------------------------------------------------------- */

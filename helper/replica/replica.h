@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/vector.h"
+#include "replica/lease.h"
 #include "replica/plan.h"
 #include "replica/wire.h"
 #include "store/store.h"
@@ -21,6 +22,9 @@
 /* Called when a submitted update was applied here (status 0) or failed. */
 typedef void (*vc_applied_fn) (void *opaque, uint64_t cookie, int status,
                                const char *message);
+/* Called with each JOB message delivered in the current epoch. */
+typedef void (*vc_job_message_fn) (void *opaque, struct vc_member from,
+                                   const char *payload, size_t len);
 
 struct vc_pending;
 struct vc_deferred;
@@ -69,6 +73,11 @@ struct vc_replica {
   vc_applied_fn applied;
   void *applied_opaque;
 
+  /* Leases (lease.h) and handed-over jobs (the daemon's). */
+  struct vc_leases leases;
+  vc_job_message_fn job_message;
+  void *job_opaque;
+
   /* For status. */
   uint64_t syncs, updates_applied, rejected;
   char *last_error;
@@ -102,6 +111,19 @@ extern int vc_replica_submit (struct vc_replica *r, uint64_t cookie,
 extern int vc_replica_submit_parsed (struct vc_replica *r, uint64_t cookie,
                                      const char *domain, const char *text,
                                      size_t len, struct vc_chain *parsed);
+
+/* Where lease decisions (called with r as opaque) and JOB messages
+ * (with opaque) go: the daemon's.
+ */
+extern void vc_replica_set_job_hooks (struct vc_replica *r,
+                                      vc_lease_event_fn lease_event,
+                                      vc_job_message_fn job_message,
+                                      void *opaque);
+/* Multicasts a JOB message in the current epoch: -1 (errno ENOTCONN)
+ * unless synced, ENOMEM.
+ */
+extern int vc_replica_send_job (struct vc_replica *r, const char *payload,
+                                size_t len);
 
 /* A status report (key: value lines), malloc'd; status.c. */
 extern char *vc_replica_status (const struct vc_replica *r);

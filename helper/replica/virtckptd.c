@@ -27,6 +27,7 @@
 #include "store/ipc-protocol.h"
 #include "common/log.h"
 #include "replica/ipc-pieces.h"
+#include "replica/jobs.h"
 #include "replica/replica.h"
 #include "store/store.h"
 #include "common/vc-strings.h"
@@ -136,6 +137,16 @@ ipc_accept (qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
   vc_warn ("refused a client with uid %u gid %u: root or haclient only",
            (unsigned) uid, (unsigned) gid);
   return -EACCES;
+}
+
+/* The client went away: what the daemon holds for it (leases, jobs)
+ * holds a reference, so this comes before the destruction.
+ */
+static int32_t
+ipc_closed (qb_ipcs_connection_t *c)
+{
+  vc_jobs_ipc_closed (c);
+  return 0;
 }
 
 static void
@@ -256,7 +267,9 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
 
   case VC_IPC_STATUS: {
     CLEANUP_FREE char *text = vc_replica_status (&d.replica);
-    reply (c, h->id, text ? 0 : -ENOMEM, text);
+    CLEANUP_FREE char *jobs = vc_jobs_status ();
+    CLEANUP_FREE char *all = text && jobs ? vc_printf ("%s%s", text, jobs) : NULL;
+    reply (c, h->id, all ? 0 : -ENOMEM, all);
     return 0;
   }
 
@@ -276,6 +289,8 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
   }
 
   default:
+    if (vc_jobs_ipc (c, h->id, payload, len))
+      return 0;
     vc_warn ("dropped a request of unknown type %d", (int) h->id);
     reply (c, h->id, -EOPNOTSUPP, "unknown request");
     return 0;
@@ -314,6 +329,7 @@ start_ipc (void)
   static struct qb_ipcs_service_handlers handlers = {
     .connection_accept = ipc_accept,
     .msg_process = ipc_process,
+    .connection_closed = ipc_closed,
     .connection_destroyed = ipc_destroyed,
   };
   static struct qb_ipcs_poll_handlers poll = {
@@ -377,6 +393,7 @@ disconnect_cluster (const char *why)
   }
   vc_replica_set_quorate (&d.replica, false);
   vc_replica_offline (&d.replica, why);
+  vc_jobs_confchg ();
   vc_warn ("%s: serving reads from the local replica, reconnecting", why);
   schedule_reconnect ();
 }
@@ -399,6 +416,7 @@ cpg_confchg (cpg_handle_t h, const struct cpg_name *group,
   for (size_t i = 0; i < n && i < CPG_MEMBERS_MAX; i++)
     m[i] = (struct vc_member) { members[i].nodeid, members[i].pid };
   vc_replica_confchg (&d.replica, m, n < CPG_MEMBERS_MAX ? n : CPG_MEMBERS_MAX);
+  vc_jobs_confchg ();
 }
 
 static int32_t
@@ -570,6 +588,7 @@ main (int argc, char **argv)
   if (vc_store_lock_now (&d.store) == -1)
     return 1;
   vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
+  vc_jobs_init (d.loop, &d.replica, d.store.dir, argv[0], flush);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
   if (start_ipc () == -1)
@@ -585,6 +604,7 @@ main (int argc, char **argv)
   if (d.vq_up)
     votequorum_finalize (d.vq);
   qb_ipcs_destroy (d.ipcs);
+  vc_jobs_shutdown ();
   vc_replica_offline (&d.replica, "virtckptd is stopping");
   vc_replica_free (&d.replica);
   waiter_vector_reset (&d.waiters);

@@ -55,7 +55,7 @@ vc_wire_header_ok (const struct vc_wire_header *h, size_t len)
   return h->magic == VC_MSG_MAGIC && h->version == VC_PROTO_VERSION &&
     h->len == len - VC_WIRE_HEADER_SIZE && h->len <= VC_FRAGMENT_SIZE &&
     h->frags != 0 && h->frag < h->frags &&
-    h->type >= VC_MSG_SUMMARY && h->type <= VC_MSG_SYNC_START &&
+    h->type >= VC_MSG_SUMMARY && h->type <= VC_MSG_JOB &&
     (uint64_t) h->frags * VC_FRAGMENT_SIZE <= VC_MESSAGE_MAX + VC_FRAGMENT_SIZE;
 }
 
@@ -352,4 +352,57 @@ vc_wire_parse_update (const char *payload, size_t len, struct vc_wire_update *u)
   u->text = nl + 1;
   u->text_len = len - (nl + 1 - payload);
   return 0;
+}
+
+/* --- tab-separated fields ------------------------------------------------------- */
+
+char *
+vc_wire_join (size_t n, const char *const *fields)
+{
+  size_t len = 1;
+  char *buf, *p;
+
+  for (size_t i = 0; i < n; i++)
+    len += vc_percent_len (fields[i], plain_on_wire) + 1;
+  buf = p = malloc (len);
+  if (buf == NULL)
+    return NULL;
+  *p = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      *p++ = '\t';
+    p = vc_percent_put (p, fields[i], plain_on_wire);
+  }
+  return buf;
+}
+
+void
+vc_wire_fields_free (size_t n, char **fields)
+{
+  for (size_t i = 0; i < n; i++) {
+    free (fields[i]);
+    fields[i] = NULL;
+  }
+}
+
+ssize_t
+vc_wire_split (const char *p, size_t len, size_t max, char **fields)
+{
+  const char *end = p + len;
+  size_t n = 0;
+
+  if (memchr (p, '\n', len) || memchr (p, '\0', len))
+    return -1;
+  for (;;) {
+    const char *tab = memchr (p, '\t', end - p);
+    const char *stop = tab ? tab : end;
+    if (n == max || (fields[n] = vc_percent_decode (p, stop - p)) == NULL) {
+      vc_wire_fields_free (n, fields);
+      return -1;
+    }
+    n++;
+    if (tab == NULL)
+      return n;
+    p = tab + 1;
+  }
 }

@@ -16,6 +16,10 @@
  *   DOC         NAME '\n' document
  *   UPDATE      'P'|'D' '\t' NAME '\t' 'q'|'n' '\n' document (P only)
  *   DONE        empty
+ *   LEASE       'A' NAME JOB 'q'|'n'  or  'R' NAME JOB  (tab-separated)
+ *   CLAIMS      one line per lease the sender holds: NAME JOB
+ *   JOB         tab-separated fields, the first the operation (job.h)
+ * (LEASE, CLAIMS and JOB fields are %-escaped like names.)
  */
 #ifndef VIRTCKPT_WIRE_H
 #define VIRTCKPT_WIRE_H
@@ -24,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "common/vector.h"
 #include "store/version.h"
@@ -49,6 +54,9 @@ enum vc_msg_type {
   VC_MSG_DONE = 3,              /* the sender has sent all it had to */
   VC_MSG_UPDATE = 4,            /* a new document or a tombstone (normal) */
   VC_MSG_SYNC_START = 5,        /* the leader opens the epoch of a view */
+  VC_MSG_LEASE = 6,             /* acquire or release a domain's lease */
+  VC_MSG_CLAIMS = 7,            /* the leases the sender holds (sync) */
+  VC_MSG_JOB = 8,               /* a job handed over and its answers */
 };
 
 struct vc_wire_header {
@@ -157,5 +165,17 @@ struct vc_wire_update {
 /* -1 when the payload is malformed. */
 extern int vc_wire_parse_update (const char *payload, size_t len,
                                  struct vc_wire_update *u);
+
+/* --- tab-separated fields (LEASE, CLAIMS, JOB) --- */
+
+/* The n fields, each %-escaped, joined by tabs; NULL when out of memory. */
+extern char *vc_wire_join (size_t n, const char *const *fields);
+/* Splits one line of tab-separated fields into at most max decoded
+ * fields (malloc'd, to free with vc_wire_fields_free); the number of
+ * fields, or -1 when malformed (a bad escape, more than max fields).
+ */
+extern ssize_t vc_wire_split (const char *p, size_t len, size_t max,
+                              char **fields);
+extern void vc_wire_fields_free (size_t n, char **fields);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "store/daemon-client.h"
 #include "store/ipc-protocol.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/trusted-dir.h"
 
@@ -289,6 +290,100 @@ vc_daemon_status (struct vc_daemon *d)
   if (call (d, VC_IPC_STATUS, NULL, 0, NULL, 0, &text) == -1) {
     vc_error ("virtckptd did not answer: %s", strerror (errno));
     free (text);
+    return NULL;
+  }
+  return text;
+}
+
+/* --- leases and jobs ------------------------------------------------------------ */
+
+/* As the daemon's wire fields (replica/wire.c). */
+static bool
+plain_field (unsigned char c, size_t pos)
+{
+  return c > ' ' && c != '%' && c < 0x7f;
+}
+
+/* The fields %-escaped and joined by tabs. */
+static char *
+join_fields (size_t n, const char *const *f)
+{
+  size_t len = 1;
+  char *buf, *p;
+
+  for (size_t i = 0; i < n; i++)
+    len += vc_percent_len (f[i], plain_field) + 1;
+  buf = p = malloc (len);
+  if (buf == NULL)
+    return NULL;
+  *p = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      *p++ = '\t';
+    p = vc_percent_put (p, f[i], plain_field);
+  }
+  return buf;
+}
+
+int
+vc_daemon_lease (struct vc_daemon *d, const char *domain, const char *job,
+                 char **why)
+{
+  const char *f[] = { domain, job };
+  char *payload = join_fields (2, f);
+  int r;
+
+  *why = NULL;
+  if (payload == NULL)
+    return -1;
+  r = call (d, VC_IPC_LEASE, payload, strlen (payload), NULL, 0, why);
+  free (payload);
+  return r;
+}
+
+int
+vc_daemon_job_submit (struct vc_daemon *d, const char *kind, const char *domain,
+                      const char *const *args, size_t nargs, char **id,
+                      char **why)
+{
+  const char **f = calloc (nargs + 2, sizeof *f);
+  char *payload;
+  int r;
+
+  *why = *id = NULL;
+  if (f == NULL)
+    return -1;
+  f[0] = kind;
+  f[1] = domain;
+  for (size_t i = 0; i < nargs; i++)
+    f[2 + i] = args[i];
+  payload = join_fields (nargs + 2, f);
+  free (f);
+  if (payload == NULL)
+    return -1;
+  if (strlen (payload) > VC_IPC_MAX_MSG / 2) {
+    free (payload);
+    errno = EFBIG;
+    return -1;
+  }
+  r = call (d, VC_IPC_JOB_SUBMIT, payload, strlen (payload), NULL, 0, why);
+  free (payload);
+  if (r == 0) {
+    *id = *why;
+    *why = NULL;
+  }
+  return r;
+}
+
+char *
+vc_daemon_job_poll (struct vc_daemon *d, const char *id)
+{
+  char *text = NULL;
+
+  if (call (d, VC_IPC_JOB_POLL, id, strlen (id), NULL, 0, &text) == -1) {
+    int e = errno;
+    free (text);
+    errno = e;
     return NULL;
   }
   return text;

@@ -35,4 +35,23 @@ extern int vc_daemon_wait_synced (struct vc_daemon *d, unsigned seconds);
 /* The status text (malloc'd), or NULL. */
 extern char *vc_daemon_status (struct vc_daemon *d);
 
+/* --- leases and jobs (replica/jobs.h) --- */
+
+/* Takes domain's cluster-wide lease for job, held until d is closed.
+ * 0 held; -1 with errno EBUSY (held elsewhere) or ENOTCONN (no cluster
+ * with quorum) and *why (malloc'd) saying it.
+ */
+extern int vc_daemon_lease (struct vc_daemon *d, const char *domain,
+                            const char *job, char **why);
+/* Hands "virtckpt KIND DOMAIN ARGS..." over to the member where domain
+ * runs; *id names it for vc_daemon_job_poll.  -1 with *why on failure.
+ */
+extern int vc_daemon_job_submit (struct vc_daemon *d, const char *kind,
+                                 const char *domain, const char *const *args,
+                                 size_t nargs, char **id, char **why);
+/* The job's state line and the output since the last poll (malloc'd),
+ * or NULL (errno set).
+ */
+extern char *vc_daemon_job_poll (struct vc_daemon *d, const char *id);
+
 #endif

@@ -10,6 +10,11 @@
  *           -> empty reply (-EFBIG past VC_IPC_MAX_DOC: the pieces are dropped)
  *   FORGET  payload: the domain name -> reply once the tombstone is applied
  *   STATUS  -> "key: value" lines (see vc_replica_status)
+ *   JOB_SUBMIT  payload: KIND DOMAIN ARG... (tab-separated, %-escaped)
+ *           -> the id of a job handed to the member where DOMAIN runs
+ *   JOB_POLL    payload: the id -> its state line, then its output
+ *   LEASE   payload: DOMAIN JOB -> once this member holds DOMAIN's lease
+ *           for JOB (-EBUSY: held elsewhere); held until the connection ends
  * Replies: struct qb_ipc_response_header (error: 0 or -errno), then text.
  */
 #ifndef VIRTCKPT_IPC_PROTOCOL_H
@@ -38,6 +43,10 @@ enum vc_ipc_request {
   VC_IPC_FORGET = 3,
   VC_IPC_STATUS = 4,
   VC_IPC_PUT_PART = 5,
+  /* Leases and jobs (replica/jobs.h). */
+  VC_IPC_JOB_SUBMIT = 6,
+  VC_IPC_JOB_POLL = 7,
+  VC_IPC_LEASE = 8,
 };
 
 #endif

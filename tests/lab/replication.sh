@@ -157,7 +157,8 @@ assert d["conflicts"] == 1
 assert d["recent_conflicts"] == [l[len("conflict: "):] for l in lines if l.startswith("conflict: ")]
 assert len(d["recent_conflicts"]) == 1 and d["recent_conflicts"][0].startswith("vm4: version ")
 assert d["last_error"] == (None if text["last-error"] == "-" else text["last-error"])
-assert {k.replace("-", "_") for k in text if k != "conflict"} | {"version", "recent_conflicts"} == set(d)
+assert d["leases"] == [] and d["jobs"] == []
+assert {k.replace("-", "_") for k in text if k != "conflict"} | {"version", "recent_conflicts", "leases", "jobs"} == set(d)
 PY
 done
 vc_log "ok: status --json says what status says, typed, on every node"

@@ -105,3 +105,18 @@ make_doc() {
 		printf '  </checkpoints>\n</virtckpt-domain>\n'
 	} >"$file"
 }
+
+# vc_wait_lease NODE DOMAIN HOLDER [TIMEOUT] : until NODE's daemon shows
+# DOMAIN's cluster-wide lease held by node id HOLDER (0: by nobody).
+vc_wait_lease() {
+	local n=$1 dom=$2 holder=$3 timeout=${4:-30} i out
+	for ((i = 0; i < timeout * 10; i++)); do
+		out=$(vnck "$n" status 2>/dev/null | grep "^lease: $dom " || true)
+		if [[ "$holder" == 0 && -z "$out" ]] ||
+			[[ "$holder" != 0 && "$out" == "lease: $dom node $holder job "* ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	vc_fail "lease of $dom not held by node $holder on $n after ${timeout}s: ${out:-none}"
+}

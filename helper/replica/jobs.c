@@ -1,0 +1,1288 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* virtckptd's jobs (jobs.h): children, leases held for them and for
+ * local clients, and jobs handed over between members.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <qb/qbipc_common.h>
+#include <libvirt/libvirt.h>
+
+#include "common/cleanup.h"
+#include "common/exit-codes.h"
+#include "common/kv-lines.h"
+#include "common/log.h"
+#include "common/vc-strings.h"
+#include "replica/job-args.h"
+#include "replica/jobs.h"
+#include "replica/lease.h"
+#include "store/ipc-protocol.h"
+
+extern char **environ;
+
+#define LINE_MAX_LEN 4096
+/* Output kept for a client between two polls; beyond, lines are dropped
+ * (and counted).
+ */
+#define ASK_OUTPUT_MAX (1024 * 1024)
+#define POLL_REPLY_MAX (VC_IPC_MAX_MSG / 2)
+
+static struct {
+  qb_loop_t *loop;
+  struct vc_replica *r;
+  const char *store_dir;
+  void (*flush) (void);
+  char *exe;                    /* virtckpt, next to this daemon */
+  uint64_t next_id;
+} J;
+
+/* --- children ------------------------------------------------------------------ */
+
+struct child;
+typedef void child_done_fn (struct child *ch);
+
+struct child {
+  pid_t pid;
+  int fd[3];                    /* [1] stdout, [2] stderr read ends, -1 at EOF */
+  char *buf[3];
+  size_t len[3];
+  bool exited;
+  int status;                   /* exit code, or 128 + signal */
+  qb_loop_timer_handle timer;
+  bool timer_armed;
+  child_done_fn *done;
+  vc_job_line_fn line;          /* (opaque, NULL, stream, line) */
+  void *owner;
+};
+DEFINE_VECTOR_TYPE (child_vector, struct child *);
+static child_vector children;
+
+static void child_maybe_done (struct child *ch);
+
+static void
+child_line (struct child *ch, int s, const char *text, size_t n)
+{
+  CLEANUP_FREE char *line = strndup (text, n);
+
+  if (line && ch->line)
+    ch->line (ch->owner, NULL, s, line);
+}
+
+static int32_t
+child_readable (int32_t fd, int32_t revents, void *data)
+{
+  struct child *ch = data;
+  int s = fd == ch->fd[1] ? 1 : 2;
+  char tmp[4096];
+  ssize_t n = read (fd, tmp, sizeof tmp);
+
+  if (n > 0) {
+    char *b = realloc (ch->buf[s], ch->len[s] + n);
+    if (b == NULL)
+      return 0;
+    ch->buf[s] = b;
+    memcpy (b + ch->len[s], tmp, n);
+    ch->len[s] += n;
+    /* Lines end at '\n', and at '\r' (progress redraws one line). */
+    size_t start = 0;
+    for (size_t i = 0; i < ch->len[s]; i++)
+      if (b[i] == '\n' || b[i] == '\r' || i - start >= LINE_MAX_LEN) {
+        if (i > start)
+          child_line (ch, s, b + start, i - start);
+        start = i + 1;
+      }
+    memmove (b, b + start, ch->len[s] - start);
+    ch->len[s] -= start;
+    return 0;
+  }
+  if (n == -1 && (errno == EINTR || errno == EAGAIN))
+    return 0;
+  if (ch->len[s])
+    child_line (ch, s, ch->buf[s], ch->len[s]);
+  ch->len[s] = 0;
+  qb_loop_poll_del (J.loop, fd);
+  close (fd);
+  ch->fd[s] = -1;
+  child_maybe_done (ch);
+  return 0;
+}
+
+static void
+child_free (struct child *ch)
+{
+  for (int s = 1; s <= 2; s++) {
+    if (ch->fd[s] >= 0) {
+      qb_loop_poll_del (J.loop, ch->fd[s]);
+      close (ch->fd[s]);
+    }
+    free (ch->buf[s]);
+  }
+  if (ch->timer_armed)
+    qb_loop_timer_del (J.loop, ch->timer);
+  for (size_t i = 0; i < children.len; i++)
+    if (children.ptr[i] == ch) {
+      child_vector_remove (&children, i);
+      break;
+    }
+  free (ch);
+}
+
+/* Exited and both pipes read to their end. */
+static void
+child_maybe_done (struct child *ch)
+{
+  if (!ch->exited || ch->fd[1] >= 0 || ch->fd[2] >= 0)
+    return;
+  ch->done (ch);
+  child_free (ch);
+}
+
+static int32_t
+on_sigchld (int32_t sig, void *data)
+{
+  pid_t pid;
+  int st;
+
+  while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
+    for (size_t i = 0; i < children.len; i++) {
+      struct child *ch = children.ptr[i];
+      if (ch->pid != pid)
+        continue;
+      ch->exited = true;
+      ch->status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+      child_maybe_done (ch);
+      break;
+    }
+  return 0;
+}
+
+static void
+child_timeout (void *data)
+{
+  struct child *ch = data;
+
+  ch->timer_armed = false;
+  if (!ch->exited) {
+    vc_warn ("child %d took too long: killed", (int) ch->pid);
+    kill (ch->pid, SIGKILL);
+  }
+}
+
+static struct child *
+child_new (child_done_fn *done, vc_job_line_fn line, void *owner)
+{
+  struct child *ch = calloc (1, sizeof *ch);
+
+  if (ch == NULL)
+    return NULL;
+  ch->fd[0] = ch->fd[1] = ch->fd[2] = -1;
+  ch->done = done;
+  ch->line = line;
+  ch->owner = owner;
+  if (child_vector_append (&children, ch) == -1) {
+    free (ch);
+    return NULL;
+  }
+  return ch;
+}
+
+static void
+child_watch (struct child *ch, int out, int err, unsigned timeout_s)
+{
+  ch->fd[1] = out;
+  ch->fd[2] = err;
+  qb_loop_poll_add (J.loop, QB_LOOP_MED, out, POLLIN, ch, child_readable);
+  qb_loop_poll_add (J.loop, QB_LOOP_MED, err, POLLIN, ch, child_readable);
+  if (timeout_s &&
+      qb_loop_timer_add (J.loop, QB_LOOP_MED, (uint64_t) timeout_s * QB_TIME_NS_IN_SEC,
+                         ch, child_timeout, &ch->timer) == 0)
+    ch->timer_armed = true;
+}
+
+/* virtckpt ARGS as a child: argv, never a shell; the lease's job id in
+ * VIRTCKPT_LEASE_JOB, so that its own lease request is the job's.
+ */
+static struct child *
+spawn_virtckpt (const char *const *args, const char *job_id,
+                child_done_fn *done, vc_job_line_fn line, void *owner)
+{
+  int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  sigset_t none, deflt;
+  string_vector argv = empty_vector, env = empty_vector;
+  CLEANUP_FREE char *lease_env = NULL;
+  struct child *ch = NULL;
+  pid_t pid;
+  int e;
+
+  if (string_vector_append (&argv, J.exe) == -1)
+    return NULL;
+  for (size_t i = 0; args[i]; i++)
+    if (string_vector_append (&argv, (char *) args[i]) == -1)
+      goto out;
+  if (string_vector_append (&argv, NULL) == -1)
+    goto out;
+  for (char **p = environ; *p; p++)
+    if (strncmp (*p, "VIRTCKPT_LEASE_JOB=", 19) != 0 &&
+        string_vector_append (&env, *p) == -1)
+      goto out;
+  if (job_id && ((lease_env = vc_printf ("VIRTCKPT_LEASE_JOB=%s", job_id)) == NULL ||
+                 string_vector_append (&env, lease_env) == -1))
+    goto out;
+  if (string_vector_append (&env, NULL) == -1)
+    goto out;
+  if (pipe2 (out, O_CLOEXEC) == -1 || pipe2 (err, O_CLOEXEC) == -1) {
+    vc_error ("cannot make a pipe: %m");
+    goto out;
+  }
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2 (&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2 (&fa, err[1], 2);
+  posix_spawnattr_init (&attr);
+  sigemptyset (&none);
+  sigemptyset (&deflt);
+  /* The daemon ignores SIGPIPE and catches these in its loop. */
+  sigaddset (&deflt, SIGPIPE);
+  sigaddset (&deflt, SIGTERM);
+  sigaddset (&deflt, SIGINT);
+  sigaddset (&deflt, SIGHUP);
+  sigaddset (&deflt, SIGCHLD);
+  posix_spawnattr_setsigmask (&attr, &none);
+  posix_spawnattr_setsigdefault (&attr, &deflt);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  ch = child_new (done, line, owner);
+  e = ch ? posix_spawn (&pid, J.exe, &fa, &attr, argv.ptr, env.ptr) : ENOMEM;
+  posix_spawn_file_actions_destroy (&fa);
+  posix_spawnattr_destroy (&attr);
+  close (out[1]);
+  close (err[1]);
+  if (e != 0) {
+    vc_error ("cannot run %s: %s", J.exe, strerror (e));
+    close (out[0]);
+    close (err[0]);
+    if (ch)
+      child_free (ch);
+    ch = NULL;
+    goto out;
+  }
+  ch->pid = pid;
+  child_watch (ch, out[0], err[0], 0);
+ out:
+  string_vector_reset (&argv);
+  string_vector_reset (&env);
+  return ch;
+}
+
+/* Is domain running here?  Asked of libvirt (read-only) in a forked
+ * child, so that a slow libvirtd never stalls the daemon: it exits 0
+ * running, 1 not running or not defined, 2 libvirt unreachable.
+ */
+static struct child *
+spawn_check (const char *domain, child_done_fn *done, void *owner)
+{
+  struct child *ch = child_new (done, NULL, owner);
+  int out[2], err[2];
+  pid_t pid;
+
+  if (ch == NULL)
+    return NULL;
+  if (pipe2 (out, O_CLOEXEC) == -1 || (pipe2 (err, O_CLOEXEC) == -1 &&
+                                       (close (out[0]), close (out[1]), true))) {
+    vc_error ("cannot make a pipe: %m");
+    child_free (ch);
+    return NULL;
+  }
+  pid = fork ();
+  if (pid == 0) {
+    virConnectPtr conn;
+    virDomainPtr dom;
+    int st = 2;
+    signal (SIGPIPE, SIG_DFL);
+    dup2 (out[1], 1);
+    dup2 (err[1], 2);
+    conn = virConnectOpenReadOnly (NULL);
+    if (conn) {
+      dom = virDomainLookupByName (conn, domain);
+      st = dom && virDomainIsActive (dom) == 1 ? 0 : 1;
+      if (dom)
+        virDomainFree (dom);
+      virConnectClose (conn);
+    }
+    _exit (st);
+  }
+  close (out[1]);
+  close (err[1]);
+  if (pid == -1) {
+    vc_error ("cannot fork: %m");
+    close (out[0]);
+    close (err[0]);
+    child_free (ch);
+    return NULL;
+  }
+  ch->pid = pid;
+  child_watch (ch, out[0], err[0], VC_JOB_CHECK_SECONDS);
+  return ch;
+}
+
+/* --- jobs run here ------------------------------------------------------------- */
+
+enum job_state { JOB_LEASING, JOB_RUNNING, JOB_ENDED };
+
+struct vc_job {
+  char *domain, *job_id;
+  bool lease, holds_lease;
+  string_vector args;
+  enum job_state state;
+  struct child *child;
+  vc_job_line_fn line;
+  void (*started) (void *opaque, struct vc_job *j);
+  vc_job_end_fn end;
+  void *opaque;
+};
+DEFINE_VECTOR_TYPE (job_vector, struct vc_job *);
+static job_vector jobs;
+
+static void
+job_free (struct vc_job *j)
+{
+  for (size_t i = 0; i < jobs.len; i++)
+    if (jobs.ptr[i] == j) {
+      job_vector_remove (&jobs, i);
+      break;
+    }
+  vc_string_vector_free (&j->args);
+  free (j->domain);
+  free (j->job_id);
+  free (j);
+}
+
+static void
+job_end (struct vc_job *j, int status, const char *why)
+{
+  if (j->holds_lease || (j->lease && j->state == JOB_LEASING)) {
+    vc_lease_release (&J.r->leases, j->domain, j->job_id);
+    J.flush ();
+  }
+  j->state = JOB_ENDED;
+  j->end (j->opaque, j, status, why);
+  job_free (j);
+}
+
+static void
+job_line (void *opaque, struct vc_job *unused, int stream, const char *line)
+{
+  struct vc_job *j = opaque;
+
+  if (j->line)
+    j->line (j->opaque, j, stream, line);
+}
+
+static void
+job_child_done (struct child *ch)
+{
+  struct vc_job *j = ch->owner;
+
+  vc_notice ("job %s (%s of %s) ended with status %d", j->job_id,
+             j->args.ptr[0], j->domain, ch->status);
+  j->child = NULL;
+  job_end (j, ch->status, NULL);
+}
+
+/* -1 when the child could not be started (logged): the caller ends j. */
+static int
+job_run (struct vc_job *j)
+{
+  j->child = spawn_virtckpt ((const char *const *) j->args.ptr, j->job_id,
+                             job_child_done, job_line, j);
+  if (j->child == NULL)
+    return -1;
+  j->state = JOB_RUNNING;
+  vc_notice ("job %s: %s of %s runs as pid %d", j->job_id, j->args.ptr[0],
+             j->domain, (int) j->child->pid);
+  if (j->started)
+    j->started (j->opaque, j);
+  return 0;
+}
+
+struct vc_job *
+vc_job_start (const struct vc_job_spec *spec)
+{
+  struct vc_job *j = calloc (1, sizeof *j);
+
+  if (j == NULL || (j->domain = strdup (spec->domain)) == NULL ||
+      (j->job_id = strdup (spec->job_id)) == NULL ||
+      job_vector_append (&jobs, j) == -1)
+    goto nomem;
+  for (size_t i = 0; spec->args[i]; i++) {
+    char *a = strdup (spec->args[i]);
+    if (a == NULL || string_vector_append (&j->args, a) == -1) {
+      free (a);
+      goto nomem;
+    }
+  }
+  if (string_vector_append (&j->args, NULL) == -1)
+    goto nomem;
+  j->args.len--;
+  j->lease = spec->lease;
+  j->line = spec->line;
+  j->started = spec->started;
+  j->end = spec->end;
+  j->opaque = spec->opaque;
+  if (!j->lease) {
+    if (job_run (j) == -1) {
+      job_free (j);
+      return NULL;
+    }
+    return j;
+  }
+  j->state = JOB_LEASING;
+  if (vc_lease_acquire (&J.r->leases, j->domain, j->job_id) == -1) {
+    vc_error ("cannot ask for the lease of %s: %m", j->domain);
+    job_free (j);
+    return NULL;
+  }
+  J.flush ();
+  return j;
+
+ nomem:
+  vc_error ("out of memory starting a job");
+  if (j) {
+    vc_string_vector_free (&j->args);
+    free (j->domain);
+    free (j->job_id);
+    for (size_t i = 0; i < jobs.len; i++)
+      if (jobs.ptr[i] == j)
+        job_vector_remove (&jobs, i);
+    free (j);
+  }
+  return NULL;
+}
+
+void
+vc_job_terminate (struct vc_job *j)
+{
+  if (j->state == JOB_RUNNING && j->child)
+    kill (j->child->pid, SIGTERM);
+  else if (j->state == JOB_LEASING)
+    job_end (j, VC_EXIT_ERROR, "cancelled before it started");
+}
+
+/* --- leases of local clients --------------------------------------------------- */
+
+/* A lease a virtckpt on this node holds through its connection: released
+ * when the connection ends (the CLI ended, or was killed).
+ */
+struct conn_lease {
+  qb_ipcs_connection_t *c;
+  char *domain, *job_id;
+  bool granted;
+};
+DEFINE_VECTOR_TYPE (conn_lease_vector, struct conn_lease);
+static conn_lease_vector conn_leases;
+
+static void
+reply (qb_ipcs_connection_t *c, int32_t id, int error, const char *text)
+{
+  size_t len = text ? strlen (text) : 0;
+  struct qb_ipc_response_header h = { .id = id, .size = sizeof h + len, .error = error };
+  struct iovec iov[2] = { { &h, sizeof h }, { (void *) text, len } };
+
+  if (qb_ipcs_response_sendv (c, iov, 2) < 0)
+    vc_debug ("could not answer a client");
+}
+
+static char *
+busy_message (const char *domain, const struct vc_lease *holder)
+{
+  if (holder == NULL)
+    return vc_printf ("no lease for a backup of %s: this node's partition "
+                      "has no quorum", domain);
+  return vc_printf ("backup of %s already running on node %" PRIu32 " (job %s)",
+                    domain, holder->holder.nodeid, holder->job);
+}
+
+static void
+conn_lease_remove (size_t i)
+{
+  qb_ipcs_connection_unref (conn_leases.ptr[i].c);
+  free (conn_leases.ptr[i].domain);
+  free (conn_leases.ptr[i].job_id);
+  conn_lease_vector_remove (&conn_leases, i);
+}
+
+static void
+on_lease_event (void *opaque, enum vc_lease_event ev, const struct vc_lease *req,
+                const struct vc_lease *holder)
+{
+  if (!vc_member_eq (req->holder, J.r->self))
+    return;
+
+  for (size_t i = 0; i < conn_leases.len; i++) {
+    struct conn_lease *cl = &conn_leases.ptr[i];
+    if (strcmp (cl->domain, req->domain) || strcmp (cl->job_id, req->job))
+      continue;
+    if (ev == VC_LEASE_GRANTED && !cl->granted) {
+      cl->granted = true;
+      reply (cl->c, VC_IPC_LEASE, 0, NULL);
+    }
+    else if (ev == VC_LEASE_DENIED && !cl->granted) {
+      CLEANUP_FREE char *msg = busy_message (req->domain, holder);
+      reply (cl->c, VC_IPC_LEASE, holder ? -EBUSY : -ENOTCONN, msg);
+      conn_lease_remove (i);
+    }
+    else if (ev == VC_LEASE_LOST)
+      vc_error ("lease of %s (job %s) lost to node %" PRIu32 " after a "
+                "partition: two backups of %s may run", req->domain, req->job,
+                holder->holder.nodeid, req->domain);
+    return;
+  }
+  for (size_t i = 0; i < jobs.len; i++) {
+    struct vc_job *j = jobs.ptr[i];
+    if (strcmp (j->domain, req->domain) || strcmp (j->job_id, req->job))
+      continue;
+    if (ev == VC_LEASE_GRANTED && j->state == JOB_LEASING) {
+      j->holds_lease = true;
+      if (job_run (j) == -1)
+        job_end (j, VC_EXIT_ERROR, "virtckptd could not start virtckpt");
+    }
+    else if (ev == VC_LEASE_DENIED && j->state == JOB_LEASING) {
+      CLEANUP_FREE char *msg = busy_message (req->domain, holder);
+      j->lease = false;         /* nothing to release */
+      job_end (j, VC_EXIT_ERROR, msg);
+    }
+    else if (ev == VC_LEASE_LOST) {
+      vc_error ("lease of %s (job %s) lost to node %" PRIu32 " after a "
+                "partition: ending the job here", req->domain, req->job,
+                holder->holder.nodeid);
+      j->holds_lease = false;
+      vc_job_terminate (j);
+    }
+    return;
+  }
+  /* Granted to a job or client gone meanwhile: give it back. */
+  if (ev == VC_LEASE_GRANTED) {
+    vc_lease_release (&J.r->leases, req->domain, req->job);
+    J.flush ();
+  }
+}
+
+/* payload: DOMAIN JOB (fields). */
+static void
+ipc_lease (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  char *f[2];
+  ssize_t n = vc_wire_split (payload, len, 2, f);
+  const struct vc_lease *h;
+  struct conn_lease cl = { .c = c };
+
+  if (n != 2 || !*f[0] || strlen (f[0]) > VC_LEASE_NAME_MAX || !*f[1] ||
+      strlen (f[1]) > VC_LEASE_JOB_MAX) {
+    if (n > 0)
+      vc_wire_fields_free (n, f);
+    reply (c, id, -EINVAL, "malformed lease request");
+    return;
+  }
+  /* A child of ours asking for the lease its job holds already. */
+  h = vc_lease_holder (&J.r->leases, f[0]);
+  if (h && vc_member_eq (h->holder, J.r->self) && strcmp (h->job, f[1]) == 0) {
+    bool ours = false;
+    for (size_t i = 0; i < jobs.len; i++)
+      ours |= jobs.ptr[i]->holds_lease && strcmp (jobs.ptr[i]->job_id, f[1]) == 0;
+    if (ours) {
+      vc_wire_fields_free (2, f);
+      reply (c, id, 0, NULL);
+      return;
+    }
+  }
+  /* Syncing: the request waits for the end of the sync. */
+  if (J.r->state == VC_REPLICA_OFFLINE || !J.r->quorate) {
+    vc_wire_fields_free (2, f);
+    reply (c, id, -ENOTCONN, J.r->state == VC_REPLICA_OFFLINE
+           ? "virtckptd is not connected to the cluster"
+           : "this node's partition has no quorum");
+    return;
+  }
+  cl.domain = f[0];
+  cl.job_id = f[1];
+  if (conn_lease_vector_append (&conn_leases, cl) == -1 ||
+      vc_lease_acquire (&J.r->leases, cl.domain, cl.job_id) == -1) {
+    vc_wire_fields_free (2, f);
+    reply (c, id, -ENOMEM, "out of memory");
+    return;
+  }
+  qb_ipcs_connection_ref (c);
+  J.flush ();
+}
+
+/* --- jobs handed over: the asking side ------------------------------------------ */
+
+
+struct ask {
+  uint64_t id;
+  enum vc_job_kind kind;
+  char *domain;
+  qb_ipcs_connection_t *c;      /* the CLI polling it; NULL: internal */
+  vc_locate_fn located;
+  void *opaque;
+  vc_member_vector answered;    /* members that said NOTHERE */
+  bool have_runner;
+  struct vc_member runner;
+  bool done;
+  int status;
+  char *message;                /* a final error, or NULL */
+  char *out;                    /* "1 line\n" / "2 line\n" records to hand */
+  size_t out_len;
+  uint64_t dropped;
+  qb_loop_timer_handle timer;
+  bool timer_armed;
+};
+DEFINE_VECTOR_TYPE (ask_vector, struct ask *);
+static ask_vector asks;
+
+static void
+ask_free (struct ask *a)
+{
+  for (size_t i = 0; i < asks.len; i++)
+    if (asks.ptr[i] == a) {
+      ask_vector_remove (&asks, i);
+      break;
+    }
+  if (a->timer_armed)
+    qb_loop_timer_del (J.loop, a->timer);
+  if (a->c)
+    qb_ipcs_connection_unref (a->c);
+  vc_member_vector_reset (&a->answered);
+  free (a->domain);
+  free (a->message);
+  free (a->out);
+  free (a);
+}
+
+static struct ask *
+ask_find (uint64_t id)
+{
+  for (size_t i = 0; i < asks.len; i++)
+    if (asks.ptr[i]->id == id)
+      return asks.ptr[i];
+  return NULL;
+}
+
+static void
+ask_finish (struct ask *a, int status, const char *message)
+{
+  if (a->done)
+    return;
+  a->done = true;
+  a->status = status;
+  free (a->message);
+  a->message = message ? strdup (message) : NULL;
+  if (a->timer_armed) {
+    qb_loop_timer_del (J.loop, a->timer);
+    a->timer_armed = false;
+  }
+  if (a->kind == VC_JOB_LOCATE) {
+    a->located (a->opaque, a->domain, status == 0 && a->have_runner
+                ? (int64_t) a->runner.nodeid : status == 0 ? 0 : -1);
+    ask_free (a);
+  }
+}
+
+static void
+ask_output (struct ask *a, int stream, const char *line)
+{
+  size_t n = strlen (line) + 3;
+  char *p;
+
+  if (a->out_len + n > ASK_OUTPUT_MAX || (p = realloc (a->out, a->out_len + n + 1)) == NULL) {
+    a->dropped++;
+    return;
+  }
+  a->out = p;
+  snprintf (p + a->out_len, n + 1, "%d %s\n", stream, line);
+  a->out_len += n;
+}
+
+/* All members answered and none runs it. */
+static void
+ask_check_nowhere (struct ask *a)
+{
+  const vc_member_vector *m = &J.r->members;
+
+  if (a->done || a->have_runner)
+    return;
+  for (size_t i = 0; i < m->len; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < a->answered.len; k++)
+      seen |= vc_member_eq (a->answered.ptr[k], m->ptr[i]);
+    if (!seen)
+      return;
+  }
+  ask_finish (a, 0, NULL);      /* no runner: "nowhere" */
+}
+
+static void
+ask_timeout (void *data)
+{
+  struct ask *a = data;
+  CLEANUP_FREE char *msg =
+    vc_printf ("no member of the cluster said within %d s whether %s runs "
+               "there", VC_JOB_LOCATE_SECONDS, a->domain);
+
+  a->timer_armed = false;
+  if (!a->have_runner)
+    ask_finish (a, VC_EXIT_ERROR, msg);
+}
+
+static int
+send_fields (size_t n, const char *const *f)
+{
+  CLEANUP_FREE char *payload = vc_wire_join (n, f);
+
+  if (payload == NULL || vc_replica_send_job (J.r, payload, strlen (payload)) == -1)
+    return -1;
+  J.flush ();
+  return 0;
+}
+
+/* args: the arguments after DOMAIN (validated by the runner again). */
+static struct ask *
+ask_start (enum vc_job_kind kind, const char *domain, char **args, size_t nargs,
+           int *err)
+{
+  struct ask *a = calloc (1, sizeof *a);
+  char node[16], pid[16], id[24];
+  const char **f = calloc (nargs + 6, sizeof *f);
+  int r;
+
+  *err = ENOMEM;
+  if (a == NULL || f == NULL || (a->domain = strdup (domain)) == NULL ||
+      ask_vector_append (&asks, a) == -1) {
+    if (a)
+      free (a->domain);
+    free (a);
+    free (f);
+    return NULL;
+  }
+  a->id = ++J.next_id;
+  a->kind = kind;
+  snprintf (node, sizeof node, "%" PRIu32, J.r->self.nodeid);
+  snprintf (pid, sizeof pid, "%" PRIu32, J.r->self.pid);
+  snprintf (id, sizeof id, "%" PRIu64, a->id);
+  f[0] = "RUN"; f[1] = node; f[2] = pid; f[3] = id; f[4] = vc_job_kinds[kind]; f[5] = domain;
+  for (size_t i = 0; i < nargs; i++)
+    f[6 + i] = args[i];
+  r = send_fields (nargs + 6, f);
+  free (f);
+  if (r == -1) {
+    *err = errno;
+    ask_free (a);
+    return NULL;
+  }
+  if (qb_loop_timer_add (J.loop, QB_LOOP_MED,
+                         (uint64_t) VC_JOB_LOCATE_SECONDS * QB_TIME_NS_IN_SEC,
+                         a, ask_timeout, &a->timer) == 0)
+    a->timer_armed = true;
+  return a;
+}
+
+int
+vc_job_locate (const char *domain, vc_locate_fn done, void *opaque)
+{
+  int err;
+  struct ask *a = ask_start (VC_JOB_LOCATE, domain, NULL, 0, &err);
+
+  if (a == NULL) {
+    errno = err;
+    return -1;
+  }
+  a->located = done;
+  a->opaque = opaque;
+  return 0;
+}
+
+/* An answer to one of our asks. */
+static void
+on_answer (struct vc_member from, const char *op, char **f, size_t n)
+{
+  struct ask *a = ask_find (strtoull (f[3], NULL, 10));
+
+  if (a == NULL || a->done)
+    return;
+  if (strcmp (op, "NOTHERE") == 0 && n == 5) {
+    if (vc_member_vector_append (&a->answered, from) == 0)
+      ask_check_nowhere (a);
+  }
+  else if (strcmp (op, "START") == 0 && n == 4) {
+    if (a->have_runner)
+      return;
+    a->have_runner = true;
+    a->runner = from;
+    if (a->kind == VC_JOB_LOCATE)
+      ask_finish (a, 0, NULL);
+    else if (a->timer_armed) {
+      qb_loop_timer_del (J.loop, a->timer);
+      a->timer_armed = false;
+    }
+  }
+  else if (strcmp (op, "OUT") == 0 && n == 6 && a->have_runner &&
+           vc_member_eq (a->runner, from))
+    ask_output (a, f[4][0] == '1' ? 1 : 2, f[5]);
+  else if (strcmp (op, "END") == 0 && n == 6) {
+    char *end;
+    long st = strtol (f[4], &end, 10);
+    if (*end || st < 0 || st > 255)
+      return;
+    if (!a->have_runner) {
+      a->have_runner = true;
+      a->runner = from;
+    }
+    ask_finish (a, (int) st, *f[5] ? f[5] : NULL);
+  }
+}
+
+/* --- jobs handed over: the running side ----------------------------------------- */
+
+/* A RUN from another member (or ourselves), on its way here. */
+struct runner {
+  struct vc_member asker;
+  char *asker_node, *asker_pid, *id;  /* as they came */
+  enum vc_job_kind kind;
+  char *domain, *job_id;
+  string_vector args;           /* virtckpt's, NULL-terminated */
+  struct child *check;
+  struct vc_job *job;
+};
+
+static void
+runner_free (struct runner *rn)
+{
+  free (rn->asker_node);
+  free (rn->asker_pid);
+  free (rn->id);
+  free (rn->domain);
+  free (rn->job_id);
+  vc_string_vector_free (&rn->args);
+  free (rn);
+}
+
+static void
+runner_send (struct runner *rn, const char *op, const char *a, const char *b)
+{
+  const char *f[] = { op, rn->asker_node, rn->asker_pid, rn->id, a, b };
+  size_t n = 4 + (a != NULL) + (b != NULL);
+
+  if (send_fields (n, f) == -1)
+    vc_warn ("cannot answer node %s about %s: %m", rn->asker_node, rn->domain);
+}
+
+static void
+runner_line (void *opaque, struct vc_job *j, int stream, const char *line)
+{
+  struct runner *rn = opaque;
+
+  runner_send (rn, "OUT", stream == 1 ? "1" : "2", line);
+}
+
+static void
+runner_started (void *opaque, struct vc_job *j)
+{
+  if (((struct runner *) opaque)->kind == VC_JOB_BACKUP)
+    runner_send (opaque, "START", NULL, NULL);
+}
+
+static void
+runner_end (void *opaque, struct vc_job *j, int status, const char *why)
+{
+  struct runner *rn = opaque;
+  char st[16];
+  const struct vc_lease *h = vc_lease_holder (&J.r->leases, rn->domain);
+
+  /* The same handed-over job runs on another member (both saw the domain
+   * running, during a migration): that one answers.
+   */
+  if (why && h && strcmp (h->job, rn->job_id) == 0 && !vc_member_eq (h->holder, J.r->self)) {
+    runner_send (rn, "NOTHERE", "the job runs on another node", NULL);
+    runner_free (rn);
+    return;
+  }
+  if (why)
+    runner_send (rn, "START", NULL, NULL);
+  snprintf (st, sizeof st, "%d", status);
+  runner_send (rn, "END", st, why ? why : "");
+  runner_free (rn);
+}
+
+static void
+runner_checked (struct child *ch)
+{
+  struct runner *rn = ch->owner;
+  struct vc_job_spec spec = {
+    .domain = rn->domain, .job_id = rn->job_id, .lease = rn->kind == VC_JOB_BACKUP,
+    .args = (const char *const *) rn->args.ptr, .line = runner_line,
+    .started = runner_started, .end = runner_end, .opaque = rn,
+  };
+
+  rn->check = NULL;
+  if (ch->status != 0) {
+    runner_send (rn, "NOTHERE", ch->status == 1 ? "not running here"
+                 : "libvirt not reachable here", NULL);
+    runner_free (rn);
+    return;
+  }
+  if (rn->kind == VC_JOB_LOCATE) {
+    runner_send (rn, "START", NULL, NULL);
+    runner_send (rn, "END", "0", "");
+    runner_free (rn);
+    return;
+  }
+  vc_notice ("node %s hands over a %s of %s (job %s)", rn->asker_node,
+             vc_job_kinds[rn->kind], rn->domain, rn->job_id);
+  rn->job = vc_job_start (&spec);
+  /* A backup announces itself once it holds the lease (runner_end says
+   * START for one refused); a cancel at once.
+   */
+  if (rn->job && rn->kind == VC_JOB_CANCEL)
+    runner_send (rn, "START", NULL, NULL);
+  else if (rn->job == NULL) {
+    runner_send (rn, "START", NULL, NULL);
+    runner_send (rn, "END", "1", "virtckptd could not start the job");
+    runner_free (rn);
+  }
+}
+
+static int
+store_args (struct runner *rn, char **f, size_t n)
+{
+  const char *head[] = { vc_job_kinds[rn->kind], rn->domain };
+
+  for (size_t i = 0; i < 2 + n; i++) {
+    char *a = strdup (i < 2 ? head[i] : f[i - 2]);
+    if (a == NULL || string_vector_append (&rn->args, a) == -1) {
+      free (a);
+      return -1;
+    }
+  }
+  /* The daemon's own replica, when not the default one. */
+  if (strcmp (J.store_dir, STORE_DIR) != 0) {
+    char *a = strdup ("--store"), *b = strdup (J.store_dir);
+    if (a == NULL || b == NULL || string_vector_append (&rn->args, a) == -1) {
+      free (a);
+      free (b);
+      return -1;
+    }
+    if (string_vector_append (&rn->args, b) == -1) {
+      free (b);
+      return -1;
+    }
+  }
+  if (string_vector_append (&rn->args, NULL) == -1)
+    return -1;
+  rn->args.len--;
+  return 0;
+}
+
+static void
+on_run (struct vc_member from, char **f, size_t n)
+{
+  struct runner *rn;
+  size_t k;
+
+  for (k = 0; vc_job_kinds[k] && strcmp (vc_job_kinds[k], f[4]) != 0; k++)
+    ;
+  if (vc_job_kinds[k] == NULL || !vc_job_text_ok (f[5], VC_LEASE_NAME_MAX) ||
+      strtoul (f[1], NULL, 10) != from.nodeid || strtoul (f[2], NULL, 10) != from.pid ||
+      !vc_job_args_allowed (k, f + 6, n - 6)) {
+    vc_warn ("refused a malformed job from node %" PRIu32, from.nodeid);
+    return;
+  }
+  rn = calloc (1, sizeof *rn);
+  if (rn == NULL)
+    return;
+  rn->asker = from;
+  rn->kind = k;
+  rn->asker_node = strdup (f[1]);
+  rn->asker_pid = strdup (f[2]);
+  rn->id = strdup (f[3]);
+  rn->domain = strdup (f[5]);
+  rn->job_id = vc_printf ("%s:%s:%s", f[1], f[2], f[3]);
+  if (!rn->asker_node || !rn->asker_pid || !rn->id || !rn->domain || !rn->job_id ||
+      store_args (rn, f + 6, n - 6) == -1 ||
+      (rn->check = spawn_check (rn->domain, runner_checked, rn)) == NULL) {
+    vc_error ("cannot take a job from node %" PRIu32, from.nodeid);
+    runner_free (rn);
+  }
+}
+
+static void
+on_job_message (void *opaque, struct vc_member from, const char *payload, size_t len)
+{
+  char *f[64];
+  ssize_t n = vc_wire_split (payload, len, 64, f);
+
+  if (n < 4) {
+    if (n > 0)
+      vc_wire_fields_free (n, f);
+    vc_warn ("dropped a malformed job message from node %" PRIu32, from.nodeid);
+    return;
+  }
+  if (strcmp (f[0], "RUN") == 0) {
+    if (n >= 6)
+      on_run (from, f, n);
+  }
+  else if (strtoul (f[1], NULL, 10) == J.r->self.nodeid &&
+           strtoul (f[2], NULL, 10) == J.r->self.pid)
+    on_answer (from, f[0], f, n);
+  vc_wire_fields_free (n, f);
+}
+
+/* --- IPC ---------------------------------------------------------------------- */
+
+/* JOB_SUBMIT payload: KIND DOMAIN ARG... (fields) -> the request id. */
+static void
+ipc_submit (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  char *f[64];
+  ssize_t n = vc_wire_split (payload, len, 64, f);
+  size_t k = 0;
+  struct ask *a;
+  int err;
+
+  if (n >= 2)
+    for (k = 0; vc_job_kinds[k] && strcmp (vc_job_kinds[k], f[0]) != 0; k++)
+      ;
+  if (n < 2 || vc_job_kinds[k] == NULL || k == VC_JOB_LOCATE ||
+      !vc_job_text_ok (f[1], VC_LEASE_NAME_MAX) || !vc_job_args_allowed (k, f + 2, n - 2)) {
+    if (n > 0)
+      vc_wire_fields_free (n, f);
+    reply (c, id, -EINVAL, "malformed job request");
+    return;
+  }
+  a = ask_start (k, f[1], f + 2, n - 2, &err);
+  vc_wire_fields_free (n, f);
+  if (a == NULL) {
+    reply (c, id, -err, err == ENOTCONN ? "virtckptd is not synced with the cluster"
+           : strerror (err));
+    return;
+  }
+  qb_ipcs_connection_ref (c);
+  a->c = c;
+  char text[24];
+  snprintf (text, sizeof text, "%" PRIu64, a->id);
+  reply (c, id, 0, text);
+}
+
+/* JOB_POLL payload: the id -> "STATE\n" then output records; STATE is
+ * "waiting", "running NODE", "done STATUS [NODE]" or "nowhere", and a
+ * done request's message comes as a "2 " record.
+ */
+static void
+ipc_poll (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  char buf[24];
+  struct ask *a;
+  size_t take;
+  char *text;
+
+  snprintf (buf, sizeof buf, "%.*s", (int) (len < 23 ? len : 23), payload);
+  a = ask_find (strtoull (buf, NULL, 10));
+  if (a == NULL || a->c != c) {
+    reply (c, id, -ENOENT, "no such job");
+    return;
+  }
+  for (take = 0; take < a->out_len; ) {
+    char *nl = memchr (a->out + take, '\n', a->out_len - take);
+    if (nl == NULL || (size_t) (nl + 1 - a->out) > POLL_REPLY_MAX)
+      break;
+    take = nl + 1 - a->out;
+  }
+  bool all = take == a->out_len;
+  if (all && a->done && !a->have_runner)
+    text = vc_printf ("nowhere\n");
+  else if (all && a->done)
+    text = vc_printf ("done %d %" PRIu32 "\n%.*s%s%s%s", a->status, a->runner.nodeid,
+                      (int) take, a->out ? a->out : "", a->message ? "2 " : "",
+                      a->message ? a->message : "", a->message ? "\n" : "");
+  else if (a->have_runner)
+    text = vc_printf ("running %" PRIu32 "\n%.*s", a->runner.nodeid, (int) take,
+                      a->out ? a->out : "");
+  else
+    text = vc_printf ("waiting\n");
+  if (text == NULL) {
+    reply (c, id, -ENOMEM, "out of memory");
+    return;
+  }
+  memmove (a->out, a->out + take, a->out_len - take);
+  a->out_len -= take;
+  reply (c, id, 0, text);
+  free (text);
+  if (all && a->done)
+    ask_free (a);
+}
+
+int
+vc_jobs_ipc (qb_ipcs_connection_t *c, int32_t id, const char *payload, size_t len)
+{
+  switch (id) {
+  case VC_IPC_JOB_SUBMIT:
+    ipc_submit (c, id, payload, len);
+    return 1;
+  case VC_IPC_JOB_POLL:
+    ipc_poll (c, id, payload, len);
+    return 1;
+  case VC_IPC_LEASE:
+    ipc_lease (c, id, payload, len);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+void
+vc_jobs_ipc_closed (qb_ipcs_connection_t *c)
+{
+  for (size_t i = conn_leases.len; i-- > 0;)
+    if (conn_leases.ptr[i].c == c) {
+      vc_lease_release (&J.r->leases, conn_leases.ptr[i].domain,
+                        conn_leases.ptr[i].job_id);
+      conn_lease_remove (i);
+      J.flush ();
+    }
+  /* A CLI gone (ended or killed): the job it handed over goes on. */
+  for (size_t i = asks.len; i-- > 0;)
+    if (asks.ptr[i]->c == c)
+      ask_free (asks.ptr[i]);
+}
+
+void
+vc_jobs_confchg (void)
+{
+  for (size_t i = asks.len; i-- > 0;) {
+    struct ask *a = asks.ptr[i];
+    if (a->done)
+      continue;
+    bool present = false;
+    for (size_t k = 0; k < J.r->members.len; k++)
+      present |= vc_member_eq (J.r->members.ptr[k], a->runner);
+    if (a->have_runner && !present) {
+      CLEANUP_FREE char *msg =
+        vc_printf ("node %" PRIu32 ", which ran the %s of %s, left the cluster: "
+                   "the job's outcome is unknown", a->runner.nodeid,
+                   vc_job_kinds[a->kind], a->domain);
+      ask_finish (a, VC_EXIT_ERROR, msg);
+    }
+    else if (!a->have_runner)
+      ask_check_nowhere (a);
+  }
+}
+
+char *
+vc_jobs_status (void)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&text, &len);
+
+  if (fp == NULL)
+    return NULL;
+  /* Names escaped (kv-lines.h): a value never spans lines. */
+  for (size_t i = 0; i < J.r->leases.table.len; i++) {
+    const struct vc_lease *l = &J.r->leases.table.ptr[i];
+    CLEANUP_FREE char *v = vc_printf ("%s node %" PRIu32 " job %s", l->domain,
+                                      l->holder.nodeid, l->job);
+    if (v)
+      vc_kv_put (fp, "lease", v);
+  }
+  for (size_t i = 0; i < jobs.len; i++) {
+    const struct vc_job *j = jobs.ptr[i];
+    CLEANUP_FREE char *v = vc_printf ("%s %s %s %s", j->job_id, j->args.ptr[0],
+                                      j->domain, j->state == JOB_RUNNING
+                                      ? "running" : "waiting-for-lease");
+    if (v)
+      vc_kv_put (fp, "job", v);
+  }
+  fclose (fp);
+  return text;
+}
+
+/* --- setup -------------------------------------------------------------------- */
+
+/* virtckpt in the directory of path (a file), if it is there. */
+static char *
+sibling (const char *path)
+{
+  const char *slash = path ? strrchr (path, '/') : NULL;
+  char *exe = slash ? vc_printf ("%.*s/virtckpt", (int) (slash - path), path) : NULL;
+
+  if (exe && access (exe, X_OK) == -1) {
+    free (exe);
+    exe = NULL;
+  }
+  return exe;
+}
+
+void
+vc_jobs_init (qb_loop_t *loop, struct vc_replica *r, const char *store_dir,
+              const char *argv0, void (*flush) (void))
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+
+  J.loop = loop;
+  J.r = r;
+  J.store_dir = store_dir;
+  J.flush = flush;
+  /* virtckpt is installed next to virtckptd (both in sbin), as in the
+   * build tree; under a tool such as valgrind, /proc/self/exe is the
+   * tool's, argv[0] still ours.
+   */
+  if (n > 0)
+    self[n] = '\0';
+  J.exe = sibling (n > 0 ? self : NULL);
+  if (J.exe == NULL)
+    J.exe = sibling (argv0);
+  if (J.exe == NULL)
+    J.exe = vc_printf ("%s/virtckpt", SBIN_DIR);
+  vc_replica_set_job_hooks (r, on_lease_event, on_job_message, NULL);
+  qb_loop_signal_add (loop, QB_LOOP_HIGH, SIGCHLD, NULL, on_sigchld, NULL);
+}
+
+void
+vc_jobs_shutdown (void)
+{
+  /* Children go on (a backup is not cut short by a daemon restart); their
+   * leases go with this member.
+   */
+  while (asks.len)
+    ask_free (asks.ptr[0]);
+  while (conn_leases.len)
+    conn_lease_remove (conn_leases.len - 1);
+  while (children.len) {
+    struct child *ch = children.ptr[0];
+    if (ch->done == runner_checked)
+      runner_free (ch->owner);
+    child_free (ch);
+  }
+  while (jobs.len) {
+    struct vc_job *j = jobs.ptr[0];
+    if (j->end == runner_end)
+      runner_free (j->opaque);
+    job_free (j);
+  }
+  child_vector_reset (&children);
+  job_vector_reset (&jobs);
+  ask_vector_reset (&asks);
+  conn_lease_vector_reset (&conn_leases);
+  free (J.exe);
+}
