@@ -40,6 +40,9 @@ static const struct vc_kv_kind status_kinds[] = {
   { "tombstones", NULL, VC_KV_UINT }, { "updates-applied", NULL, VC_KV_UINT },
   { "messages-rejected", NULL, VC_KV_UINT }, { "conflicts", NULL, VC_KV_UINT },
   { "conflicts-not-kept", NULL, VC_KV_UINT },
+  { "messages-sent", NULL, VC_KV_UINT }, { "bytes-sent", NULL, VC_KV_UINT },
+  { "messages-received", NULL, VC_KV_UINT },
+  { "bytes-received", NULL, VC_KV_UINT },
   { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
   { "last-error", NULL, VC_KV_STRING_OR_DASH },
   /* "version" is the document's: a daemon's own would be another key. */
