@@ -9,7 +9,8 @@ without VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN): with the whole <domain>
 element of a typical q35 KVM guest (two virtio disks, a NIC, the usual
 controllers, channels, serial console, VNC, a memory balloon, an RNG,
 seclabels), about 4 KiB, escaped into the document as the store keeps it.
-Every document has its own name and uuid.  Prints the average size.
+Every document has its own name and uuid, and a base equal to its
+version, as the end of a sync leaves it.  Prints the average size.
 """
 import os, sys, uuid
 from xml.sax.saxutils import escape
@@ -170,7 +171,9 @@ def document(name, ckpts, i):
                         m2=(i >> 8) & 255, m3=i & 255, port=5900 + i % 1000)
     out = ['<?xml version="1.0"?>\n<virtckpt-domain format="1">\n',
            '  <name>%s</name>\n  <uuid>%s</uuid>\n' % (name, u),
-           '  <version generation="1" node="0"/>\n  <updated>1764000000</updated>\n',
+           # as a sync leaves it: based on the version every node holds
+           '  <version generation="1" node="0"/>\n  <base generation="1" node="0"/>\n',
+           '  <updated>1764000000</updated>\n',
            '  <checkpoints>\n']
     parent = None
     for k in range(1, ckpts + 1):

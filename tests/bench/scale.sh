@@ -23,7 +23,9 @@
 #  3. `virtckpt status` and `virtckpt checkpoints list` latency (through
 #     nsenter, as the lab tests run them); the update fan-out and latency
 #     again, now with N documents stored.
-#  4. n3's daemon restarts with its store (a) unchanged, (b) 1% stale
+#  4. n3's daemon restarts with its store unchanged while n1 imports a
+#     document in a loop: the longest import (writes wait while the members
+#     sync).  Then n3's daemon restarts with its store (a) unchanged, (b) 1% stale
 #     (N/100 domains updated on n1 while n3 is down), (c) empty: time from
 #     the daemon's spawn until `status` on n3 says synced, 3 members and
 #     N domains; bytes and messages on the wire (sum of bytes-sent of the
@@ -196,6 +198,50 @@ restart_n3() {
 	[[ "$d1" == "$d2" && "$d2" == "$d3" ]] || vc_fail "stores differ after the restart ($case, $size)"
 }
 
+# stall_probe OUT DOC : imports DOC on n1, one import after the other,
+# until OUT.stop exists; then writes the longest import (ms) to OUT, or
+# "failed".
+stall_probe() {
+	local out=$1 doc=$2 max=0 t0 ms
+	while [[ ! -e "$out.stop" ]]; do
+		t0=$EPOCHREALTIME
+		if ! vnck n1 -q checkpoints import "$doc" 2>>"$out.err"; then
+			echo failed >"$out"
+			return 0
+		fi
+		ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+		((ms <= max)) || max=$ms
+	done
+	echo "$max" >"$out"
+}
+
+# write_stall SIZE : n3 restarts (store unchanged) while n1 imports a
+# document over and over: the longest import is how long writes wait
+# for the sync (the members are in SYNCING until n3 sent its summary).
+write_stall() {
+	local size=$1 out=$VC_TMP/stall-$1 pid t0 synced v
+	cp "$(node_store n1)/vm00001.xml" "$VC_TMP/docs/stall.xml"
+	vc_daemon_stop n3
+	rm -f "$out" "$out.stop"
+	stall_probe "$out" "$VC_TMP/docs/stall.xml" &
+	pid=$!
+	sleep 1
+	t0=$EPOCHREALTIME
+	vc_daemon_start n3
+	node_cmd n3
+	read -r _ synced _ < <(bench syncwait "$t0" "$(node_store n3)" "$size" 3 \
+		"$SYNC_TIMEOUT" -- "${node_cmd[@]}" status) || vc_fail "n3 did not sync (write stall, $size domains)"
+	sleep 1
+	touch "$out.stop"
+	wait "$pid"
+	v=$(cat "$out")
+	num "$v" "the longest import on n1 while n3 restarted" >/dev/null
+	put "restart of n3 (store unchanged) while n1 imports in a loop: n3 synced after, s; longest import on n1, ms" \
+		"$size" "$(num "$synced" "time to synced"); $v"
+	log "$size domains: longest import on n1 while n3 restarted: $v ms"
+	for n in n1 n2 n3; do vc_wait_synced "$n" 3 120; done
+}
+
 start_time=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in "${nodes[@]}"; do vc_corosync_start "$n"; done
@@ -263,6 +309,7 @@ for size in "${sizes[@]}"; do
 		vm00006.xml vm00007.xml vm00008.xml vm00009.xml vm00010.xml
 
 	# 4. restarts of n3
+	write_stall "$size"
 	vc_daemon_stop n3
 	restart_n3 "$size" unchanged
 	vc_daemon_stop n3
