@@ -71,7 +71,8 @@ vc_cluster_init 3
 nodes=(n1 n2 n3)
 # Other engineers may rebuild helper/ during the run: use copies.
 mkdir -p "$VC_TMP/bin" "$VC_TMP/docs"
-cp "$VIRTCKPT" "$VIRTCKPTD" "$VC_TMP/bin/"
+cp "$VIRTCKPT" "$VC_TMP/bin/virtckpt"
+cp "$VIRTCKPTD" "$VC_TMP/bin/virtckptd"
 VIRTCKPT=$VC_TMP/bin/virtckpt
 VIRTCKPTD=$VC_TMP/bin/virtckptd
 [[ -z "$LOGDIR" ]] || mkdir -p "$LOGDIR"
