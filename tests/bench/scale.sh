@@ -324,7 +324,7 @@ for size in "${sizes[@]}"; do
 	fails=$(bench_on n1 latency "$VC_TMP/stale-$size.csv" "$stale" 30 \
 		"$(node_store n1),$(node_store n2)" "$(IFS=,; echo "${stale_docs[*]}")" -- @ipc)
 	[[ "$fails" == 0 ]] || vc_fail "$fails of the $stale updates failed while n3 was down"
-	restart_n3 "$size" "1% stale ($stale domains)"
+	restart_n3 "$size" "1% stale"
 	vc_daemon_stop n3
 	rm -rf "$(node_store n3)"
 	restart_n3 "$size" empty
