@@ -41,6 +41,9 @@ static const struct vc_kv_kind status_kinds[] = {
   { "tombstones", NULL, VC_KV_UINT }, { "updates-applied", NULL, VC_KV_UINT },
   { "messages-rejected", NULL, VC_KV_UINT }, { "conflicts", NULL, VC_KV_UINT },
   { "conflicts-not-kept", NULL, VC_KV_UINT },
+  { "messages-sent", NULL, VC_KV_UINT }, { "bytes-sent", NULL, VC_KV_UINT },
+  { "messages-received", NULL, VC_KV_UINT },
+  { "bytes-received", NULL, VC_KV_UINT },
   { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
   /* leases and jobs (virtckptd(8), "Leases and jobs") */
   { "lease", "leases", VC_KV_STRING_LIST }, { "job", "jobs", VC_KV_STRING_LIST },

@@ -433,6 +433,14 @@ vc_replica_deliver (struct vc_replica *r, uint32_t nodeid, uint32_t pid,
   struct vc_wire_header h;
   struct vc_wire_message msg;
 
+  if (vc_replica_is_self (r, from)) {
+    r->messages_sent++;
+    r->bytes_sent += len;
+  }
+  else {
+    r->messages_received++;
+    r->bytes_received += len;
+  }
   if (len < VC_WIRE_HEADER_SIZE) {
     r->rejected++;
     vc_warn ("dropped a %zu-byte message from node %" PRIu32 ": too short", len, nodeid);

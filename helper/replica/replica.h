@@ -80,6 +80,11 @@ struct vc_replica {
 
   /* For status. */
   uint64_t syncs, updates_applied, rejected;
+  /* CPG traffic since the start, headers included, counted as CPG
+   * delivers it: "sent" are this member's own messages (delivered back to
+   * it), "received" every other member's, whatever became of them.
+   */
+  uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
   char *last_error;
 };
 

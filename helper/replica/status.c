@@ -55,6 +55,10 @@ vc_replica_status (const struct vc_replica *r)
   fprintf (fp, "tombstones: %zu\n", n.tombstones);
   fprintf (fp, "updates-applied: %" PRIu64 "\n", r->updates_applied);
   fprintf (fp, "messages-rejected: %" PRIu64 "\n", r->rejected);
+  fprintf (fp, "messages-sent: %" PRIu64 "\n", r->messages_sent);
+  fprintf (fp, "bytes-sent: %" PRIu64 "\n", r->bytes_sent);
+  fprintf (fp, "messages-received: %" PRIu64 "\n", r->messages_received);
+  fprintf (fp, "bytes-received: %" PRIu64 "\n", r->bytes_received);
   fprintf (fp, "conflicts: %" PRIu64 "\n", r->conflicts_total);
   fprintf (fp, "conflicts-not-kept: %" PRIu64 "\n", r->conflicts_unkept);
   for (size_t i = 0; i < r->conflicts.len; i++)

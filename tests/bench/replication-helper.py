@@ -108,9 +108,13 @@ class IpcSubmit:
         self.reply = ctypes.create_string_buffer(64 * 1024)
         self.docs = {}
 
-    def call(self, payload, w):
-        # struct qb_ipc_request_header: int32 id, int32 size, each 8-aligned; PUT = 2
-        msg = struct.pack('<i4xi4x', 2, 16 + len(payload)) + payload
+    # VC_IPC_PIECE of store/ipc-protocol.h: a longer payload goes as
+    # PUT_PART pieces and a last PUT, as the CLI sends it.
+    PIECE = 64 * 1024 // 2 - 1024
+
+    def request(self, rid, data):
+        # struct qb_ipc_request_header: int32 id, int32 size, each 8-aligned
+        msg = struct.pack('<i4xi4x', rid, 16 + len(data)) + data
         buf = ctypes.create_string_buffer(msg, len(msg))
 
         class Iovec(ctypes.Structure):
@@ -119,7 +123,14 @@ class IpcSubmit:
         n = self.qb.qb_ipcc_sendv_recv(self.c, ctypes.byref(iov), 1, self.reply, len(self.reply),
                                        10000)
         err = struct.unpack_from('<i', self.reply.raw, 16)[0] if n >= 24 else -1
-        self.rc = 0 if n >= 24 and err == 0 else 1
+        return 0 if n >= 24 and err == 0 else 1
+
+    def call(self, payload, w):
+        rc = 0
+        while len(payload) > self.PIECE and rc == 0:
+            rc = self.request(5, payload[:self.PIECE])         # PUT_PART
+            payload = payload[self.PIECE:]
+        self.rc = rc or self.request(2, payload)                # PUT
         os.write(w, b'x')
 
     def start(self, doc):

@@ -151,8 +151,11 @@ assert d["members"] == [int(x) for x in text["members"].split()] and len(d["memb
 assert d["quorate"] is True and text["quorate"] == "yes"
 assert d["epoch"] == text["epoch"] and re.fullmatch("[0-9a-f]{16}", d["epoch"])
 for k in ("syncs", "domains", "checkpoints", "tombstones", "updates-applied",
-          "messages-rejected", "conflicts", "conflicts-not-kept"):
+          "messages-rejected", "conflicts", "conflicts-not-kept", "messages-sent",
+          "bytes-sent", "messages-received", "bytes-received"):
     assert d[k.replace("-", "_")] == int(text[k]), k
+# Every member sent and received at least its syncs' summaries and DONEs.
+assert d["messages_sent"] >= 2 and d["bytes_sent"] >= 80 and d["bytes_received"] >= 160
 assert d["conflicts"] == 1
 assert d["recent_conflicts"] == [l[len("conflict: "):] for l in lines if l.startswith("conflict: ")]
 assert len(d["recent_conflicts"]) == 1 and d["recent_conflicts"][0].startswith("vm4: version ")

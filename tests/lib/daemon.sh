@@ -13,14 +13,21 @@
 # Each node's replica lives in the node's own directory.
 node_store() { printf '%s/hosts/%s/store' "$VC_TMP" "$1"; }
 
-# vc_daemon_start NODE : virtckptd in the foreground, adopted by the node's
-# tini, logging to hosts/NODE/log/virtckptd.log.
-vc_daemon_start() {
+# vc_daemon_spawn NODE : virtckptd in the foreground, adopted by the
+# node's tini, logging to hosts/NODE/log/virtckptd.log; does not wait.
+vc_daemon_spawn() {
 	local n=$1 dir
 	dir="$VC_TMP/hosts/$n"
 	# shellcheck disable=SC2016
 	vc_node_on "$n" sh -c '"$1" -f -v -s "$2" -p "$3" >>"$4" 2>&1 &' sh \
 		"$VIRTCKPTD" "$(node_store "$n")" "$dir/virtckptd.pid" "$dir/log/virtckptd.log"
+}
+
+# vc_daemon_start NODE : vc_daemon_spawn, then waits until it answers.
+vc_daemon_start() {
+	local n=$1 dir
+	dir="$VC_TMP/hosts/$n"
+	vc_daemon_spawn "$n"
 	local i
 	for ((i = 0; i < 100; i++)); do
 		[[ -s "$dir/virtckptd.pid" ]] && vnck "$n" status >/dev/null 2>&1 && return 0

@@ -2090,6 +2090,65 @@ test_kv_lines (void **state)
   }
 }
 
+/* --- the traffic counters of the status ----------------------------------------- */
+
+/* An update of a document of known size moves bytes-sent on the sender
+ * and bytes-received on the others by exactly what went over the
+ * (simulated) CPG: the payload and one header per fragment.
+ */
+static void
+test_traffic_counters (void **state)
+{
+  struct sim *s = *state;
+  uint64_t sent[NODES], received[NODES], msent[NODES], mreceived[NODES];
+  size_t len;
+  /* Over one fragment: the counters must see every one. */
+  CLEANUP_FREE char *text = make_doc (DOM_A, "t", 1, VC_FRAGMENT_SIZE, &len);
+  CLEANUP_FREE char *payload = vc_wire_update (DOM_A, text, len, true);
+  size_t plen, frags, wire;
+
+  assert_non_null (payload);
+  plen = strlen (payload);
+  frags = (plen + VC_FRAGMENT_SIZE - 1) / VC_FRAGMENT_SIZE;
+  assert_int_equal (frags, 2);
+  wire = plen + frags * VC_WIRE_HEADER_SIZE;
+
+  start_all (s);
+  /* The sync itself was traffic: every member sent its summary and DONE,
+   * and received the others'.
+   */
+  for (size_t i = 0; i < s->n; i++) {
+    struct vc_replica *r = &s->node[i].r;
+    assert_true (r->messages_sent >= 2);
+    assert_true (r->bytes_sent >= 2 * VC_WIRE_HEADER_SIZE);
+    assert_true (r->messages_received >= 2 * (s->n - 1));
+    sent[i] = r->bytes_sent;
+    received[i] = r->bytes_received;
+    msent[i] = r->messages_sent;
+    mreceived[i] = r->messages_received;
+  }
+
+  assert_int_equal (vc_replica_submit (&s->node[1].r, 7, DOM_A, text, len), 0);
+  run (s);
+  assert_version (s, 0, DOM_A, 1, 2, "t-c1");
+  assert_stores_identical (s);
+
+  for (size_t i = 0; i < s->n; i++) {
+    struct vc_replica *r = &s->node[i].r;
+    bool sender = i == 1;
+    CLEANUP_FREE char *line =
+      vc_printf ("bytes-%s: %" PRIu64 "\n", sender ? "sent" : "received",
+                 sender ? r->bytes_sent : r->bytes_received);
+
+    assert_true (len > VC_FRAGMENT_SIZE);
+    assert_int_equal (r->bytes_sent - sent[i], sender ? wire : 0);
+    assert_int_equal (r->bytes_received - received[i], sender ? 0 : wire);
+    assert_int_equal (r->messages_sent - msent[i], sender ? frags : 0);
+    assert_int_equal (r->messages_received - mreceived[i], sender ? 0 : frags);
+    assert_true (status_has (s, i, line));
+  }
+}
+
 int
 main (void)
 {
@@ -2119,6 +2178,7 @@ main (void)
     T (test_conflicts_bounded),
     T (test_status_escapes_values),
     T (test_kv_lines),
+    T (test_traffic_counters),
   };
 #undef T
   int r;
