@@ -812,7 +812,6 @@ roll_back (struct run *r)
   }
 }
 
-<<<<<<< HEAD
 /* --- the record of the outcome ------------------------------------------------ */
 
 static uint64_t
