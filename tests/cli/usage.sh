@@ -25,7 +25,7 @@ grep -q "^Usage: virtckpt" <<<"$out" || fail "--help: $out"
 grep -q "checkpoints redefine DOMAIN" <<<"$out" || fail "--help lacks redefine"
 grep -q "3 the checkpoint chain is" <<<"$out" || fail "--help lacks exit codes"
 for code in "4 nothing stored" "5 libvirt holds none" "6 virtckptd is not synced" "7 no virtckptd" \
-	"8 no trustworthy daemon" "9 a domain.s backups are not"; do
+	"8 no trustworthy daemon" "9 the backup directory" "10 a domain.s backups are not"; do
 	grep -q "$code" <<<"$out" || fail "--help lacks exit status $code"
 done
 # Every command the help lists has its own help, and each one is listed.
