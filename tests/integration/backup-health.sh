@@ -95,7 +95,7 @@ lb["level"] is None and lb["id"] is None and lb["directory"] == "/proc/virtckpt-
 lb["error"].startswith("cannot open backup directory /proc/virtckpt-none")
 ok == {"time": ok["time"], "level": "inc", "id": 2}
 '
-expect_error 9 "the backups of vm are not healthy: failed" vck "$H" status --check vm
+expect_error 10 "the backups of vm are not healthy: failed" vck "$H" status --check vm
 expect_exit 10 vck "$H" status --domains --check
 grep -qE "^vm +failed .* +failed +" <<<"$VC_OUT" || vc_fail "the table: $VC_OUT"
 attribute_is "failed @OK inc"
