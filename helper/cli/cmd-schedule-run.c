@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "backup/backup-guard.h"
+#include "backup/resume.h"
 #include "cli/commands.h"
 #include "cli/pacemaker-drain.h"
 #include "cli/schedule-common.h"
@@ -209,6 +210,31 @@ lock_domain (const char *rundir, const char *domain)
   return fd;
 }
 
+/* Whether s->dir holds an interrupted backup the next one would resume
+ * (backup/resume.h).  The directory is untrusted: its progress record is
+ * checked as the backup checks it.
+ */
+static bool
+resumable (const struct vc_schedule *s)
+{
+  struct vc_manifest m, *mp;
+  struct vc_resume rec = { 0 };
+  CLEANUP_FREE char *partial = NULL;
+  CLEANUP_CLOSE int fd = -1;
+  bool found = false;
+
+  if (vc_sched_load_manifest (s, &m, &mp) == -1 || mp == NULL)
+    goto out;
+  fd = open (s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0 && vc_resume_find (fd, s->dir, mp, &partial, &rec) == 0) {
+    found = true;
+    vc_resume_clear (&rec);
+  }
+ out:
+  vc_manifest_clear (&m);
+  return found;
+}
+
 static int
 run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
 {
@@ -234,6 +260,15 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
   if (!st.known) {
     printf ("%s: cannot read %s: failed\n", chain->domain, s->dir);
     return VC_EXIT_ERROR;
+  }
+  /* A backup a move (or a cancel) interrupted is resumed at once, in
+   * its window or after: it holds an extra checkpoint, and what it
+   * copied is wasted if the next window starts over with a full.
+   */
+  if (!st.due.due && resumable (s)) {
+    st.due.due = true;
+    st.due.full = false;
+    st.due.why = "an interrupted backup waits to be resumed";
   }
   if (!st.due.due) {
     vc_sched_format_time (st.due.next, when, sizeof when, true);
