@@ -147,7 +147,7 @@ refresh (void)
 static void
 run_line (void *opaque, struct vc_job *j, int stream, const char *line)
 {
-  vc_info ("schedule: %s", line);
+  vc_notice ("schedule: %s", line);
 }
 
 static void
@@ -296,7 +296,7 @@ vc_scheduler_look_now (const char *domain)
 {
   struct sched *e = find (domain);
 
-  vc_info ("scheduler: looking at %s now", domain);
+  vc_notice ("scheduler: looking at %s now", domain);
   if (e)
     e->next_check = 0;
   /* A new schedule is in the table after this tick's scan. */
