@@ -45,6 +45,7 @@ struct run_state {
   virConnectPtr conn;
   char *self;                   /* this program, for the backups */
   bool drain_known;             /* Pacemaker was asked (once a run) */
+  bool pacemaker;               /* Pacemaker runs here */
   char *drain;                  /* why this node is drained, or NULL */
   bool deferred;                /* a domain was due and could not start */
 };
@@ -210,6 +211,32 @@ lock_domain (const char *rundir, const char *domain)
   return fd;
 }
 
+/* Under Pacemaker, the checkpoints agent redefines the stored chain when
+ * the domain starts (or migrates) here, after the domain itself: a backup
+ * in between would redefine it too, racing the agent's start.  True when
+ * libvirt lacks the newest stored checkpoint of a chain that is not
+ * broken (a broken one is not redefined: the next backup is a full).
+ */
+static bool
+awaits_redefine (virConnectPtr conn, const struct vc_chain *chain)
+{
+  virDomainPtr dom;
+  virDomainCheckpointPtr cp;
+
+  if (chain->broken || chain->checkpoints.len == 0)
+    return false;
+  dom = virDomainLookupByName (conn, chain->domain);
+  if (dom == NULL)
+    return false;
+  cp = virDomainCheckpointLookupByName
+    (dom, chain->checkpoints.ptr[chain->checkpoints.len - 1].name, 0);
+  virDomainFree (dom);
+  if (cp == NULL)
+    return true;
+  virDomainCheckpointFree (cp);
+  return false;
+}
+
 /* Whether s->dir holds an interrupted backup the next one would resume
  * (backup/resume.h).  The directory is untrusted: its progress record is
  * checked as the backup checks it.
@@ -286,11 +313,17 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
     return VC_EXIT_OK;
   }
   if (!rs->drain_known) {
-    vc_pacemaker_draining (&rs->drain);
+    rs->pacemaker = vc_pacemaker_draining (&rs->drain) >= 0;
     rs->drain_known = true;
   }
   if (rs->drain) {
     printf ("%s: due, but %s: deferred\n", chain->domain, rs->drain);
+    rs->deferred = true;
+    return VC_EXIT_OK;
+  }
+  if (rs->pacemaker && awaits_redefine (rs->conn, chain)) {
+    printf ("%s: due, but its chain is not redefined here yet (its checkpoints "
+            "resource has not started here): deferred\n", chain->domain);
     rs->deferred = true;
     return VC_EXIT_OK;
   }
