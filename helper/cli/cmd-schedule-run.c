@@ -157,21 +157,24 @@ spawn_prune (const struct vc_options *o, const struct run_state *rs,
   return spawn_self (o, rs, domain, cmd);
 }
 
-/* The level the newest backup in dir has, for the line said. */
+/* What the run's line says of the newest backup in dir: "ID, LEVEL" and
+ * ", resumed N interrupted run(s)" (malloc'd).
+ */
 static char *
-newest_level (const struct vc_schedule *s, unsigned *id)
+newest_backup (const struct vc_schedule *s)
 {
   struct vc_manifest m, *mp;
-  char *level = NULL;
+  char *text = NULL;
 
-  *id = 0;
   if (vc_sched_load_manifest (s, &m, &mp) == 0 && mp && m.backups.len) {
     const struct vc_backup *b = &m.backups.ptr[m.backups.len - 1];
-    level = strdup (b->level);
-    *id = b->id;
+    text = b->resumed
+      ? vc_printf ("%u, %s, resumed %u interrupted run%s", b->id, b->level,
+                   b->resumed, b->resumed > 1 ? "s" : "")
+      : vc_printf ("%u, %s", b->id, b->level);
   }
   vc_manifest_clear (&m);
-  return level;
+  return text;
 }
 
 /* One run of a domain's schedule at a time on a host: a second one
@@ -269,8 +272,7 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
   const struct vc_schedule *s = chain->schedule;
   struct vc_due_state st;
   char when[64];
-  CLEANUP_FREE char *level = NULL;
-  unsigned id;
+  CLEANUP_FREE char *newest = NULL;
   long held;
   int r;
   CLEANUP_CLOSE int lockfd = -1;
@@ -335,9 +337,9 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
             r == -1 ? "" : "exit status ", r == -1 ? -1 : r);
     return VC_EXIT_ERROR;
   }
-  level = newest_level (s, &id);
-  printf ("%s: backed up into %s (backup %u, %s)\n", chain->domain, s->dir, id,
-          level ? level : "?");
+  newest = newest_backup (s);
+  printf ("%s: backed up into %s (backup %s)\n", chain->domain, s->dir,
+          newest ? newest : "?");
   /* The window is served whatever the prune does: a failed prune is
    * said, and tried again after the next backup.
    */

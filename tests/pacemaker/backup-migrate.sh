@@ -122,7 +122,7 @@ ref_snapshot vm5 2
 started2=$(sed -n 's/.*<backup id="2" .*started="\([0-9]*\)".*/\1/p' "$B/manifest.xml")
 grep -q "scheduler: looking at vm5 now" "$N2_LOG" ||
 	vc_fail "vm5-ckpt's start did not tell n2's virtckptd: $(grep -a schedul "$N2_LOG" | tail -n 20)"
-grep -q "schedule: .*backup 2 of vm5 resumes the backup interrupted" "$N2_LOG" ||
+grep -q "schedule: vm5: backed up into $B (backup 2, inc, resumed 1 interrupted run)" "$N2_LOG" ||
 	vc_fail "backup 2 was not n2's scheduled run resuming the cancelled one: $(grep -a schedul "$N2_LOG" | tail -n 20)"
 grep -q 'resumed="1"' <<<"$(grep '<backup id="2"' "$B/manifest.xml")" ||
 	vc_fail "backup 2 is not recorded as resumed: $(grep '<backup id="2"' "$B/manifest.xml")"
