@@ -111,3 +111,9 @@ sleep $((EVERY + 5))
 [[ -z "$(started_of 6)" ]] || vc_fail "a backup after the schedule was removed"
 vc_assert_eq "0" "$(vnck n1 status --json | jq -r .schedules)" "no schedule left"
 vc_log "ok: no backup once the schedule was removed"
+
+# Under make memcheck-long, the daemons ran under valgrind.
+for n in n1 n2; do
+	vc_daemon_stop "$n"
+	vc_daemon_memcheck "$n"
+done
