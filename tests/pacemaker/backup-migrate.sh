@@ -126,7 +126,7 @@ grep -q "schedule: vm5: backed up into $B (backup 2, inc, resumed 1 interrupted 
 	vc_fail "backup 2 was not n2's scheduled run resuming the cancelled one: $(grep -a schedul "$N2_LOG" | tail -n 20)"
 grep -q 'resumed="1"' <<<"$(grep '<backup id="2"' "$B/manifest.xml")" ||
 	vc_fail "backup 2 is not recorded as resumed: $(grep '<backup id="2"' "$B/manifest.xml")"
-vc_log "ok: n2's scheduler resumed the cancelled backup $((started2 - t_moved)) s after the move ended"
+vc_log "ok: n2's scheduler resumed the cancelled backup at $((started2 - t_moved)) s from the end of the move (negative: before Pacemaker had settled)"
 ((started2 - t_moved < 30)) || vc_fail "the resume waited $((started2 - t_moved)) s: not at once"
 read=$(backup_read "$B" 2)
 vc_log "backup 2 read $read bytes in its two runs, for $written bytes written since backup 1"
