@@ -33,7 +33,9 @@
 # together read everything written since backup 1, and little more; both
 # backups restore byte for byte.  The backup health follows the VM as the
 # node attribute of vm5-ckpt (crm_mon -A): ok after backup 1 on n1, gone
-# from n1 after the move, ok inc on n2 after backup 2; never on n3.
+# from n1 after the move, ok inc on n2 after backup 2; never on n3.  Last,
+# with a 20 s schedule, the cluster in maintenance mode defers the window,
+# which is caught up once the mode ends.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
@@ -147,5 +149,24 @@ for id in 1 2; do
 	expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r$id" --until "$id"
 	assert_same_disk "$VC_TMP/r$id/vda.qcow2" "$VC_TMP/vm5.ref@$id" "restore of backup $id"
 done
+vc_wait_idle
+
+# --- a drained cluster starts no scheduled backup ------------------------------
+# In maintenance mode, a window due on n2 is deferred, saying why; once
+# the mode ends, it is caught up (nothing was written: it restores as 2).
+vc_crm n1 crm_attribute --type crm_config --name maintenance-mode --update true
+expect_exit 0 vnck n2 schedule set vm5 -o "$B" --every 20s
+sleep 25
+grep -q '<backup id="3"' "$B/manifest.xml" && vc_fail "backup 3 started in maintenance mode"
+grep -q "schedule: vm5: due, but the cluster is in maintenance mode: deferred" "$N2_LOG" ||
+	vc_fail "n2 did not say why it deferred: $(grep -a schedul "$N2_LOG" | tail -n 5)"
+vc_crm n1 crm_attribute --type crm_config --name maintenance-mode --update false
+for ((i = 0; i < 300; i++)); do
+	grep -q '<backup id="3"' "$B/manifest.xml" && break
+	sleep 0.2
+done
+grep -q '<backup id="3"' "$B/manifest.xml" || vc_fail "no backup 3 within 60 s of the maintenance mode's end"
+expect_exit 0 vnck n2 restore "$B" -o "$VC_TMP/r3" --until 3
+assert_same_disk "$VC_TMP/r3/vda.qcow2" "$VC_TMP/vm5.ref@2" "restore of backup 3, caught up after the maintenance"
 vc_wait_idle
 vc_pcmk_timing "move with a cancelled backup ${t_move}s"
