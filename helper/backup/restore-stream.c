@@ -31,8 +31,8 @@ vc_stream_bytes (const struct vc_stream_link *l, const vc_run_vector *runs,
 /* What has been read of a link is dropped from the page cache behind the
  * reads, VC_RESTORE_DROP bytes at a time: a restore reads a backup once,
  * and the pages it frees are those its next reads and the target's writes
- * reuse (filling page cache the guest has not touched for a while costs
- * up to 4 times the CPU on our machines, see backup/restore-target.h).
+ * reuse (in a virtual machine, filling memory freed a while ago can cost
+ * several times the copy itself: see backup/restore-target.h).
  */
 #define VC_RESTORE_DROP (UINT64_C (8) << 20)
 

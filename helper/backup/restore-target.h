@@ -34,12 +34,14 @@
  * to is sent to disk, and the extent sent before it is waited for and
  * dropped from the page cache.  Left to the kernel, a 2 GiB restore
  * copied everything into the page cache first and paid the disk in the
- * final fdatasync (0.8 s then 1.0 s, one after the other); and on our
- * machines, page cache the guest has not touched for a while costs up to
- * 4 times the CPU to fill, so a restore that filled gigabytes of it took
- * 1.5 to 4 s.  With the disk written while the copy runs, and the same
- * 128 MiB of pages reused, it takes 1.3 s, as a dd of the same size.
- * 64 MiB: 16 and 32 MiB kept too little in flight (1.5 s).
+ * final fdatasync (0.8 s then 1.0 s, one after the other).  And in a
+ * virtual machine whose free memory goes back to the host (virtio-balloon
+ * free page reporting), every page of memory freed a while ago faults on
+ * the host when it is filled: a restore that filled gigabytes of page
+ * cache took 1.5 to 4.8 s, mostly copying into new pages.  With the disk
+ * written while the copy runs, and the same 128 MiB of pages reused, it
+ * takes 1.1 to 1.3 s, as a dd of the same size with O_DIRECT.  64 MiB:
+ * with 16 and 32 MiB too little was in flight (1.5 s).
  */
 #define VC_RESTORE_WRITEBACK (UINT64_C (64) << 20)
 
