@@ -21,6 +21,8 @@
 #     qemu-img convert from the same kind of export (its start not counted);
 #   - restore: virtckpt restore and virtnbdrestore, each from its own full
 #     backup; `virtckpt restore --instant` too when its --help lists it;
+#     virtckpt restore again from a cold backup (its files dropped from the
+#     page cache), after the cold read of those files (cat);
 #   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt;
 #   - a second table: a full backup interrupted K times (cancel, as before a
 #     live migration), then finished: resumed against started over (bytes
@@ -31,7 +33,8 @@
 #     version is on all 3 nodes, and of a whole CLI import.
 # The domain is a TCG guest with no OS whose qcow2 disk (1.5 x SIZE) holds
 # SIZE of random data.  Every backup row starts with the source image read
-# once (warm), every restore row with its backup read once.
+# once (warm), every restore row with its backup read once (but the cold
+# ones).
 #
 # Environment:
 #   SIZE=2G          data in the disk: a number with K, M, G or T (MiB if none)
@@ -174,6 +177,12 @@ mibs() { awk -v m="$SIZE_MIB" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", m / s
 # Warm starts: the source image (backups) or a backup (restores) read once.
 warm_source() { sync; cat "$IMG" >/dev/null; }
 warm_dir() { sync; find "$1" -type f -exec cat {} + >/dev/null; }
+# Cold: DIR's files dropped from the page cache (theirs only, unlike
+# drop_caches, which other jobs on the machine would feel).
+cold_dir() {
+	sync
+	find "$1" -type f -exec sh -c 'for f; do dd if="$f" iflag=nocache count=0 status=none; done' sh {} +
+}
 
 ROWS=()
 # row WHAT SECONDS NOTES [OF_CEILING] [X_PEER]
@@ -321,6 +330,24 @@ if [[ -n "$VF_SECS" ]]; then
 		fi
 	else
 		row "restore: virtckpt" - "$B_WHY"
+	fi
+	vc_on "$H" rm -rf -- "$OUT/restored"
+	# A restore in an outage reads a backup that is not in the page cache,
+	# here from the disk it writes: the cold read of the chain's files, then
+	# the restore from them.
+	# shellcheck disable=SC2016  # expanded by sh -c
+	if best cold-read "$OUT/none" "cold_dir '$CHAIN'" \
+		sh -c 'find "$1" -type f -exec cat {} + >/dev/null' sh "$CHAIN"; then
+		row "read ceiling, cold: cat of the backup's files" "$B_SECS" "dropped from the page cache before each run$(runs_note)"
+	else
+		row "read ceiling, cold: cat of the backup's files" - "$B_WHY"
+	fi
+	if best virtckpt-restore-cold "$OUT/restored" "cold_dir '$CHAIN'" \
+		"${VCK[@]}" -q restore "$CHAIN" -o "$OUT/restored"; then
+		row "restore, cold: virtckpt" "$B_SECS" "as above, the backup dropped from the page cache before each run: read from the disk it writes$(runs_note)" \
+			"$(ratio "$W_SECS" "$B_SECS")"
+	else
+		row "restore, cold: virtckpt" - "$B_WHY"
 	fi
 	vc_on "$H" rm -rf -- "$OUT/restored"
 	row "${VR_ROW[@]}"
