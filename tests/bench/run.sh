@@ -22,7 +22,8 @@
 #   - restore: virtckpt restore and virtnbdrestore, each from its own full
 #     backup; `virtckpt restore --instant` too when its --help lists it;
 #     virtckpt restore again from a cold backup (its files dropped from the
-#     page cache), after the cold read of those files (cat);
+#     page cache), after the cold read of those files (cat), and that
+#     read with the dd of the write ceiling at once (read + write ceiling);
 #   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt;
 #   - a second table: a full backup interrupted K times (cancel, as before a
 #     live migration), then finished: resumed against started over (bytes
@@ -342,9 +343,22 @@ if [[ -n "$VF_SECS" ]]; then
 	else
 		row "read ceiling, cold: cat of the backup's files" - "$B_WHY"
 	fi
+	# Both at once on the one disk: what a restore from a cold backup on
+	# the disk it writes can reach.
+	# shellcheck disable=SC2016  # expanded by sh -c
+	RW_SH='find "$3" -type f -exec cat {} + >/dev/null & '"$DD_SH"' && wait $!'
+	RW_SECS=""
+	if best cold-read-write "$OUT/dd" "cold_dir '$CHAIN'" \
+		sh -c "$RW_SH" sh "$OUT/dd" "$SIZE_MIB" "$CHAIN"; then
+		RW_SECS=$B_SECS
+		row "read + write ceiling, cold: the cat and the dd above at once" "$B_SECS" "the backup dropped from the page cache before each run$(runs_note)"
+	else
+		row "read + write ceiling, cold" - "$B_WHY"
+	fi
+	vc_on "$H" rm -rf -- "$OUT/dd"
 	if best virtckpt-restore-cold "$OUT/restored" "cold_dir '$CHAIN'" \
 		"${VCK[@]}" -q restore "$CHAIN" -o "$OUT/restored"; then
-		row "restore, cold: virtckpt" "$B_SECS" "as above, the backup dropped from the page cache before each run: read from the disk it writes$(runs_note)" \
+		row "restore, cold: virtckpt" "$B_SECS" "as above, the backup dropped from the page cache before each run: read from the disk it writes; $(ratio "$RW_SECS" "$B_SECS") of the read + write ceiling$(runs_note)" \
 			"$(ratio "$W_SECS" "$B_SECS")"
 	else
 		row "restore, cold: virtckpt" - "$B_WHY"
