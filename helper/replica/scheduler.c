@@ -25,6 +25,7 @@ struct sched {
   int64_t set;                  /* the schedule's stamp: a new one resets */
   int64_t next_check;           /* look again from then (0: at once) */
   struct vc_job *job;           /* its 'schedule run', while it runs */
+  int64_t job_started;          /* when that run started */
   bool seen;                    /* in this tick's scan */
 };
 DEFINE_VECTOR_TYPE (sched_vector, struct sched);
@@ -171,7 +172,10 @@ run_end (void *opaque, struct vc_job *j, int status, const char *why)
     e->next_check = now + S.tick;
   }
   else if (status == VC_EXIT_OK)
-    e->next_check = next_window (e->every, now);
+    /* Served the window it started in (or found it served): the next
+     * one is due from its start, also when the backup ran into it.
+     */
+    e->next_check = next_window (e->every, e->job_started);
   else if (status == VC_EXIT_BUSY)
     e->next_check = now + S.tick;      /* held or drained: said why */
   else {
@@ -214,6 +218,7 @@ run (struct sched *e)
   args[n++] = e->domain;
   args[n] = NULL;
   spec.job_id = job_id;
+  e->job_started = time (NULL);
   e->job = vc_job_start (&spec);
   if (e->job == NULL) {
     e->next_check = time (NULL) + S.tick;
