@@ -102,6 +102,17 @@ backup_read() {
 		"$1/manifest.xml"
 }
 
+# backup_times DIR : "ID STARTED LEVEL" for each backup in DIR's manifest,
+# by id (STARTED: seconds since 1970, when it started); nothing when DIR
+# has no manifest yet.
+backup_times() {
+	[[ -f "$1/manifest.xml" ]] || return 0
+	perl -0ne 'while (/<backup\s([^>]*)>/g) {
+			my %a = $1 =~ /([\w-]+)="([^"]*)"/g;
+			print "$a{id} $a{started} $a{level}\n";
+		}' "$1/manifest.xml" | sort -n
+}
+
 # --- a backup caught while it runs ------------------------------------------
 #
 # backup_in_background DIR CMD... : runs CMD (a virtckpt backup into DIR,
