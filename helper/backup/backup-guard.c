@@ -110,6 +110,16 @@ vc_backup_guard_probe (const char *rundir, const char *domain, int *fd)
   return -1;
 }
 
+long
+vc_backup_guard_held (const char *rundir, const char *domain)
+{
+  CLEANUP_GUARD struct guard g = { .dirfd = -1 };
+
+  if (guard_open (&g, rundir, domain) == -1)
+    return -1;
+  return hold_left (&g);
+}
+
 int
 vc_backup_guard_take (const char *rundir, const char *domain)
 {

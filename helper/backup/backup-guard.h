@@ -25,6 +25,10 @@ extern int vc_backup_guard_take (const char *rundir, const char *domain);
  * (logged).
  */
 extern int vc_backup_guard_probe (const char *rundir, const char *domain, int *fd);
+/* Seconds left of a hold on domain's backups (cancel --hold), 0 when
+ * none, -1 when the runtime directory cannot be used (logged).
+ */
+extern long vc_backup_guard_held (const char *rundir, const char *domain);
 /* Empties the lock file, then releases the lock; *fd becomes -1. */
 extern void vc_backup_guard_release (int *fd);
 

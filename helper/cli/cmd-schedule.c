@@ -3,8 +3,10 @@
  *
  * A schedule lives in its domain's store document (store/schedule.h), so
  * it is written exactly as the chain is: through virtckptd when it runs
- * here (replicated), to the local store otherwise.  'run' is for a host
- * without a cluster: a systemd timer calls it every minute.
+ * here (replicated), to the local store otherwise.  'run' serves the
+ * schedules: virtckptd runs it for each domain due on its node (under the
+ * domain's lease), and a systemd timer every minute on a host without a
+ * cluster.
  */
 #include <config.h>
 
@@ -21,9 +23,11 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 
+#include "backup/backup-guard.h"
 #include "backup/manifest.h"
 #include "backup/schedule-due.h"
 #include "cli/commands.h"
+#include "cli/pacemaker-drain.h"
 #include "common/atomic-file.h"
 #include "common/cleanup.h"
 #include "common/duration.h"
@@ -33,6 +37,7 @@
 #include "common/trusted-dir.h"
 #include "common/vc-strings.h"
 #include "libvirt/libvirt-conn.h"
+#include "store/name-map.h"
 #include "store/schedule.h"
 #include "store/store.h"
 
@@ -590,6 +595,9 @@ on_signal (int sig)
 struct run_state {
   virConnectPtr conn;
   char *self;                   /* this program, for the backups */
+  bool drain_known;             /* Pacemaker was asked (once a run) */
+  char *drain;                  /* why this node is drained, or NULL */
+  bool deferred;                /* a domain was due and could not start */
 };
 
 static bool
@@ -605,15 +613,15 @@ runs_here (virConnectPtr conn, const char *domain)
   return active == 1;
 }
 
-/* Runs 'virtckpt backup' as a child, the same code path as by hand, so
- * that a backup that crashes or is killed ends only its own run.
- * Returns its exit status, or -1.
+/* Runs virtckpt [GLOBAL OPTIONS] CMD... as a child, the same code path as
+ * by hand, so that a backup that crashes or is killed ends only its own
+ * run.  Returns its exit status, or -1.
  */
 static int
-spawn_backup (const struct vc_options *o, const struct run_state *rs,
-              const char *domain, const char *dir, const char *level)
+spawn_self (const struct vc_options *o, const struct run_state *rs,
+            const char *domain, const char *const *cmd)
 {
-  const char *args[20];
+  const char *args[32];
   size_t n = 0;
   pid_t pid;
   int status;
@@ -631,21 +639,15 @@ spawn_backup (const struct vc_options *o, const struct run_state *rs,
   args[n++] = o->rundir;
   if (o->verbosity < 1)
     args[n++] = "-q";
-  args[n++] = "backup";
-  args[n++] = "--no-progress";
-  args[n++] = "--level";
-  args[n++] = level;
-  args[n++] = "-o";
-  args[n++] = dir;
-  args[n++] = "--";
-  args[n++] = domain;
+  for (size_t i = 0; cmd[i] && n < sizeof args / sizeof *args - 1; i++)
+    args[n++] = cmd[i];
   args[n] = NULL;
 
   fflush (stdout);
   fflush (stderr);
   pid = fork ();
   if (pid == -1) {
-    vc_error ("cannot start the backup of %s: %m", domain);
+    vc_error ("cannot start the %s of %s: %m", cmd[0], domain);
     return -1;
   }
   if (pid == 0) {
@@ -657,13 +659,52 @@ spawn_backup (const struct vc_options *o, const struct run_state *rs,
   }
   while (waitpid (pid, &status, 0) == -1)
     if (errno != EINTR) {
-      vc_error ("cannot wait for the backup of %s: %m", domain);
+      vc_error ("cannot wait for the %s of %s: %m", cmd[0], domain);
       return -1;
     }
   if (WIFEXITED (status))
     return WEXITSTATUS (status);
-  vc_error ("the backup of %s was killed by signal %d", domain, WTERMSIG (status));
+  vc_error ("the %s of %s was killed by signal %d", cmd[0], domain, WTERMSIG (status));
   return -1;
+}
+
+static int
+spawn_backup (const struct vc_options *o, const struct run_state *rs,
+              const char *domain, const char *dir, const char *level)
+{
+  const char *cmd[] = { "backup", "--no-progress", "--level", level, "-o", dir,
+                        "--", domain, NULL };
+
+  return spawn_self (o, rs, domain, cmd);
+}
+
+/* The schedule's retention, after each backup it made.  Returns the
+ * prune's exit status, -1, or 0 when the schedule keeps everything.
+ */
+static int
+spawn_prune (const struct vc_options *o, const struct run_state *rs,
+             const char *domain, const struct vc_schedule *s)
+{
+  const char *cmd[16] = { "prune" };
+  char num[4][16];
+  const struct { const char *opt; uint32_t n; } keep[] = {
+    { "--keep-last", s->keep_last }, { "--keep-daily", s->keep_daily },
+    { "--keep-weekly", s->keep_weekly }, { "--keep-monthly", s->keep_monthly },
+  };
+  size_t n = 1;
+
+  for (size_t i = 0; i < 4; i++)
+    if (keep[i].n) {
+      snprintf (num[i], sizeof num[i], "%" PRIu32, keep[i].n);
+      cmd[n++] = keep[i].opt;
+      cmd[n++] = num[i];
+    }
+  if (n == 1)
+    return 0;
+  cmd[n++] = "--";
+  cmd[n++] = s->dir;
+  cmd[n] = NULL;
+  return spawn_self (o, rs, domain, cmd);
 }
 
 /* The level the newest backup in dir has, for the line said. */
@@ -683,19 +724,60 @@ newest_level (const struct vc_schedule *s, unsigned *id)
   return level;
 }
 
+/* One run of a domain's schedule at a time on a host: a second one
+ * waits, then finds the window served.  Returns the lock's fd, or -1.
+ */
+static int
+lock_domain (const char *rundir, const char *domain)
+{
+  CLEANUP_FREE char *enc = vc_name_to_file (domain);
+  CLEANUP_FREE char *name = enc ? vc_printf ("%s.schedule", enc) : NULL;
+  int dirfd, fd;
+
+  if (name == NULL) {
+    vc_error ("invalid domain name '%s'", domain);
+    return -1;
+  }
+  /* Made as a backup makes it: the QEMU user reaches its job directories. */
+  if (vc_mkdir_parents (rundir, 0755) == -1) {
+    vc_error ("cannot use runtime directory %s: %m", rundir);
+    return -1;
+  }
+  dirfd = vc_open_trusted_dir (rundir, "runtime directory");
+  if (dirfd == -1)
+    return -1;
+  fd = openat (dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  close (dirfd);
+  if (fd == -1) {
+    vc_error ("cannot open %s/%s: %m", rundir, name);
+    return -1;
+  }
+  while (flock (fd, LOCK_EX) == -1)
+    if (errno != EINTR || stopped) {
+      vc_error ("cannot lock %s/%s: %m", rundir, name);
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
 static int
 run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
 {
-  const struct run_state *rs = data;
+  struct run_state *rs = data;
   const struct vc_schedule *s = chain->schedule;
   struct due_state st;
   char when[64];
   CLEANUP_FREE char *level = NULL;
   unsigned id;
+  long held;
   int r;
+  CLEANUP_CLOSE int lockfd = -1;
 
   if (stopped)
     return VC_EXIT_OK;
+  if ((lockfd = lock_domain (o->rundir, chain->domain)) == -1)
+    return VC_EXIT_ERROR;
   if (!runs_here (rs->conn, chain->domain)) {
     printf ("%s: not running on this host: skipped\n", chain->domain);
     return VC_EXIT_OK;
@@ -710,6 +792,25 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
     printf ("%s: nothing due until %s\n", chain->domain, when);
     return VC_EXIT_OK;
   }
+  /* Due, but the cluster is moving the domain, or draining this node:
+   * the window is left to the next look, here or where it goes.
+   */
+  held = vc_backup_guard_held (o->rundir, chain->domain);
+  if (held > 0) {
+    printf ("%s: due, but its backups are held on this host for %ld more s "
+            "(the cluster is moving it): deferred\n", chain->domain, held);
+    rs->deferred = true;
+    return VC_EXIT_OK;
+  }
+  if (!rs->drain_known) {
+    vc_pacemaker_draining (&rs->drain);
+    rs->drain_known = true;
+  }
+  if (rs->drain) {
+    printf ("%s: due, but %s: deferred\n", chain->domain, rs->drain);
+    rs->deferred = true;
+    return VC_EXIT_OK;
+  }
   vc_info ("%s: due (%s): %s backup", chain->domain, st.due.why,
            st.due.full ? "full" : "incremental");
   r = spawn_backup (o, rs, chain->domain, s->dir, st.due.full ? "full" : "auto");
@@ -721,39 +822,16 @@ run_one (const struct vc_options *o, const struct vc_chain *chain, void *data)
   level = newest_level (s, &id);
   printf ("%s: backed up into %s (backup %u, %s)\n", chain->domain, s->dir, id,
           level ? level : "?");
+  /* The window is served whatever the prune does: a failed prune is
+   * said, and tried again after the next backup.
+   */
+  r = spawn_prune (o, rs, chain->domain, s);
+  if (r == VC_EXIT_BUSY)
+    printf ("%s: not pruned: %s is busy\n", chain->domain, s->dir);
+  else if (r != VC_EXIT_OK)
+    printf ("%s: prune of %s failed (%s%d)\n", chain->domain, s->dir,
+            r == -1 ? "" : "exit status ", r == -1 ? -1 : r);
   return VC_EXIT_OK;
-}
-
-/* One 'schedule run' at a time on a host: a second one waits, then finds
- * the window served.
- */
-static int
-lock_runs (const char *rundir)
-{
-  int dirfd, fd;
-
-  /* Made as a backup makes it: the QEMU user reaches its job directories. */
-  if (vc_mkdir_parents (rundir, 0755) == -1) {
-    vc_error ("cannot use runtime directory %s: %m", rundir);
-    return -1;
-  }
-  dirfd = vc_open_trusted_dir (rundir, "runtime directory");
-  if (dirfd == -1)
-    return -1;
-  fd = openat (dirfd, "schedule-run.lock",
-               O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  close (dirfd);
-  if (fd == -1) {
-    vc_error ("cannot open %s/schedule-run.lock: %m", rundir);
-    return -1;
-  }
-  while (flock (fd, LOCK_EX) == -1)
-    if (errno != EINTR || stopped) {
-      vc_error ("cannot lock %s/schedule-run.lock: %m", rundir);
-      close (fd);
-      return -1;
-    }
-  return fd;
 }
 
 int
@@ -762,7 +840,7 @@ vc_cmd_schedule_run (const struct vc_options *o, int argc, char **argv)
   struct sigaction sa = { .sa_handler = on_signal };
   struct run_state rs = { 0 };
   struct vc_store store;
-  int ret, lockfd;
+  int ret;
 
   for (int i = 0; i < argc; i++)
     if (argv[i][0] == '\0')
@@ -773,11 +851,6 @@ vc_cmd_schedule_run (const struct vc_options *o, int argc, char **argv)
   rs.self = realpath ("/proc/self/exe", NULL);
   if (rs.self == NULL) {
     vc_error ("cannot find this program (/proc/self/exe): %m");
-    return VC_EXIT_ERROR;
-  }
-  lockfd = lock_runs (o->rundir);
-  if (lockfd == -1) {
-    free (rs.self);
     return VC_EXIT_ERROR;
   }
   ret = open_store (o, &store, false);
@@ -794,7 +867,9 @@ vc_cmd_schedule_run (const struct vc_options *o, int argc, char **argv)
     vc_error ("stopped by signal %d", (int) stopped);
     ret = VC_EXIT_ERROR;
   }
-  close (lockfd);
+  else if (ret == VC_EXIT_OK && rs.deferred)
+    ret = VC_EXIT_BUSY;
   free (rs.self);
+  free (rs.drain);
   return ret;
 }

@@ -47,6 +47,10 @@ static const struct vc_kv_kind status_kinds[] = {
   { "conflict", "recent_conflicts", VC_KV_STRING_LIST },
   /* leases and jobs (virtckptd(8), "Leases and jobs") */
   { "lease", "leases", VC_KV_STRING_LIST }, { "job", "jobs", VC_KV_STRING_LIST },
+  /* the scheduler (virtckptd(8), "Schedules") */
+  { "schedules", NULL, VC_KV_UINT }, { "scheduled-runs", NULL, VC_KV_UINT },
+  { "scheduled-failures", NULL, VC_KV_UINT },
+  { "scheduled-running", "scheduled_running", VC_KV_STRING_LIST },
   { "last-error", NULL, VC_KV_STRING_OR_DASH },
   /* "version" is the document's: a daemon's own would be another key. */
   { "version", "daemon_version", VC_KV_STRING },

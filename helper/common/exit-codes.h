@@ -30,7 +30,8 @@ enum {
    */
   VC_EXIT_UNTRUSTED_DAEMON = 8,
   /* Another virtckpt (a backup, a prune) writes to the backup directory
-   * (prune): nothing was changed; try again once it is done.
+   * (prune): nothing was changed; try again once it is done.  Also
+   * 'schedule run': a due backup was deferred (held, node drained).
    */
   VC_EXIT_BUSY = 9,
   /* status --check: the backups of a domain are not healthy (the last

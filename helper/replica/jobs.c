@@ -285,14 +285,17 @@ spawn_virtckpt (const char *const *args, const char *job_id,
   return ch;
 }
 
-/* Is domain running here?  Asked of libvirt (read-only) in a forked
- * child, so that a slow libvirtd never stalls the daemon: it exits 0
- * running, 1 not running or not defined, 2 libvirt unreachable.
+/* A forked child that asks libvirt (read-only) and exits with what body
+ * returns, or 2 when libvirt is unreachable: a slow libvirtd never stalls
+ * the daemon.
  */
+typedef int libvirt_body_fn (virConnectPtr conn, const char *arg);
+
 static struct child *
-spawn_check (const char *domain, child_done_fn *done, void *owner)
+fork_libvirt_child (libvirt_body_fn *body, const char *arg,
+                    child_done_fn *done, vc_job_line_fn line, void *owner)
 {
-  struct child *ch = child_new (done, NULL, owner);
+  struct child *ch = child_new (done, line, owner);
   int out[2], err[2];
   pid_t pid;
 
@@ -307,19 +310,16 @@ spawn_check (const char *domain, child_done_fn *done, void *owner)
   pid = fork ();
   if (pid == 0) {
     virConnectPtr conn;
-    virDomainPtr dom;
     int st = 2;
     signal (SIGPIPE, SIG_DFL);
     dup2 (out[1], 1);
     dup2 (err[1], 2);
     conn = virConnectOpenReadOnly (NULL);
     if (conn) {
-      dom = virDomainLookupByName (conn, domain);
-      st = dom && virDomainIsActive (dom) == 1 ? 0 : 1;
-      if (dom)
-        virDomainFree (dom);
+      st = body (conn, arg);
       virConnectClose (conn);
     }
+    fflush (stdout);
     _exit (st);
   }
   close (out[1]);
@@ -334,6 +334,109 @@ spawn_check (const char *domain, child_done_fn *done, void *owner)
   ch->pid = pid;
   child_watch (ch, out[0], err[0], VC_JOB_CHECK_SECONDS);
   return ch;
+}
+
+/* Exits 0 when domain runs here, 1 when it does not or is not defined. */
+static int
+check_body (virConnectPtr conn, const char *domain)
+{
+  virDomainPtr dom = virDomainLookupByName (conn, domain);
+  int st = dom && virDomainIsActive (dom) == 1 ? 0 : 1;
+
+  if (dom)
+    virDomainFree (dom);
+  return st;
+}
+
+/* Is domain running here? */
+static struct child *
+spawn_check (const char *domain, child_done_fn *done, void *owner)
+{
+  return fork_libvirt_child (check_body, domain, done, NULL, owner);
+}
+
+/* The names of the domains in the running state (not paused: an
+ * incoming migration is paused until it ends), one per line, with '%',
+ * '\n' and '\r' as %XX.
+ */
+static int
+list_running_body (virConnectPtr conn, const char *unused)
+{
+  virDomainPtr *doms = NULL;
+  int n = virConnectListAllDomains (conn, &doms, VIR_CONNECT_LIST_DOMAINS_RUNNING);
+
+  if (n < 0)
+    return 2;
+  for (int i = 0; i < n; i++) {
+    const char *name = virDomainGetName (doms[i]);
+    for (const char *p = name; p && *p; p++)
+      if (*p == '%' || *p == '\n' || *p == '\r')
+        printf ("%%%02X", (unsigned char) *p);
+      else
+        putchar (*p);
+    putchar ('\n');
+    virDomainFree (doms[i]);
+  }
+  free (doms);
+  return 0;
+}
+
+struct lister {
+  vc_running_fn done;
+  void *opaque;
+  string_vector names;
+};
+
+static void
+lister_line (void *owner, struct vc_job *unused, int stream, const char *line)
+{
+  struct lister *l = owner;
+  char *name;
+  size_t k = 0;
+
+  if (stream != 1)
+    return;
+  name = malloc (strlen (line) + 1);
+  if (name == NULL)
+    return;
+  for (const char *p = line; *p; p++) {
+    unsigned v;
+    if (*p == '%' && sscanf (p + 1, "%2x", &v) == 1 && p[1] && p[2]) {
+      name[k++] = v;
+      p += 2;
+    }
+    else
+      name[k++] = *p;
+  }
+  name[k] = '\0';
+  if (string_vector_append (&l->names, name) == -1)
+    free (name);
+}
+
+static void
+lister_done (struct child *ch)
+{
+  struct lister *l = ch->owner;
+
+  l->done (l->opaque, &l->names, ch->status == 0 ? 0 : -1);
+  vc_string_vector_free (&l->names);
+  free (l);
+}
+
+int
+vc_job_list_running (vc_running_fn done, void *opaque)
+{
+  struct lister *l = calloc (1, sizeof *l);
+
+  if (l == NULL)
+    return -1;
+  l->done = done;
+  l->opaque = opaque;
+  if (fork_libvirt_child (list_running_body, NULL, lister_done, lister_line, l) == NULL) {
+    free (l);
+    return -1;
+  }
+  return 0;
 }
 
 /* --- jobs run here ------------------------------------------------------------- */
@@ -1272,6 +1375,11 @@ vc_jobs_shutdown (void)
     struct child *ch = children.ptr[0];
     if (ch->done == runner_checked)
       runner_free (ch->owner);
+    else if (ch->done == lister_done) {
+      struct lister *l = ch->owner;
+      vc_string_vector_free (&l->names);
+      free (l);
+    }
     child_free (ch);
   }
   while (jobs.len) {

@@ -85,6 +85,14 @@ extern void vc_job_terminate (struct vc_job *j);
 typedef void (*vc_locate_fn) (void *opaque, const char *domain, int64_t nodeid);
 extern int vc_job_locate (const char *domain, vc_locate_fn done, void *opaque);
 
+/* The domains running on this node's libvirt (read-only, in a child):
+ * done(opaque, names, 0) later, or (opaque, empty, -1) when libvirt did
+ * not answer within VC_JOB_CHECK_SECONDS.  -1 when it cannot ask (logged);
+ * done is then not called.
+ */
+typedef void (*vc_running_fn) (void *opaque, const string_vector *names, int status);
+extern int vc_job_list_running (vc_running_fn done, void *opaque);
+
 /* --- the daemon's hooks --- */
 
 /* IPC requests JOB_SUBMIT, JOB_POLL, LEASE: 1 when handled. */

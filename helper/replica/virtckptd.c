@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "replica/ipc-pieces.h"
 #include "replica/jobs.h"
+#include "replica/scheduler.h"
 #include "replica/replica.h"
 #include "store/store.h"
 #include "store/store-scan.h"
@@ -270,7 +271,9 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
   case VC_IPC_STATUS: {
     CLEANUP_FREE char *text = vc_replica_status (&d.replica);
     CLEANUP_FREE char *jobs = vc_jobs_status ();
-    CLEANUP_FREE char *all = text && jobs ? vc_printf ("%s%s", text, jobs) : NULL;
+    CLEANUP_FREE char *sched = vc_scheduler_status ();
+    CLEANUP_FREE char *all = text && jobs && sched
+      ? vc_printf ("%s%s%s", text, jobs, sched) : NULL;
     reply (c, h->id, all ? 0 : -ENOMEM, all);
     return 0;
   }
@@ -618,6 +621,7 @@ main (int argc, char **argv)
     return 1;
   vc_replica_init (&d.replica, &d.store, 0, getpid (), applied, NULL);
   vc_jobs_init (d.loop, &d.replica, d.store.dir, argv[0], flush);
+  vc_scheduler_init (d.loop, &d.replica);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGTERM, NULL, on_signal, NULL);
   qb_loop_signal_add (d.loop, QB_LOOP_HIGH, SIGINT, NULL, on_signal, NULL);
   if (start_ipc () == -1)
@@ -635,6 +639,7 @@ main (int argc, char **argv)
     votequorum_finalize (d.vq);
   qb_ipcs_destroy (d.ipcs);
   vc_jobs_shutdown ();
+  vc_scheduler_shutdown ();
   vc_replica_offline (&d.replica, "virtckptd is stopping");
   vc_replica_free (&d.replica);
   waiter_vector_reset (&d.waiters);

@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "store/name-map.h"
+#include "store/schedule.h"
 #include "store/store-scan.h"
 #include "common/vector.h"
 
@@ -33,6 +34,19 @@ DEFINE_VECTOR_TYPE (entry_vector, struct entry);
 struct vc_store_scan {
   entry_vector entries;         /* sorted by file */
 };
+
+static void
+summarize (struct vc_doc_summary *s, const char *domain, const struct vc_chain *c)
+{
+  *s = (struct vc_doc_summary) {
+    .domain = domain,
+    .version = c->version,
+    .checkpoints = c->checkpoints.len,
+    .updated = c->updated,
+    .schedule_every = c->schedule ? c->schedule->every : 0,
+    .schedule_set = c->schedule ? c->schedule->set : 0,
+  };
+}
 
 static void
 entry_clear (struct entry *e)
@@ -88,12 +102,7 @@ parse_entry (struct vc_store *store, struct entry *e)
              "elsewhere: ignored", store->dir, e->file, c.domain);
   else {
     e->ok = true;
-    e->s = (struct vc_doc_summary) {
-      .domain = c.domain,
-      .version = c.version,
-      .checkpoints = c.checkpoints.len,
-      .updated = c.updated,
-    };
+    summarize (&e->s, c.domain, &c);
     c.domain = NULL;
   }
   vc_chain_clear (&c);
@@ -188,12 +197,7 @@ set_entry (struct entry *e, const struct stat *st, const struct vc_chain *chain)
   e->size = st->st_size;
   e->mtime = st->st_mtim;
   e->ok = domain != NULL;
-  e->s = (struct vc_doc_summary) {
-    .domain = domain,
-    .version = chain->version,
-    .checkpoints = chain->checkpoints.len,
-    .updated = chain->updated,
-  };
+  summarize (&e->s, domain, chain);
 }
 
 void
@@ -246,9 +250,7 @@ vc_store_summary (struct vc_store *store, const char *domain,
       return 0;
     }
   }
-  *out = (struct vc_doc_summary) { .domain = domain, .version = c.version,
-                                   .checkpoints = c.checkpoints.len,
-                                   .updated = c.updated };
+  summarize (out, domain, &c);
   vc_chain_clear (&c);
   return 0;
 }

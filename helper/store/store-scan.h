@@ -23,6 +23,11 @@ struct vc_doc_summary {
   struct vc_version version;
   size_t checkpoints;
   int64_t updated;
+  /* The domain's schedule (store/schedule.h): 0 when it has none.  All
+   * virtckptd's scheduler needs to know which domains to look at.
+   */
+  uint64_t schedule_every;
+  int64_t schedule_set;
 };
 
 /* Refreshes the store's scan cache, then calls fn for every readable
