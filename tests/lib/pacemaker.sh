@@ -80,6 +80,9 @@
 #   vc_sched_nodes NAME ID       the nodes whose virtckptd says it made
 #                                backup ID of NAME for its schedule, one
 #                                a line (exactly one when all is well)
+#   vc_sched_log NAME            what the nodes' virtckptd logged about
+#                                NAME's schedule (jobs, their output), each
+#                                line after its node: for diagnostics
 #   vc_last_backup NODE NAME     "ID HOST RESULT" of the last backup of
 #                                NAME as NODE's store records it (status
 #                                --json); nothing when none is
@@ -730,6 +733,16 @@ vc_sched_nodes() {
 		fi
 	done
 	return 0
+}
+
+# vc_sched_log NAME
+vc_sched_log() {
+	local name=${1:?vc_sched_log NAME} node
+	for node in "${VC_NODES[@]}"; do
+		awk -v n="$node" -v a="schedule: $name: " -v b="schedule of $name" -v c=" of $name " \
+			'index($0, a) || index($0, b) || (index($0, "schedule") && index($0, c)) {
+				print "    " n ": " $0 }' "$VC_TMP/hosts/$node/log/virtckptd.log" 2>/dev/null || true
+	done
 }
 
 # vc_last_backup NODE NAME
