@@ -8,28 +8,33 @@
 # A 3-node cluster runs vm7 (256 MiB disk, no guest OS: the disk changes
 # only when the test writes) on n1 with "schedule set vm7 --every 20s".
 # The windows are the multiples of 20 s since the epoch; a window is
-# served by a backup whose "started" (manifest) is in it.
+# served by a backup whose "started" (manifest) is in it.  The guest
+# writes only once the current window is served, at least 5 s before it
+# ends: no backup runs then, so each backup's reference is the disk as the
+# test left it.
 #  - Moves: vm7 live-migrates n1 -> n2 -> n3, then moves by stop and start
-#    n3 -> n1 -> n2 (allow-migrate=false).  Before each move, once a
-#    scheduled backup made on the node where vm7 then runs has committed,
-#    the guest writes a little (only while the current window is served,
-#    at least 5 s before it ends, so that no backup can be running: each
-#    backup's reference is the disk as the test left it).
-#  - Crash: on n2, after a larger write (128 MiB, so that the incremental
-#    takes a while), n2 crashes (vc_node_crash) as soon as its virtckptd
-#    takes vm7's lease for the next window's backup.  Pacemaker restarts
-#    vm7 on a survivor, which must back it up at once (the window the
-#    crash made n2 miss, or the one vm7 restarted in), not at the next
-#    window; then once more, after a write.
+#    n3 -> n1 -> n2 (allow-migrate=false), each move started 1.5 s before
+#    a window ends: the next window begins while vm7 moves, and the target
+#    must catch it up once vm7 runs there.
+#  - A slow backup: on n3, after a 128 MiB write, the next scheduled
+#    backup is stopped (SIGSTOP) while it copies until the following
+#    window has begun: it serves its own window, and the window in which
+#    it ended must be served too.
+#  - Crash: on n2, after a 128 MiB write, n2 crashes (vc_node_crash) as
+#    soon as its virtckptd takes vm7's lease for the next window's backup.
+#    Pacemaker restarts vm7 on a survivor, which must back it up at once
+#    (within 14 s), not at the next window; then once more, after a write.
+#    Then "schedule remove": no backup in the next window.
 # Asserted on the backup directory's manifest and the nodes' logs:
 #  - no window holds two backups;
 #  - each backup was made (its virtckptd says "schedule: vm7: backed up
 #    into ... (backup ID, LEVEL)") by exactly one node: the one where vm7
 #    ran when the backup started (either end of a move in progress); the
-#    store's last-backup record names the same node;
-#  - no window is skipped while vm7 stays on one node: a window in which
-#    vm7 ran settled on one node for 14 s (a scheduler tick is 5 s, and the
-#    machine is loaded) has a backup; only moves and the crash excuse one;
+#    store's last-backup record names the same node on every node;
+#  - no window is skipped while vm7 runs on one node: a window in which
+#    vm7 ran settled on one node for 14 s (a scheduler tick is 5 s, and
+#    the machine is loaded) has a backup; only moves and the crash excuse
+#    one;
 #  - every backup restores to the disk as it was then, byte for byte.
 
 set -eu -o pipefail
@@ -128,34 +133,26 @@ seg_end() {
 	printf 'seg %s %s %s\n' "$SEG_NODE" "$SEG_T0" "${1:-$EPOCHREALTIME}" >>"$TL"
 }
 
-# --- the schedule, on n1 -----------------------------------------------------
-expect_exit 0 vnck n2 schedule set "$DOM" -o "$B" --every "${EVERY}s"
-t_set=$EPOCHREALTIME
-seg_begin n1 "$t_set"
-vc_log "schedule set on n2: ${VC_ERR#virtckpt: notice: }"
-backup_on n1
-vc_assert_eq "1 full" "$LAST_ID $(backup_times "$B" | awk '$1 == 1 { print $3 }')" \
-	"the first scheduled backup, on n1, is full"
-write_when_safe n1 0x11 1M 1M
+# sleep_until T : until EPOCHREALTIME T (now if past).
+sleep_until() {
+	local d
+	d=$(awk -v t="$1" -v n="$EPOCHREALTIME" 'BEGIN { if (t > n) printf "%.2f", t - n; else print 0 }')
+	sleep "$d"
+}
 
-# --- four moves: two live migrations, two stops and starts --------------------
-migrate=true
-w=1
-for step in n2:live n3:live n1:restart n2:restart; do
-	to=${step%%:*}
-	kind=${step#*:}
-	from=$SEG_NODE
-	if [[ "$kind" == restart && "$migrate" == true ]]; then
-		vc_rsc_meta "$DOM" allow-migrate false
-		vc_wait_idle
-		migrate=false
-	fi
+# move_at_boundary TO KIND : vc_vm_move to TO, 1.5 s before the current
+# window ends, so that the next window starts while the VM moves: neither
+# node can serve it then, TO must catch it up once the VM is there.
+move_at_boundary() {
+	local to=$1 kind=$2 from=$SEG_NODE uuid t0 t1
 	uuid=$(vc_virsh "$from" domuuid "$DOM")
+	sleep_until "$(((${EPOCHREALTIME%.*} / EVERY + 1) * EVERY - 2)).5"
 	seg_end
 	t0=$EPOCHREALTIME
 	vc_vm_move "$DOM" "$to"
 	t1=$EPOCHREALTIME
 	printf 'move %s %s %s %s\n' "$from" "$to" "$t0" "$t1" >>"$TL"
+	vc_log "$DOM moved $from -> $to at +$(awk -v t="$t0" -v e="$EVERY" 'BEGIN { printf "%.1f", t - int(t / e) * e }')s of window $((${t0%.*} / EVERY))"
 	case $kind in
 	live)
 		vc_assert_eq "running (migrated) $uuid" \
@@ -168,15 +165,54 @@ for step in n2:live n3:live n1:restart n2:restart; do
 		;;
 	esac
 	seg_begin "$to" "$t1"
-	backup_on "$to"
-	w=$((w + 1))
-	if [[ "$to" == n2 && "$kind" == restart ]]; then
-		# Before the crash: an incremental that takes a while.
-		write_when_safe "$to" "$(printf '0x%02x' $((0x20 + w)))" 64M 128M
-	else
-		write_when_safe "$to" "$(printf '0x%02x' $((0x20 + w)))" "$((w * 3))M" 1M
-	fi
-done
+}
+
+# --- the schedule, on n1 -----------------------------------------------------
+expect_exit 0 vnck n2 schedule set "$DOM" -o "$B" --every "${EVERY}s"
+t_set=$EPOCHREALTIME
+seg_begin n1 "$t_set"
+vc_log "schedule set on n2: ${VC_ERR#virtckpt: notice: }"
+backup_on n1
+vc_assert_eq "1 full" "$LAST_ID $(backup_times "$B" | awk '$1 == 1 { print $3 }')" \
+	"the first scheduled backup, on n1, is full"
+write_when_safe n1 0x11 1M 1M
+
+# --- two live migrations ---------------------------------------------------
+move_at_boundary n2 live
+backup_on n2
+write_when_safe n2 0x12 6M 1M
+move_at_boundary n3 live
+backup_on n3
+
+# --- a slow backup on n3: it ends in the next window, served all the same --
+# 128 MiB written: the incremental is caught while it copies, and stopped
+# (SIGSTOP) until the next window has begun.
+write_when_safe n3 0x13 64M 128M
+wait_sched_backup "$B" "$DOM" 30 || vc_fail "caught no scheduled backup of $DOM running on n3"
+suspend_backup
+slow_w=$((${EPOCHREALTIME%.*} / EVERY))
+[[ "$(ps -o stat= -p "$BACKUP_PID" 2>/dev/null | tr -d ' ')" == T* ]] ||
+	vc_fail "the backup of window $slow_w ended before it could be stopped: not testing a slow backup"
+vc_log "the backup of window $slow_w (pid $BACKUP_PID) stopped until window $((slow_w + 1)) has begun"
+sleep_until "$(((slow_w + 1) * EVERY + 3))"
+resume_backup
+next_backup 60
+vc_assert_eq "$slow_w" "$((LAST_STARTED / EVERY))" "the slow backup ($LAST_ID) started in window $slow_w"
+backup_on n3
+slow_next=$LAST_STARTED
+vc_log "after the slow backup (ended in window $((slow_w + 1))), backup $LAST_ID started in window $((slow_next / EVERY))"
+write_when_safe n3 0x14 9M 1M
+
+# --- two moves by stop and start ---------------------------------------------
+vc_rsc_meta "$DOM" allow-migrate false
+vc_wait_idle
+move_at_boundary n1 restart
+backup_on n1
+write_when_safe n1 0x15 12M 1M
+move_at_boundary n2 restart
+backup_on n2
+# Before the crash: an incremental that takes a while.
+write_when_safe n2 0x16 64M 128M
 
 # --- n2 crashes when it starts the next backup ----------------------------
 ref_snapshot "$DOM" crash
@@ -205,7 +241,7 @@ vc_log "catch-up: backup $catch_id on $surv started $(awk -v a="$t_restart" -v b
 ((catch_started >= ${t_crash%.*} && catch_started <= ${t_restart%.*} + SERVE_SECS)) ||
 	vc_fail "backup $catch_id started at $catch_started: not at once after the restart on $surv at $t_restart"
 # And the next window, an incremental.
-write_when_safe "$surv" 0x7e 200M 1M
+write_when_safe "$surv" 0x17 200M 1M
 backup_on "$surv"
 # No backup after the schedule is gone (checked at the end).
 expect_exit 0 vnck n3 schedule remove "$DOM"
@@ -287,6 +323,8 @@ for ((id = 1; id <= LAST_ID; id++)); do
 	assert_same_disk "$VC_TMP/r$id/vda.qcow2" "$VC_TMP/$DOM.ref@$id" "restore of backup $id"
 	rm -rf "$VC_TMP/r$id"
 done
+# The next window has begun since, and a tick (5 s) passed.
+sleep_until "$(((${t_end%.*} / EVERY + 1) * EVERY + 8))"
 vc_assert_eq "$LAST_ID" "$(backup_times "$B" | tail -n 1 | cut -d' ' -f1)" \
 	"no backup since the schedule was removed $(vc_elapsed "$t_end")s ago"
 [[ -n "$follow" ]] || vc_fail "the scheduled backups do not follow the VM (above)"
