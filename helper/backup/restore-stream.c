@@ -28,6 +28,14 @@ vc_stream_bytes (const struct vc_stream_link *l, const vc_run_vector *runs,
   return total;
 }
 
+/* What has been read of a link is dropped from the page cache behind the
+ * reads, VC_RESTORE_DROP bytes at a time: a restore reads a backup once,
+ * and the pages it frees are those its next reads and the target's writes
+ * reuse (in a virtual machine, filling memory freed a while ago can cost
+ * several times the copy itself: see backup/restore-target.h).
+ */
+#define VC_RESTORE_DROP (UINT64_C (8) << 20)
+
 /* Only the runs: each read as large as the run allows. */
 static int
 copy_runs (const struct vc_stream_link *l, const vc_run_vector *runs,
@@ -41,6 +49,7 @@ copy_runs (const struct vc_stream_link *l, const vc_run_vector *runs,
         vc_error ("%s: cannot read: %m", l->label);
         return -1;
       }
+      posix_fadvise (l->fd, r->host + d, n, POSIX_FADV_DONTNEED);
       if (vc_target_write (t, r, d, buf, n) == -1)
         return -1;
       vc_progress_add (p, n);
@@ -95,6 +104,7 @@ read_ahead (void *opaque)
 {
   struct reader *r = opaque;
   const struct vc_stream_link *l = r->l;
+  uint64_t dropped = 0;
 
   for (uint64_t pos = 0; pos < l->file_size; pos += VC_RESTORE_CHUNK) {
     size_t n = l->file_size - pos < VC_RESTORE_CHUNK ? l->file_size - pos : VC_RESTORE_CHUNK;
@@ -108,6 +118,10 @@ read_ahead (void *opaque)
       break;
     unsigned char *buf = r->bufs + slot * VC_RESTORE_CHUNK;
     int err = vc_pread_full (l->fd, buf, n, pos) == -1 ? errno : 0;
+    if (!err && (pos + n - dropped >= VC_RESTORE_DROP || pos + n == l->file_size)) {
+      posix_fadvise (l->fd, dropped, pos + n - dropped, POSIX_FADV_DONTNEED);
+      dropped = pos + n;
+    }
     if (!err)
       vc_checksum_update (&r->ctx, buf, n);
     pthread_mutex_lock (&r->lock);

@@ -21,8 +21,10 @@
 /* Bytes per read and per write.  Small enough that a chunk stays in the
  * CPU's caches from the read through the hash to the write: with 8 MiB
  * chunks, copying into the page cache ran from memory and a restore took
- * 4 times the CPU (2 GiB: 3.8 s against 1.0 s).  The kernel's writeback,
- * not the size of a write, makes the I/O to the disk large.
+ * 4 times the CPU (2 GiB: 3.8 s against 1.0 s).  The target's writeback
+ * (backup/restore-target.h), not the size of a write, makes the I/O to
+ * the disk large.  What has been read is dropped from the page cache as
+ * the reads go.
  */
 #define VC_RESTORE_CHUNK (UINT64_C (512) << 10)
 

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,25 @@ vc_target_prepare (struct vc_restore_target *t, const struct vc_chain_map *map)
   }
 }
 
+/* Sends the extent written since the last call to disk, then waits for
+ * the one sent before and drops it from the page cache.  Errors here are
+ * not final: the fdatasync of vc_target_finish reports them.
+ */
+static void
+writeback (struct vc_restore_target *t)
+{
+  sync_file_range (t->fd, t->wb_lo, t->wb_hi - t->wb_lo, SYNC_FILE_RANGE_WRITE);
+  if (t->prev_hi > t->prev_lo) {
+    sync_file_range (t->fd, t->prev_lo, t->prev_hi - t->prev_lo,
+                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                     SYNC_FILE_RANGE_WAIT_AFTER);
+    posix_fadvise (t->fd, t->prev_lo, t->prev_hi - t->prev_lo, POSIX_FADV_DONTNEED);
+  }
+  t->prev_lo = t->wb_lo;
+  t->prev_hi = t->wb_hi;
+  t->wb_bytes = 0;
+}
+
 int
 vc_target_write (struct vc_restore_target *t, const struct vc_run *r,
                  uint64_t delta, const void *buf, size_t len)
@@ -144,11 +164,24 @@ vc_target_write (struct vc_restore_target *t, const struct vc_run *r,
       len -= n;
     }
   }
-  if (len && vc_pwrite_full (t->fd, p, len, off) == -1) {
+  if (len == 0)
+    return 0;
+  if (vc_pwrite_full (t->fd, p, len, off) == -1) {
     vc_error ("%s: cannot write: %m", t->label);
     return -1;
   }
   t->written += len;
+  /* The links of a chain write the clusters they hold, scattered over
+   * the target: the extent is what lies between the lowest and the
+   * highest byte written (only dirty pages in it are written).
+   */
+  if (t->wb_bytes == 0 || off < t->wb_lo)
+    t->wb_lo = off;
+  if (t->wb_bytes == 0 || off + len > t->wb_hi)
+    t->wb_hi = off + len;
+  t->wb_bytes += len;
+  if (t->wb_bytes >= VC_RESTORE_WRITEBACK)
+    writeback (t);
   return 0;
 }
 

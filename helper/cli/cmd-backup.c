@@ -397,6 +397,18 @@ vc_cmd_restore (const struct vc_options *o, int argc, char **argv)
   return ret;
 }
 
+static void
+schedule_now (const char *domain)
+{
+  struct vc_daemon *d = vc_daemon_connect ();
+
+  if (d == NULL)
+    return;                     /* no daemon: no scheduler here */
+  if (vc_daemon_schedule_now (d, domain) == -1)
+    vc_debug ("virtckptd did not take the nudge for %s: %m", domain);
+  vc_daemon_close (d);
+}
+
 int
 vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
 {
@@ -441,5 +453,10 @@ vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
   ret = vc_backup_cancel (conn, &co);
   if (conn)
     virConnectClose (conn);
+  /* Released because the domain (re)starts here: its schedule's window,
+   * or the backup a move interrupted, need not wait for the next tick.
+   */
+  if (ret == VC_EXIT_OK && o->release)
+    schedule_now (co.domain);
   return ret;
 }

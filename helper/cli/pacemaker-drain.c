@@ -106,11 +106,12 @@ vc_pacemaker_draining (char **why)
   *why = NULL;
   name = node_name ();
   if (name == NULL)
-    return 0;
+    return -1;
   st = vc_run_capture (argv, PCMK_TIMEOUT, &out, &len);
   if (st != 0) {
     vc_debug ("crm_mon did not answer (status %d): Pacemaker is not running here", st);
-    return 0;
+    return -1;
   }
+  /* Unreadable: Pacemaker runs, and nothing is known to drain. */
   return vc_pacemaker_drain_reason (out, len, name, why) == 1;
 }

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-/* 1 draining, with why (malloc'd), 0 not, or no Pacemaker answers here
+/* 1 draining, with why (malloc'd), 0 not, -1 no Pacemaker answers here
  * (no cluster, or Pacemaker not running: then nothing drains the node).
  */
 extern int vc_pacemaker_draining (char **why);

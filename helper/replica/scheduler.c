@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/vc-strings.h"
 #include "replica/jobs.h"
+#include "replica/lease.h"
 #include "replica/scheduler.h"
 #include "store/store-scan.h"
 
@@ -146,7 +147,7 @@ refresh (void)
 static void
 run_line (void *opaque, struct vc_job *j, int stream, const char *line)
 {
-  vc_info ("schedule: %s", line);
+  vc_notice ("schedule: %s", line);
 }
 
 static void
@@ -256,6 +257,11 @@ on_running (void *unused, const string_vector *names, int status)
     struct sched *e = &S.scheds.ptr[i];
     if (e->job || e->next_check > now || !e->seen)
       continue;
+    /* A backup of it runs (by hand, handed over, or another node's run):
+     * look again next tick, quietly.
+     */
+    if (vc_lease_holder (&S.r->leases, e->domain))
+      continue;
     if (bsearch (&e->domain, sorted, names->len, sizeof *sorted, compare_names))
       run (e);
   }
@@ -283,6 +289,21 @@ tick (void *unused)
       S.listing = true;
   }
   arm ();
+}
+
+void
+vc_scheduler_look_now (const char *domain)
+{
+  struct sched *e = find (domain);
+
+  vc_notice ("scheduler: looking at %s now", domain);
+  if (e)
+    e->next_check = 0;
+  /* A new schedule is in the table after this tick's scan. */
+  if (S.timer_armed)
+    qb_loop_timer_del (S.loop, S.timer);
+  S.timer_armed = false;
+  tick (NULL);
 }
 
 void

@@ -34,6 +34,11 @@
 
 extern void vc_scheduler_init (qb_loop_t *loop, struct vc_replica *r);
 extern void vc_scheduler_shutdown (void);
+/* Look at domain's schedule now, not at its next settled time: it came to
+ * this node (the checkpoints agent's start and migrate_from), so that a
+ * window, or a backup a move interrupted, goes on at once.
+ */
+extern void vc_scheduler_look_now (const char *domain);
 /* Status lines (kv-lines.h), malloc'd. */
 extern char *vc_scheduler_status (void);
 

@@ -293,6 +293,17 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
     return submit (c, h->id, domain, NULL, 0, NULL);
   }
 
+  case VC_IPC_SCHEDULE_NOW: {
+    CLEANUP_FREE char *domain = strndup (payload, len);
+    if (domain == NULL || len == 0 || strlen (domain) != len) {
+      reply (c, h->id, -EINVAL, "malformed domain name");
+      return 0;
+    }
+    vc_scheduler_look_now (domain);
+    reply (c, h->id, 0, "");
+    return 0;
+  }
+
   default:
     if (vc_jobs_ipc (c, h->id, payload, len))
       return 0;

@@ -388,3 +388,9 @@ vc_daemon_job_poll (struct vc_daemon *d, const char *id)
   }
   return text;
 }
+
+int
+vc_daemon_schedule_now (struct vc_daemon *d, const char *domain)
+{
+  return call (d, VC_IPC_SCHEDULE_NOW, domain, strlen (domain), NULL, 0, NULL);
+}

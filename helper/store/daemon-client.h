@@ -53,5 +53,9 @@ extern int vc_daemon_job_submit (struct vc_daemon *d, const char *kind,
  * or NULL (errno set).
  */
 extern char *vc_daemon_job_poll (struct vc_daemon *d, const char *id);
+/* Asks the scheduler to look at domain's schedule now rather than at its
+ * next tick (the domain came to this node).  0, or -1 (errno set).
+ */
+extern int vc_daemon_schedule_now (struct vc_daemon *d, const char *domain);
 
 #endif

@@ -47,6 +47,8 @@ enum vc_ipc_request {
   VC_IPC_JOB_SUBMIT = 6,
   VC_IPC_JOB_POLL = 7,
   VC_IPC_LEASE = 8,
+  /* The scheduler looks at a domain now (replica/scheduler.h). */
+  VC_IPC_SCHEDULE_NOW = 9,
 };
 
 #endif

@@ -21,6 +21,9 @@
 #     qemu-img convert from the same kind of export (its start not counted);
 #   - restore: virtckpt restore and virtnbdrestore, each from its own full
 #     backup; `virtckpt restore --instant` too when its --help lists it;
+#     virtckpt restore again from a cold backup (its files dropped from the
+#     page cache), after the cold read of those files (cat), and that
+#     read with a dd of SIZE with O_DIRECT at once (read + write ceiling);
 #   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt;
 #   - a second table: a full backup interrupted K times (cancel, as before a
 #     live migration), then finished: resumed against started over (bytes
@@ -31,7 +34,8 @@
 #     version is on all 3 nodes, and of a whole CLI import.
 # The domain is a TCG guest with no OS whose qcow2 disk (1.5 x SIZE) holds
 # SIZE of random data.  Every backup row starts with the source image read
-# once (warm), every restore row with its backup read once.
+# once (warm), every restore row with its backup read once (but the cold
+# ones).
 #
 # Environment:
 #   SIZE=2G          data in the disk: a number with K, M, G or T (MiB if none)
@@ -174,6 +178,12 @@ mibs() { awk -v m="$SIZE_MIB" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", m / s
 # Warm starts: the source image (backups) or a backup (restores) read once.
 warm_source() { sync; cat "$IMG" >/dev/null; }
 warm_dir() { sync; find "$1" -type f -exec cat {} + >/dev/null; }
+# Cold: DIR's files dropped from the page cache (theirs only, unlike
+# drop_caches, which other jobs on the machine would feel).
+cold_dir() {
+	sync
+	find "$1" -type f -exec sh -c 'for f; do dd if="$f" iflag=nocache count=0 status=none; done' sh {} +
+}
 
 ROWS=()
 # row WHAT SECONDS NOTES [OF_CEILING] [X_PEER]
@@ -321,6 +331,42 @@ if [[ -n "$VF_SECS" ]]; then
 		fi
 	else
 		row "restore: virtckpt" - "$B_WHY"
+	fi
+	vc_on "$H" rm -rf -- "$OUT/restored"
+	# A restore in an outage reads a backup that is not in the page cache,
+	# here from the disk it writes: the cold read of the chain's files, then
+	# the restore from them.
+	# shellcheck disable=SC2016  # expanded by sh -c
+	if best cold-read "$OUT/none" "cold_dir '$CHAIN'" \
+		sh -c 'find "$1" -type f -exec cat {} + >/dev/null' sh "$CHAIN"; then
+		row "read ceiling, cold: cat of the backup's files" "$B_SECS" "dropped from the page cache before each run$(runs_note)"
+	else
+		row "read ceiling, cold: cat of the backup's files" - "$B_WHY"
+	fi
+	# Both at once on the one disk: what a restore from a cold backup on
+	# the disk it writes can reach.  The dd with O_DIRECT: a buffered one
+	# pays for filling the page cache (a guest's freed memory is slow to
+	# fill again when it went back to the host), which measures the
+	# machine's memory, not its disk.
+	# shellcheck disable=SC2016  # expanded by sh -c
+	RW_SH='find "$3" -type f -exec cat {} + >/dev/null &
+		mkdir -p "$1" && dd if=/dev/zero of="$1/file" bs=8M count="$(($2 / 8))" oflag=direct conv=fdatasync status=none &&
+		wait $!'
+	RW_SECS=""
+	if best cold-read-write "$OUT/dd" "cold_dir '$CHAIN'" \
+		sh -c "$RW_SH" sh "$OUT/dd" "$SIZE_MIB" "$CHAIN"; then
+		RW_SECS=$B_SECS
+		row "read + write ceiling, cold: the cat above and a dd with O_DIRECT at once" "$B_SECS" "dd bs=8M oflag=direct conv=fdatasync; the backup dropped from the page cache before each run$(runs_note)"
+	else
+		row "read + write ceiling, cold" - "$B_WHY"
+	fi
+	vc_on "$H" rm -rf -- "$OUT/dd"
+	if best virtckpt-restore-cold "$OUT/restored" "cold_dir '$CHAIN'" \
+		"${VCK[@]}" -q restore "$CHAIN" -o "$OUT/restored"; then
+		row "restore, cold: virtckpt" "$B_SECS" "as above, the backup dropped from the page cache before each run: read from the disk it writes; $(ratio "$RW_SECS" "$B_SECS") of the read + write ceiling$(runs_note)" \
+			"$(ratio "$W_SECS" "$B_SECS")"
+	else
+		row "restore, cold: virtckpt" - "$B_WHY"
 	fi
 	vc_on "$H" rm -rf -- "$OUT/restored"
 	row "${VR_ROW[@]}"

@@ -7,9 +7,11 @@
 # yet) and skips the other; a second run in the same window does nothing;
 # once the window has passed, a run makes an incremental, which restores
 # to exactly what the guest disk holds.  The backups' captures keep the
-# schedule in the store document.  A backup that fails (held off by
-# cancel --hold) makes the run exit 1, and the next run catches the window
-# up; a DOMAIN given without a schedule is an error.
+# schedule in the store document.  A due backup held off (cancel --hold,
+# as the checkpoints agent holds backups while Pacemaker moves a domain)
+# is deferred (exit 9), and the next run catches the window up; then the
+# schedule's retention (--keep-last 2) prunes, and the kept points still
+# restore exact.  A DOMAIN given without a schedule is an error.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/virtckpt.sh
@@ -24,7 +26,7 @@ EVERY=40
 [[ "${VIRTCKPT_VALGRIND:-0}" != 1 ]] || EVERY=90
 
 ref_domain "$H" vm a 16
-expect_exit 0 vck "$H" schedule set vm -o "$B/vm" --every "${EVERY}s" --keep-last 3
+expect_exit 0 vck "$H" schedule set vm -o "$B/vm" --every "${EVERY}s" --keep-last 2
 expect_exit 0 vck "$H" schedule set gone -o "$B/gone" --every 1m
 
 # room SECS : waits, if needed, for the next window, so that SECS seconds
@@ -75,7 +77,7 @@ vc_log "ok: the first run backs up the running domain only, in full"
 
 # The backup captured the chain: the document holds it and the schedule.
 vck "$H" checkpoints show --xml vm >"$VC_TMP/doc.xml"
-grep -q '<schedule every="'"$EVERY"'" keep-last="3" set="[0-9]*">' "$VC_TMP/doc.xml" ||
+grep -q '<schedule every="'"$EVERY"'" keep-last="2" set="[0-9]*">' "$VC_TMP/doc.xml" ||
 	vc_fail "the capture lost the schedule: $(cat "$VC_TMP/doc.xml")"
 grep -q "<dir>$B/vm</dir>" "$VC_TMP/doc.xml" || vc_fail "the schedule's dir: $(cat "$VC_TMP/doc.xml")"
 vc_assert_eq 1 "$(grep -c '<checkpoint name=' "$VC_TMP/doc.xml")" "checkpoints stored beside the schedule"
@@ -98,24 +100,31 @@ schedule_run 0
 vc_assert_eq "vm: backed up into $B/vm (backup 2, inc)" "$(sed -n 2p <<<"$VC_OUT")" "the run in the next window"
 expect_exit 0 vck "$H" restore "$B/vm" -o "$VC_TMP/r2"
 assert_same_disk "$VC_TMP/r2/vda.qcow2" "$VC_TMP/a.ref" "the scheduled incremental is exact"
+ref_snapshot a 2
 expect_exit 0 vck "$H" restore "$B/vm" -o "$VC_TMP/r1b" --until 1
 assert_same_disk "$VC_TMP/r1b/vda.qcow2" "$VC_TMP/a.ref@1" "the full before it still restores"
 vc_log "ok: the next window makes an incremental"
 
-# A backup that fails fails the run (exit 1, said on its line); the next
-# run catches the window up.
+# A due backup held off is deferred (exit 9, said on its line); the next
+# run catches the window up, then prunes to the last 2.
 next_window
 ref_write "$H" vm vda a 0x33 9M 128k
 expect_exit 0 vck "$H" "${RUN[@]}" cancel vm --hold 600
-schedule_run 1
-grep -q "^vm: backup into $B/vm failed (exit status 1)\$" <<<"$VC_OUT" || vc_fail "the failed run: $VC_OUT"
+schedule_run 9
+grep -q "^vm: due, but its backups are held on this host for [0-9]* more s (the cluster is moving it): deferred\$" <<<"$VC_OUT" ||
+	vc_fail "the deferred run: $VC_OUT"
 vc_assert_eq 2 "$(count_backups)" "no backup while held"
 expect_exit 0 vck "$H" "${RUN[@]}" cancel vm --release
 schedule_run 0
-vc_assert_eq "vm: backed up into $B/vm (backup 3, inc)" "$(sed -n 2p <<<"$VC_OUT")" "the run after the failure"
+vc_assert_eq "vm: backed up into $B/vm (backup 3, inc)" "$(sed -n 2p <<<"$VC_OUT")" "the run after the deferral"
+vc_assert_eq 2 "$(count_backups)" "keep-last 2 pruned backup 1 after backup 3"
+vc_assert_eq "2 3" "$(sed -n 's/.*<backup id="\([0-9]*\)".*/\1/p' "$B/vm/manifest.xml" | xargs)" \
+	"the kept backups"
 expect_exit 0 vck "$H" restore "$B/vm" -o "$VC_TMP/r3"
 assert_same_disk "$VC_TMP/r3/vda.qcow2" "$VC_TMP/a.ref" "the caught-up incremental is exact"
-vc_log "ok: a failed backup fails the run, the next run catches up"
+expect_exit 0 vck "$H" restore "$B/vm" -o "$VC_TMP/r2b" --until 2
+assert_same_disk "$VC_TMP/r2b/vda.qcow2" "$VC_TMP/a.ref@2" "backup 2, now the chain's first, is exact"
+vc_log "ok: a held backup is deferred, the next run catches up and prunes"
 
 # A domain given without a schedule: an error, the others still run.
 schedule_run 1 nothing vm

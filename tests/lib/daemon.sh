@@ -15,12 +15,21 @@ node_store() { printf '%s/hosts/%s/store' "$VC_TMP" "$1"; }
 
 # vc_daemon_spawn NODE : virtckptd in the foreground, adopted by the
 # node's tini, logging to hosts/NODE/log/virtckptd.log; does not wait.
+#
+# With VC_DAEMON_VALGRIND=1 the daemon runs under valgrind memcheck, its
+# report in hosts/NODE/log/valgrind-PID.log, checked by vc_daemon_memcheck
+# after vc_daemon_stop (make memcheck-long).
 vc_daemon_spawn() {
-	local n=$1 dir
+	local n=$1 dir vg=()
 	dir="$VC_TMP/hosts/$n"
+	if [[ "${VC_DAEMON_VALGRIND:-0}" == 1 ]]; then
+		vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
+			--errors-for-leak-kinds=definite --child-silent-after-fork=yes
+			--log-file="$dir/log/valgrind-%p.log")
+	fi
 	# shellcheck disable=SC2016
-	vc_node_on "$n" sh -c '"$1" -f -v -s "$2" -p "$3" >>"$4" 2>&1 &' sh \
-		"$VIRTCKPTD" "$(node_store "$n")" "$dir/virtckptd.pid" "$dir/log/virtckptd.log"
+	vc_node_on "$n" sh -c '"$@" >>"$0" 2>&1 &' "$dir/log/virtckptd.log" \
+		"${vg[@]}" "$VIRTCKPTD" -f -v -s "$(node_store "$n")" -p "$dir/virtckptd.pid"
 }
 
 # vc_daemon_start NODE : vc_daemon_spawn, then waits until it answers.
@@ -28,8 +37,9 @@ vc_daemon_start() {
 	local n=$1 dir
 	dir="$VC_TMP/hosts/$n"
 	vc_daemon_spawn "$n"
-	local i
-	for ((i = 0; i < 100; i++)); do
+	local i tries=100
+	[[ "${VC_DAEMON_VALGRIND:-0}" != 1 ]] || tries=600
+	for ((i = 0; i < tries; i++)); do
 		[[ -s "$dir/virtckptd.pid" ]] && vnck "$n" status >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -40,15 +50,32 @@ vc_daemon_start() {
 vc_daemon_pid() { cat "$VC_TMP/hosts/$1/virtckptd.pid"; }
 
 vc_daemon_stop() {
-	local pid
+	local pid tries=50
 	pid=$(vc_daemon_pid "$1") || return 0
 	vc_node_on "$1" kill -TERM "$pid" 2>/dev/null || true
 	local i
-	for ((i = 0; i < 50; i++)); do
+	[[ "${VC_DAEMON_VALGRIND:-0}" != 1 ]] || tries=600
+	for ((i = 0; i < tries; i++)); do
 		vc_node_on "$1" kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
 	vc_fail "virtckptd on $1 did not stop"
+}
+
+# vc_daemon_memcheck NODE : after vc_daemon_stop, with VC_DAEMON_VALGRIND=1,
+# fails on any memory error or definite leak valgrind reported.
+vc_daemon_memcheck() {
+	local f bad=0
+	[[ "${VC_DAEMON_VALGRIND:-0}" == 1 ]] || return 0
+	for f in "$VC_TMP/hosts/$1"/log/valgrind-*.log; do
+		[[ -e "$f" ]] || vc_fail "no valgrind report of virtckptd on $1"
+		if [[ -s "$f" ]]; then
+			cat "$f" >&2
+			bad=1
+		fi
+	done
+	((bad == 0)) || vc_fail "valgrind found errors in virtckptd on $1"
+	vc_log "ok: virtckptd on $1 ran clean under valgrind"
 }
 
 vc_daemon_kill() {
