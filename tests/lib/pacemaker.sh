@@ -77,6 +77,16 @@
 #                                a backup of NAME on NODE into its
 #                                VC_BACKUPS that must be backup ID at LEVEL;
 #                                keeps the reference under tag ID
+#   vc_sched_nodes NAME ID       the nodes whose virtckptd says it made
+#                                backup ID of NAME for its schedule, one
+#                                a line (exactly one when all is well)
+#   vc_sched_log NAME            what the nodes' virtckptd logged about
+#                                NAME's schedule (jobs, their output), each
+#                                line after its node: for diagnostics
+#   vc_last_backup NODE NAME     "ID HOST RESULT" of the last backup of
+#                                NAME as NODE's store records it (status
+#                                --json); nothing when none is
+#   vc_node_id NODE              NODE's corosync node id (virtckptd status)
 #   vc_rsc_meta RSC NAME VALUE   set a meta attribute of resource RSC
 #   vc_rsc_param RSC NAME VALUE  set a parameter of resource RSC
 #   vc_vm_node NAME              the node where crm_mon says NAME runs
@@ -708,6 +718,47 @@ vc_vm_backup() {
 	grep -q "backup $id ($level) of $name done" <<<"$VC_ERR" ||
 		vc_fail "backup $id of $name on $node was not $level: $VC_ERR"
 	ref_snapshot "$name" "$id"
+}
+
+# vc_sched_nodes NAME ID : a scheduled backup is a job of the node's
+# virtckptd running "virtckpt schedule run", whose output the daemon logs
+# ("schedule: NAME: backed up into DIR (backup ID, LEVEL)").
+vc_sched_nodes() {
+	local name=${1:?vc_sched_nodes NAME ID} id=${2:?vc_sched_nodes NAME ID} node
+	for node in "${VC_NODES[@]}"; do
+		if awk -v p="schedule: $name: backed up into " -v b=" (backup $id, " \
+			'index($0, p) && index($0, b) { f = 1 } END { exit !f }' \
+			"$VC_TMP/hosts/$node/log/virtckptd.log" 2>/dev/null; then
+			printf '%s\n' "$node"
+		fi
+	done
+	return 0
+}
+
+# vc_sched_log NAME
+vc_sched_log() {
+	local name=${1:?vc_sched_log NAME} node
+	for node in "${VC_NODES[@]}"; do
+		awk -v n="$node" -v a="schedule: $name: " -v b="schedule of $name" -v c=" of $name " \
+			'index($0, a) || index($0, b) || (index($0, "schedule") && index($0, c)) {
+				print "    " n ": " $0 }' "$VC_TMP/hosts/$node/log/virtckptd.log" 2>/dev/null || true
+	done
+}
+
+# vc_last_backup NODE NAME
+vc_last_backup() {
+	local node=${1:?vc_last_backup NODE NAME} name=${2:?vc_last_backup NODE NAME} out
+	out=$(vnck "$node" status --json -- "$name") || vc_fail "status --json $name on $node failed"
+	python3 -c '
+import json, sys
+lb = json.loads(sys.argv[1])["domains"][0]["last_backup"]
+if lb:
+    print(lb["id"], lb["node"], lb["result"])' "$out"
+}
+
+# vc_node_id NODE
+vc_node_id() {
+	vnck "${1:?vc_node_id NODE}" status | sed -n 's/^node: *//p'
 }
 
 # vc_node_attr NODE NAME : attrd_updater prints name="N" host="H"

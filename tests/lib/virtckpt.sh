@@ -102,6 +102,17 @@ backup_read() {
 		"$1/manifest.xml"
 }
 
+# backup_times DIR : "ID STARTED LEVEL" for each backup in DIR's manifest,
+# by id (STARTED: seconds since 1970, when it started); nothing when DIR
+# has no manifest yet.
+backup_times() {
+	[[ -f "$1/manifest.xml" ]] || return 0
+	perl -0ne 'while (/<backup\s([^>]*)>/g) {
+			my %a = $1 =~ /([\w-]+)="([^"]*)"/g;
+			print "$a{id} $a{started} $a{level}\n";
+		}' "$1/manifest.xml" | sort -n
+}
+
 # --- a backup caught while it runs ------------------------------------------
 #
 # backup_in_background DIR CMD... : runs CMD (a virtckpt backup into DIR,
@@ -109,6 +120,7 @@ backup_read() {
 # background, output in $VC_TMP/bg.out, and waits until it copies data.
 # Sets BG (the shell job, for wait) and BACKUP_PID (the virtckpt process,
 # as the real host sees it).
+# wait_sched_backup (below) catches a backup a schedule started instead.
 # suspend_backup / resume_backup : SIGSTOP / SIGCONT it, as ^Z and fg
 # would.  resume_backup also resumes the nsenter that runs it in the test
 # host: nsenter stops itself when its child stops, and only a SIGCONT of
@@ -144,6 +156,23 @@ wait_copied() {
 	done
 	cat "$VC_TMP/bg.out" >&2
 	vc_fail "the background backup did not copy $2 MiB into $1"
+}
+
+# wait_sched_backup DIR DOM [TIMEOUT] : waits until a backup of DOM into
+# DIR that "virtckpt schedule run" started (on any host of the test)
+# copies data, and sets BACKUP_PID to it (as the real host sees it), for
+# suspend_backup.  Returns 1 when none did within TIMEOUT s (default 30).
+wait_sched_backup() {
+	local dir=$1 dom=$2 timeout=${3:-30} i
+	BACKUP_PID=""
+	for ((i = 0; i < timeout * 20; i++)); do
+		if [[ -n "$(find "$dir" -path '*/.partial-*/vda.qcow2' -size +1k 2>/dev/null)" ]]; then
+			BACKUP_PID=$(pgrep -f -- " backup --no-progress --level [a-z]+ -o $dir -- $dom\$" | head -n 1 || true)
+			[[ -z "$BACKUP_PID" ]] || return 0
+		fi
+		sleep 0.05
+	done
+	return 1
 }
 
 suspend_backup() {
