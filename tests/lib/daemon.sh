@@ -15,12 +15,14 @@ node_store() { printf '%s/hosts/%s/store' "$VC_TMP" "$1"; }
 
 # vc_daemon_spawn NODE : virtckptd in the foreground, adopted by the
 # node's tini, logging to hosts/NODE/log/virtckptd.log; does not wait.
+# Run under the command VC_DAEMON_WRAP (an array, e.g. an strace) if set.
 vc_daemon_spawn() {
 	local n=$1 dir
 	dir="$VC_TMP/hosts/$n"
 	# shellcheck disable=SC2016
-	vc_node_on "$n" sh -c '"$1" -f -v -s "$2" -p "$3" >>"$4" 2>&1 &' sh \
-		"$VIRTCKPTD" "$(node_store "$n")" "$dir/virtckptd.pid" "$dir/log/virtckptd.log"
+	vc_node_on "$n" sh -c 'log=$1; shift; "$@" >>"$log" 2>&1 &' sh "$dir/log/virtckptd.log" \
+		${VC_DAEMON_WRAP[@]+"${VC_DAEMON_WRAP[@]}"} \
+		"$VIRTCKPTD" -f -v -s "$(node_store "$n")" -p "$dir/virtckptd.pid"
 }
 
 # vc_daemon_start NODE : vc_daemon_spawn, then waits until it answers.
