@@ -11,6 +11,13 @@ controllers, channels, serial console, VNC, a memory balloon, an RNG,
 seclabels), about 4 KiB, escaped into the document as the store keeps it.
 Every document has its own name and uuid, and a base equal to its
 version, as the end of a sync leaves it.  Prints the average size.
+With EVERY, each document also holds a schedule (store/schedule.h):
+every EVERY seconds, into /backup/NAME.
+
+forks TRACE PID: the processes PID forked, from TRACE, the output of
+`strace -f -ttt -e trace=clone,clone3,fork,vfork` (no -q silencing
+exits); prints one line per child, "CHILD FORKED EXITED" (wall-clock
+seconds; EXITED is "-" when it had not exited).
 """
 import os, sys, uuid
 from xml.sax.saxutils import escape
@@ -165,7 +172,7 @@ def checkpoint_xml(name, parent, created, domain):
                                              domain.replace('\n', '\n  ')))
 
 
-def document(name, ckpts, i):
+def document(name, ckpts, i, every=0):
     u = str(uuid.uuid4())
     dom = DOMAIN.format(id=i % 10000 + 1, name=name, uuid=u, m1=(i >> 16) & 255,
                         m2=(i >> 8) & 255, m3=i & 255, port=5900 + i % 1000)
@@ -186,16 +193,21 @@ def document(name, ckpts, i):
         out.append('      <xml>%s</xml>\n' % escape(checkpoint_xml(cp, parent, created, dom)))
         out.append('    </checkpoint>\n')
         parent = cp
-    out.append('  </checkpoints>\n</virtckpt-domain>\n')
+    out.append('  </checkpoints>\n')
+    if every:
+        out.append('  <schedule every="%d" set="1764000000">\n'
+                   '    <dir>/backup/%s</dir>\n  </schedule>\n' % (every, name))
+    out.append('</virtckpt-domain>\n')
     return ''.join(out).encode()
 
 
 def cmd_gen(argv):
     d, count, prefix, ckpts = argv[0], int(argv[1]), argv[2], int(argv[3])
+    every = int(argv[4]) if len(argv) > 4 else 0
     total = 0
     for i in range(1, count + 1):
         name = '%s%05d' % (prefix, i)
-        doc = document(name, ckpts, i)
+        doc = document(name, ckpts, i, every)
         total += len(doc)
         tmp = os.path.join(d, '.gen-%s' % name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -205,4 +217,33 @@ def cmd_gen(argv):
     print(total // count)
 
 
-{'gen': cmd_gen}[sys.argv[1]](sys.argv[2:])
+def cmd_forks(argv):
+    parent, forks, exits, pending = argv[1], {}, {}, {}
+    for line in open(argv[0]):
+        f = line.split(None, 2)
+        if len(f) < 3:
+            continue
+        pid, t, rest = f
+        if rest.startswith('+++ exited') or rest.startswith('+++ killed'):
+            exits[pid] = t
+        if pid != parent:
+            continue
+        if rest.startswith(('clone', 'fork', 'vfork')) and '<unfinished' in rest:
+            pending[pid] = (t, 'CLONE_THREAD' in rest)
+            continue
+        if rest.startswith('<... '):
+            if pid not in pending:
+                continue
+            (t, thread), call = pending.pop(pid), ''
+        else:
+            call, thread = rest, 'CLONE_THREAD' in rest
+            if not call.startswith(('clone', 'fork', 'vfork')):
+                continue
+        ret = rest.rsplit('=', 1)[-1].split()[0] if '=' in rest else ''
+        if not thread and ret.isdigit():
+            forks[ret] = t
+    for child, t in sorted(forks.items(), key=lambda kv: float(kv[1])):
+        print(child, t, exits.get(child, '-'))
+
+
+{'gen': cmd_gen, 'forks': cmd_forks}[sys.argv[1]](sys.argv[2:])

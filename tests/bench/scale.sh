@@ -32,6 +32,19 @@
 #     3 daemons over the sync); CPU of each daemon over it.  The stores'
 #     digests must then be identical.
 #
+# With VC_SCALE_MODE=scheduler (`make scale MODE=scheduler N=1000`), instead
+# of 0-4, the cost of virtckptd's scheduler (doc/virtckptd.pod, "Schedules"),
+# for each size, libvirtd running on every node with no domain:
+#  5. N documents with no schedule, then the same N documents each with a
+#     <schedule every="3600"> (none of those domains runs anywhere): time
+#     from the daemons' spawn until `status` on all 3 counts the schedules;
+#     the child processes of n1's daemon (each tick that finds a window to
+#     settle forks one that lists libvirt's running domains): how many, how
+#     long each lives, when the first ends; then idle for VC_SCALE_IDLE
+#     seconds: CPU of each daemon (own, and of its children), of each
+#     libvirtd, VmRSS; `virtckpt status` latency over VC_SCALE_STATUS_RUNS
+#     calls on n1.
+#
 # Every figure comes from a measurement; any failed measurement stops the
 # run with an error (vc_fail) rather than print a made-up number.
 #
@@ -39,7 +52,10 @@
 #   VC_SCALE_SIZES="1000 10000 50000"   domain counts (one pass each)
 #   VC_SCALE_CHECKPOINTS=10             checkpoints per document
 #   VC_SCALE_UPDATES=200                updates for each latency figure
-#   VC_SCALE_IDLE=20                    seconds of idle CPU sampling
+#   VC_SCALE_IDLE=20                    seconds of idle CPU sampling (120
+#                                       with VC_SCALE_MODE=scheduler)
+#   VC_SCALE_MODE=store                 or scheduler (step 5 only)
+#   VC_SCALE_STATUS_RUNS=200            `status` calls (scheduler mode)
 #   VC_SCALE_SYNC_TIMEOUT=1800          limit for each sync, seconds
 #   VC_SCALE_LOGDIR=DIR                 keep the daemon logs and CSVs
 # and those of tests/lib/functions.sh and cluster.sh (VC_KEEP_TMP=1, ...).
@@ -51,12 +67,18 @@ set -eu -o pipefail
 SIZES=${VC_SCALE_SIZES:-1000 10000 50000}
 CKPTS=${VC_SCALE_CHECKPOINTS:-10}
 UPDATES=${VC_SCALE_UPDATES:-200}
-IDLE=${VC_SCALE_IDLE:-20}
+MODE=${VC_SCALE_MODE:-store}
+case $MODE in
+store) IDLE=${VC_SCALE_IDLE:-20} ;;
+scheduler) IDLE=${VC_SCALE_IDLE:-120} ;;
+*) echo "VC_SCALE_MODE is store or scheduler, not '$MODE'" >&2; exit 2 ;;
+esac
+STATUS_RUNS=${VC_SCALE_STATUS_RUNS:-200}
 SYNC_TIMEOUT=${VC_SCALE_SYNC_TIMEOUT:-1800}
 LOGDIR=${VC_SCALE_LOGDIR:-}
 read -r -a sizes <<<"$SIZES"
 ((${#sizes[@]} > 0)) || { echo "VC_SCALE_SIZES is empty" >&2; exit 2; }
-for v in "${sizes[@]}" "$CKPTS" "$UPDATES" "$IDLE" "$SYNC_TIMEOUT"; do
+for v in "${sizes[@]}" "$CKPTS" "$UPDATES" "$IDLE" "$SYNC_TIMEOUT" "$STATUS_RUNS"; do
 	[[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "not a positive integer: $v" >&2; exit 2; }
 done
 for v in "${sizes[@]}"; do
@@ -115,6 +137,16 @@ rss_of() {
 	v=$(vc_node_on "$1" cat "/proc/$(vc_daemon_pid "$1")/status" |
 		awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }')
 	num "$v" "VmRSS of virtckptd on $1"
+}
+# cpu_pid NODE PID : user + system seconds of process PID of NODE, then
+# those of its children it waited for.
+cpu_pid() {
+	local v
+	v=$(vc_node_on "$1" cat "/proc/$2/stat" |
+		awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f %.2f", ($12 + $13) / hz, ($14 + $15) / hz }')
+	num "${v% *}" "CPU of process $2 on $1" >/dev/null
+	num "${v#* }" "CPU of the children of process $2 on $1" >/dev/null
+	printf '%s' "$v"
 }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
@@ -243,10 +275,136 @@ write_stall() {
 	for n in n1 n2 n3; do vc_wait_synced "$n" 3 120; done
 }
 
+# forks_of TRACE PID : the children process PID forked, "CHILD FORKED
+# EXITED" (scale-helper.py forks), from TRACE, its strace.
+forks_of() {
+	[[ -s "$1" ]] || vc_fail "no trace of the daemon ($1)"
+	python3 "$GEN" forks "$1" "$2" || vc_fail "cannot read the trace $1"
+}
+
+# wait_scheduler NODE COUNT : until NODE's status says the scheduler runs
+# with COUNT schedules (bounded).
+wait_scheduler() {
+	local i st
+	for ((i = 0; i < 1200; i++)); do
+		st=$(vnck "$1" status)
+		grep -q '^scheduler: running$' <<<"$st" && grep -q "^schedules: $2\$" <<<"$st" && return 0
+		sleep 0.1
+	done
+	vc_fail "the scheduler of $1 does not run with $2 schedules: $st"
+}
+
+# scheduler_pass SIZE : step 5 at SIZE documents, first with no schedule,
+# then each with one; a column each.
+scheduler_pass() {
+	local size=$1 every col t0 i0 i1 n v f synced st lat ran life
+	declare -A c0 c1 l0 l1 lv dp
+	for n in "${nodes[@]}"; do lv[$n]=$(vc_node_on "$n" pgrep -x libvirtd | head -n 1); done
+	for every in 0 3600; do
+		if ((every)); then col="$size, each with a schedule"; else col="$size, no schedule"; fi
+		cols+=("$col")
+		log "=== scheduler: $col"
+		for n in "${nodes[@]}"; do
+			[[ ! -e "$VC_TMP/hosts/$n/virtckptd.pid" ]] || vc_daemon_stop "$n"
+		done
+		for n in "${nodes[@]}"; do rm -rf "$(node_store "$n")"; done
+		mkdir -p "$(node_store n1)"
+		chmod 0700 "$(node_store n1)"
+		doc_avg=$(python3 "$GEN" gen "$(node_store n1)" "$size" vm "$CKPTS" "$every")
+		cp -a "$(node_store n1)" "$(node_store n2)"
+		cp -a "$(node_store n1)" "$(node_store n3)"
+		sync
+
+		# Each daemon under an strace that stops only at forks
+		# (seccomp): when each child is forked and when it exits.
+		t0=$EPOCHREALTIME
+		for n in "${nodes[@]}"; do
+			VC_DAEMON_WRAP=(strace -f --seccomp-bpf -ttt -e 'trace=clone,clone3,fork,vfork'
+				-o "$VC_TMP/trace-$size-$every-$n")
+			vc_daemon_start "$n"
+		done
+		unset VC_DAEMON_WRAP
+		node_cmd n1
+		read -r _ synced _ < <(bench syncwait "$t0" "$(node_store n1)" "$size" 3 \
+			"$SYNC_TIMEOUT" -- "${node_cmd[@]}" status) || vc_fail "no sync at $size domains"
+		for n in "${nodes[@]}"; do vc_wait_synced "$n" 3 120; done
+		for n in "${nodes[@]}"; do wait_scheduler "$n" $((every ? size : 0)); done
+		put "from the daemons' spawn: synced, s; the scheduler running with every schedule counted on all 3, s" \
+			"$col" "$(num "$synced" "time to synced"); $(vc_elapsed "$t0")"
+		sleep 5
+
+		# idle
+		i0=$EPOCHREALTIME
+		for n in "${nodes[@]}"; do
+			c0[$n]=$(cpu_pid "$n" "$(vc_daemon_pid "$n")")
+			l0[$n]=$(cpu_pid "$n" "${lv[$n]}")
+		done
+		sleep "$IDLE"
+		for n in "${nodes[@]}"; do
+			c1[$n]=$(cpu_pid "$n" "$(vc_daemon_pid "$n")")
+			l1[$n]=$(cpu_pid "$n" "${lv[$n]}")
+		done
+		i1=$EPOCHREALTIME
+		v=""
+		for n in "${nodes[@]}"; do
+			v+="${v:+ / }$(sub "${c1[$n]% *}" "${c0[$n]% *}") ($(sub "${c1[$n]#* }" "${c0[$n]#* }"))"
+		done
+		put "idle ${IDLE} s: CPU of virtckptd (of its children), n1 / n2 / n3, s" "$col" "$v"
+		put "idle ${IDLE} s: CPU of libvirtd, n1 / n2 / n3, s" "$col" \
+			"$(sub "${l1[n1]% *}" "${l0[n1]% *}") / $(sub "${l1[n2]% *}" "${l0[n2]% *}") / $(sub "${l1[n3]% *}" "${l0[n3]% *}")"
+		put "virtckptd VmRSS n1 / n2 / n3, MiB (idle)" "$col" "$(rss_of n1) / $(rss_of n2) / $(rss_of n3)"
+
+		# status
+		node_cmd n1
+		lat=$(bench runs "$STATUS_RUNS" -- "${node_cmd[@]}" status)
+		put "\`virtckpt status\` on n1 p50 / p99, ms ($STATUS_RUNS runs)" "$col" \
+			"$(num "$(field "$lat" 1)" status) / $(num "$(field "$lat" 3)" status)"
+		st=$(vnck n1 status)
+		ran=$(sed -n 's/^scheduled-runs: //p' <<<"$st")
+		[[ "$ran" == 0 ]] || vc_fail "n1's scheduler ran jobs for domains that do not run: $st"
+		put "n1's status: schedules; scheduler; scheduled-runs" "$col" \
+			"$(sed -n 's/^schedules: //p' <<<"$st"); $(sed -n 's/^scheduler: //p' <<<"$st"); $ran"
+
+		# The children, from the traces, complete once the daemons are gone.
+		for n in "${nodes[@]}"; do dp[$n]=$(vc_daemon_pid "$n"); done
+		for n in "${nodes[@]}"; do vc_daemon_stop "$n"; done
+		sleep 1
+		for n in "${nodes[@]}"; do
+			forks_of "$VC_TMP/trace-$size-$every-$n" "${dp[$n]}" >"$VC_TMP/forks-$size-$every-$n"
+		done
+		f=$VC_TMP/forks-$size-$every
+		v=$(awk -v t0="$t0" '$3 != "-" { printf "%.2f s; %.0f ms", $3 - t0, ($3 - $2) * 1000; exit }' "$f-n1")
+		put "first tick: n1's daemon's first child ended after (from spawn), s; it lived, ms" "$col" \
+			"${v:-no child}"
+		v=""
+		for n in "${nodes[@]}"; do
+			v+="${v:+ / }$(awk -v a="$i0" -v b="$i1" '$2 >= a && $2 < b' "$f-$n" | wc -l)"
+		done
+		life=$(cat "$f"-n? | awk -v a="$i0" -v b="$i1" '$2 >= a && $2 < b && $3 != "-" { print ($3 - $2) * 1000 }' |
+			sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f / %.1f / %.1f", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR]; else print "-" }')
+		put "idle ${IDLE} s: children forked, n1 / n2 / n3; their lifetime p50 / p99 / max, ms" "$col" "$v; $life"
+		log "$col: status $lat"
+		if [[ -n "$LOGDIR" ]]; then
+			cp "$VC_TMP/trace-$size-$every"-* "$LOGDIR/"
+			for n in "${nodes[@]}"; do
+				cp "$VC_TMP/hosts/$n/log/virtckptd.log" "$LOGDIR/virtckptd-$n-$size-$every.log"
+			done
+		fi
+	done
+}
+
 start_time=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in "${nodes[@]}"; do vc_corosync_start "$n"; done
 vc_wait_members n1 3
+
+cols=()
+if [[ $MODE == scheduler ]]; then
+	for n in "${nodes[@]}"; do vc_node_libvirtd_start "$n"; done
+	for size in "${sizes[@]}"; do scheduler_pass "$size"; done
+else
+# (Steps 0 to 4, not indented.)
+cols=(10 "${sizes[@]}")
 
 # ------------------------------------------------ 0. baseline: 10 domains --
 for n in "${nodes[@]}"; do vc_daemon_start "$n"; done
@@ -336,6 +494,7 @@ for size in "${sizes[@]}"; do
 		done
 	fi
 done
+fi
 
 # ---------------------------------------------------------------- report --
 end_time=$(date -u '+%H:%M:%S UTC')
@@ -347,21 +506,22 @@ corosync_v=$(corosync -v 2>/dev/null | sed -n "s/.*version '\([^']*\)'.*/\1/p" |
 rev=$(GIT_OPTIONAL_LOCKS=0 git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')
 
 cat <<EOF
-Run: $start_time - $end_time, \`tests/bench/scale.sh\` ($rev; load average at the start: $load_start, at the end: $load_end).
+Run: $start_time - $end_time, \`$([[ $MODE == store ]] || echo "VC_SCALE_MODE=$MODE ")tests/bench/scale.sh\` ($rev; load average at the start: $load_start, at the end: $load_end).
 
 - Machine: $(nproc) CPUs ($cpu), $mem_mib MiB RAM, kernel $(uname -r), stores on $fs; the 3 nodes share it.
 - corosync $corosync_v (knet, crypto none, defaults), 3 nodes in network namespaces (tests/lib/cluster.sh).
+$([[ $MODE == store ]] || echo "- libvirtd $(libvirtd --version | awk '{ print $NF }') running on every node, no domain defined.")
 - Documents: $CKPTS checkpoints each, every checkpoint's XML with the whole <domain> (scale-helper.py; $doc_avg bytes on average before the daemon rewrites them).
 
 EOF
-header="| measure | 10"
-sep="|---|---"
-for size in "${sizes[@]}"; do header+=" | $size"; sep+="|---"; done
+header="| measure"
+sep="|---"
+for col in "${cols[@]}"; do header+=" | $col"; sep+="|---"; done
 echo "$header |"
 echo "$sep|"
 for row in "${rows[@]}"; do
-	line="| $row | ${R["$row|10"]:--}"
-	for size in "${sizes[@]}"; do line+=" | ${R["$row|$size"]:--}"; done
+	line="| $row"
+	for col in "${cols[@]}"; do line+=" | ${R["$row|$col"]:--}"; done
 	echo "$line |"
 done
 log "done"

@@ -18,7 +18,8 @@ node_store() { printf '%s/hosts/%s/store' "$VC_TMP" "$1"; }
 #
 # With VC_DAEMON_VALGRIND=1 the daemon runs under valgrind memcheck, its
 # report in hosts/NODE/log/valgrind-PID.log, checked by vc_daemon_memcheck
-# after vc_daemon_stop (make memcheck-long).
+# after vc_daemon_stop (make memcheck-long).  Else under the command
+# VC_DAEMON_WRAP (an array, e.g. an strace) if set.
 vc_daemon_spawn() {
 	local n=$1 dir vg=()
 	dir="$VC_TMP/hosts/$n"
@@ -26,10 +27,12 @@ vc_daemon_spawn() {
 		vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
 			--errors-for-leak-kinds=definite --child-silent-after-fork=yes
 			--log-file="$dir/log/valgrind-%p.log")
+	elif [[ -n "${VC_DAEMON_WRAP[*]+set}" ]]; then
+		vg=("${VC_DAEMON_WRAP[@]}")
 	fi
 	# shellcheck disable=SC2016
-	vc_node_on "$n" sh -c '"$@" >>"$0" 2>&1 &' "$dir/log/virtckptd.log" \
-		"${vg[@]}" "$VIRTCKPTD" -f -v -s "$(node_store "$n")" -p "$dir/virtckptd.pid"
+	vc_node_on "$n" sh -c 'log=$1; shift; "$@" >>"$log" 2>&1 &' sh "$dir/log/virtckptd.log" \
+		${vg[@]+"${vg[@]}"} "$VIRTCKPTD" -f -v -s "$(node_store "$n")" -p "$dir/virtckptd.pid"
 }
 
 # vc_daemon_start NODE : vc_daemon_spawn, then waits until it answers.
