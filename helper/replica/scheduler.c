@@ -41,6 +41,11 @@ static struct {
   size_t running;               /* jobs */
   uint64_t next_job;
   const char *paused;           /* why nothing is scheduled now, or NULL */
+  /* The replica as of the last scan: the daemon is its only writer, by
+   * updates and syncs, so the table is current while these are.
+   */
+  bool scanned;
+  uint64_t scanned_updates, scanned_syncs;
   bool warned_libvirt;
   /* For status. */
   uint64_t runs, failures;
@@ -131,16 +136,21 @@ scan_one (const struct vc_doc_summary *s, void *unused)
   return 0;
 }
 
-/* Brings the table up to the store; sets the tick from the periods. */
-static void
+/* Brings the table up to the store; sets the tick from the periods.
+ * -1 when the store could not be listed (logged).
+ */
+static int
 refresh (void)
 {
   uint64_t shortest = VC_SCHEDULER_TICK_MAX * 4;
 
   for (size_t i = 0; i < S.scheds.len; i++)
     S.scheds.ptr[i].seen = false;
-  if (vc_store_scan (S.r->store, scan_one, NULL) == -1)
-    return;
+  if (vc_store_scan (S.r->store, scan_one, NULL) == -1) {
+    for (size_t i = 0; i < S.scheds.len; i++)
+      S.scheds.ptr[i].seen = true;
+    return -1;
+  }
   for (size_t i = S.scheds.len; i-- > 0;) {
     struct sched *e = &S.scheds.ptr[i];
     if (!e->seen && e->job == NULL)
@@ -149,6 +159,7 @@ refresh (void)
       shortest = e->every;
   }
   S.tick = shortest / 4 ? shortest / 4 : 1;
+  return 0;
 }
 
 /* --- runs ------------------------------------------------------------------- */
@@ -294,7 +305,12 @@ tick (void *unused)
   else
     S.paused = NULL;
   if (S.paused == NULL) {
-    refresh ();
+    if (!S.scanned || S.scanned_updates != S.r->updates_applied ||
+        S.scanned_syncs != S.r->syncs) {
+      S.scanned = refresh () == 0;
+      S.scanned_updates = S.r->updates_applied;
+      S.scanned_syncs = S.r->syncs;
+    }
     for (size_t i = 0; i < S.scheds.len && !look; i++)
       look = S.scheds.ptr[i].job == NULL && S.scheds.ptr[i].next_check <= now;
     if (look && !S.listing && S.running < VC_SCHEDULER_JOBS &&
