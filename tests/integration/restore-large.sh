@@ -19,14 +19,7 @@ set -eu -o pipefail
 vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
-LOOP=""
-_rl_exit() {
-	local rc=$?
-	[[ -z "$LOOP" ]] || losetup -d "$LOOP" || rc=1
-	vc_cleanup
-	exit "$rc"
-}
-trap _rl_exit EXIT
+vc_trap_loop
 
 ref_domain "$H" vm a 200
 

@@ -19,14 +19,7 @@ set -eu -o pipefail
 vc_single_host h1
 B=$VC_TMP/backups
 RUN=(--rundir "$VC_TMP/run")
-LOOP=""
-_rt_exit() {
-	local rc=$?
-	[[ -z "$LOOP" ]] || losetup -d "$LOOP" || rc=1
-	vc_cleanup
-	exit "$rc"
-}
-trap _rt_exit EXIT
+vc_trap_loop
 
 ref_domain "$H" vm a 64 b 48
 

@@ -266,6 +266,19 @@ ref_write_offline() {
 	qemu-io -f raw -c "write -P $2 $3 $4" "$VC_TMP/$1.ref" >/dev/null
 }
 
+# vc_trap_loop : the test attaches a loop device; its name goes in LOOP,
+# and the EXIT trap detaches it before vc_cleanup.
+vc_trap_loop() {
+	LOOP=""
+	trap _vc_loop_exit EXIT
+}
+_vc_loop_exit() {
+	local rc=$?
+	[[ -z "$LOOP" ]] || losetup -d "$LOOP" || rc=1
+	vc_cleanup
+	exit "$rc"
+}
+
 # ref_snapshot REFNAME TAG : keeps the reference as it is now.
 ref_snapshot() {
 	cp --sparse=always "$VC_TMP/$1.ref" "$VC_TMP/$1.ref@$2"
