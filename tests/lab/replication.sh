@@ -160,8 +160,9 @@ assert d["conflicts"] == 1
 assert d["recent_conflicts"] == [l[len("conflict: "):] for l in lines if l.startswith("conflict: ")]
 assert len(d["recent_conflicts"]) == 1 and d["recent_conflicts"][0].startswith("vm4: version ")
 assert d["last_error"] == (None if text["last-error"] == "-" else text["last-error"])
-assert d["leases"] == [] and d["jobs"] == []
-assert {k.replace("-", "_") for k in text if k != "conflict"} | {"version", "recent_conflicts", "leases", "jobs"} == set(d)
+assert d["leases"] == [] and d["jobs"] == [] and d["scheduled_running"] == []
+assert d["schedules"] == int(text["schedules"]) == 0 and d["scheduler"] == text["scheduler"] == "running"
+assert {k.replace("-", "_") for k in text if k != "conflict"} | {"version", "recent_conflicts", "leases", "jobs", "scheduled_running"} == set(d)
 PY
 done
 vc_log "ok: status --json says what status says, typed, on every node"
