@@ -40,7 +40,6 @@ static struct {
   bool listing;                 /* a lister child runs */
   size_t running;               /* jobs */
   uint64_t next_job;
-  const char *paused;           /* why nothing is scheduled now, or NULL */
   /* The replica as of the last scan: the daemon is its only writer, by
    * updates and syncs, so the table is current while these are.
    */
@@ -52,6 +51,17 @@ static struct {
 } S;
 
 static void tick (void *unused);
+
+/* Why nothing is scheduled now, or NULL. */
+static const char *
+paused (void)
+{
+  if (S.r->state != VC_REPLICA_SYNCED)
+    return "not synced with the cluster";
+  if (!S.r->quorate)
+    return "no quorum";
+  return NULL;
+}
 
 static void
 arm (void)
@@ -298,13 +308,7 @@ tick (void *unused)
   bool look = false;
 
   S.timer_armed = false;
-  if (S.r->state != VC_REPLICA_SYNCED)
-    S.paused = "not synced with the cluster";
-  else if (!S.r->quorate)
-    S.paused = "no quorum";
-  else
-    S.paused = NULL;
-  if (S.paused == NULL) {
+  if (paused () == NULL) {
     if (!S.scanned || S.scanned_updates != S.r->updates_applied ||
         S.scanned_syncs != S.r->syncs) {
       S.scanned = refresh () == 0;
@@ -341,7 +345,6 @@ vc_scheduler_init (qb_loop_t *loop, struct vc_replica *r)
   S.loop = loop;
   S.r = r;
   S.tick = VC_SCHEDULER_TICK_MAX;
-  S.paused = "starting";
   arm ();
 }
 
@@ -367,7 +370,7 @@ vc_scheduler_status (void)
   if (fp == NULL)
     return NULL;
   fprintf (fp, "schedules: %zu\n", S.scheds.len);
-  fprintf (fp, "scheduler: %s\n", S.paused ? S.paused : "running");
+  fprintf (fp, "scheduler: %s\n", paused () ? paused () : "running");
   fprintf (fp, "scheduled-runs: %" PRIu64 "\n", S.runs);
   fprintf (fp, "scheduled-failures: %" PRIu64 "\n", S.failures);
   for (size_t i = 0; i < S.scheds.len; i++)
