@@ -119,6 +119,12 @@ call (struct vc_daemon *d, int id, const void *a, size_t alen,
   return call_len (d, id, a, alen, b, blen, text, NULL);
 }
 
+/* Why the last vc_daemon_connect_remote found no full node to serve it,
+ * and the errno it returned.
+ */
+static char remote_why[2048];
+static int remote_errno;
+
 /* Why the last vc_daemon_connect found no trustworthy daemon (EPERM). */
 static char untrusted[512];
 
@@ -163,6 +169,7 @@ vc_daemon_connect (void)
   struct vc_daemon *d = calloc (1, sizeof *d);
   const char *t = getenv ("VIRTCKPT_DAEMON_TIMEOUT");
 
+  remote_errno = 0;             /* vc_daemon_unreachable: this call's */
   if (d == NULL)
     return NULL;
   d->timeout_ms = t && atoi (t) > 0 ? atoi (t) * 1000 : DEFAULT_TIMEOUT_MS;
@@ -196,12 +203,6 @@ vc_daemon_connect (void)
   }
   return NULL;
 }
-
-/* Why the last vc_daemon_connect_remote found no full node to serve it,
- * and the errno it returned.
- */
-static char remote_why[2048];
-static int remote_errno;
 
 const char *
 vc_daemon_unreachable (int err)

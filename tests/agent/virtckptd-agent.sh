@@ -291,8 +291,8 @@ no_daemon_in n1
 # --- a Pacemaker Remote node: pacemaker-remoted, no corosync ---------------
 # (a stand-in process of that name: the agent looks for it)
 # shellcheck disable=SC2016
-vc_node_on n1 sh -c '(exec -a pacemaker-remoted sleep 300) </dev/null >/dev/null 2>&1 & echo $! >"$1"' \
-	sh "$VC_TMP/remoted.pid"
+vc_node_on n1 bash -c '(exec -a pacemaker-remoted sleep 300) </dev/null >/dev/null 2>&1 & echo $! >"$1"' \
+	bash "$VC_TMP/remoted.pid"
 expect_ra 7 "probe on a Pacemaker Remote node" n1 monitor OCF_RESKEY_CRM_meta_interval=0
 expect_ra 5 "start on a Pacemaker Remote node" n1 start
 expect_reason "Pacemaker Remote node .*full nodes only.*#kind ne remote"

@@ -11,7 +11,10 @@
 # the daemon logs it); a key replaced on a full node takes effect without
 # a restart; a client that is not root cannot read the key; a relay whose
 # daemon is not quorate answers "stale" and the client goes to the next
-# full node; a daemon killed mid-session makes the next request fail over.
+# full node; a daemon killed mid-session makes the next request fail over;
+# a lease taken from n4 dies with its connection, and the session with it;
+# the relay ends with its daemon.  make memcheck-long runs it with the
+# daemons and the client under valgrind.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/daemon.sh
@@ -30,9 +33,19 @@ install_key() {
 	install -m 0640 -o root -g haclient "$2" \
 		"$VC_TMP/hosts/$1/root/etc/pacemaker/${3:-authkey}"
 }
-# rc [VAR=VALUE...] SERVERS STEP... : the remote client on n4.
+# rc [VAR=VALUE...] CLIENT SERVERS STEP... : the remote client on n4
+# (under valgrind with VIRTCKPT_VALGRIND=1).
 rc() {
-	vc_node_on n4 env "$@"
+	local vars=()
+	while [[ "${1:-}" == *=* ]]; do
+		vars+=("$1")
+		shift
+	done
+	vc_node_on n4 env ${vars[@]+"${vars[@]}"} ${VC_VALGRIND[@]+"${VC_VALGRIND[@]}"} "$@"
+}
+# relay_procs NODE : the relay's processes left in NODE.
+relay_procs() {
+	vc_node_on "$1" pgrep -x virtckptd-relay || true
 }
 log_of() { cat "$VC_TMP/hosts/$1/log/virtckptd.log"; }
 a1=$(vc_node_addr n1)
@@ -167,3 +180,40 @@ grep -q "going on with the next full node" "$VC_TMP/session.err" ||
 sed -n '/^<?xml/,/^<\/virtckpt-domain>/p' "$VC_TMP/session" | cmp - "$(node_store n2)/vm1.xml" ||
 	vc_fail "GET after the failover differs"
 vc_log "ok: a daemon killed mid-session: the next request goes to n2"
+[[ -n "$(relay_procs n2)" ]] || vc_fail "no relay process on n2"
+
+# --- a lease dies with the connection that took it -----------------------
+rm -f "$VC_TMP/go2"
+rc "$RC" "$a2,$a3" lease vm1 remote-job-1 server "wait:$VC_TMP/go2" status \
+	>"$VC_TMP/lease" 2>"$VC_TMP/lease.err" &
+client=$!
+for ((i = 0; i < 300; i++)); do
+	grep -q '^server:' "$VC_TMP/lease" && break
+	sleep 0.1
+done
+vc_assert_eq "server: $a2:3122" "$(grep '^server:' "$VC_TMP/lease")" "the lease is taken through n2"
+vc_wait_lease n3 vm1 2
+vc_daemon_kill n2
+touch "$VC_TMP/go2"
+if wait "$client"; then
+	vc_fail "a request went on after the connection holding a lease broke"
+fi
+grep -q "the lease taken through it died with the connection" "$VC_TMP/lease.err" ||
+	vc_fail "the lost lease was not said: $(cat "$VC_TMP/lease.err")"
+if grep -q '^state:' "$VC_TMP/lease"; then vc_fail "status answered without the lease"; fi
+vc_wait_lease n3 vm1 0
+vc_log "ok: a lease dies with its connection, and the session with it"
+
+# The relay ends with its daemon, killed or stopped (and, under
+# VC_DAEMON_VALGRIND=1, the daemon ran clean).
+for n in n1 n2; do
+	for ((i = 0; i < 50; i++)); do
+		[[ -z "$(relay_procs "$n")" ]] && break
+		sleep 0.1
+	done
+	[[ -z "$(relay_procs "$n")" ]] || vc_fail "the relay outlived $n's killed daemon: $(relay_procs "$n")"
+done
+vc_daemon_stop n3
+[[ -z "$(relay_procs n3)" ]] || vc_fail "the relay outlived n3's daemon: $(relay_procs n3)"
+vc_daemon_memcheck n3
+vc_log "ok: the relay goes with its daemon"
