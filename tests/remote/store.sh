@@ -117,5 +117,8 @@ vc_assert_eq "$before" "$(vc_node_on n4 ls -lA --time-style=full-iso /var/lib/vi
 no_copy_left "a failed command"
 vc_log "ok: no full node: exit 11, no local store"
 
-for n in n1 n2 n3; do vc_daemon_stop "$n"; done
+for n in n1 n2 n3; do
+	vc_daemon_stop "$n"
+	vc_daemon_memcheck "$n"
+done
 vc_log "PASS"
