@@ -10,23 +10,13 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/run-capture.h"
-#include "remote/remote-protocol.h"
+#include "remote/remote.h"
 #include "store/daemon-client.h"
 #include "store/remote-node.h"
 #include "store/store.h"
 
 /* crm_node goes through pacemaker_remoted's proxy on a remote node. */
 #define CRM_NODE_TIMEOUT 15
-
-static const char *
-authkey_path (void)
-{
-  const char *p = getenv ("VIRTCKPT_AUTHKEY");
-
-  if (p == NULL || *p == '\0')
-    p = getenv ("PCMK_authkey_location");
-  return p && *p ? p : VC_REMOTE_DEFAULT_AUTHKEY;
-}
 
 static const char *
 corosync_conf (void)
@@ -44,7 +34,7 @@ vc_remote_node (const char *store_dir)
 
   if (servers && *servers)
     return true;
-  if (access (authkey_path (), F_OK) == -1 || access (corosync_conf (), F_OK) == 0)
+  if (access (vc_remote_authkey_path (), F_OK) == -1 || access (corosync_conf (), F_OK) == 0)
     return false;
   if (asprintf (&marker, "%s/%s", store_dir, VC_REPLICA_MARKER) == -1)
     return false;
