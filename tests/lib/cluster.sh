@@ -26,8 +26,9 @@
 # libvirt directories of functions.sh (so libvirtd can run there later, see
 # vc_node_libvirtd_start), /etc/hosts (names every node), /etc/corosync
 # (generated corosync.conf), /var/lib/corosync, and when Pacemaker is
-# installed /var/lib/pacemaker and /var/log/pacemaker (directory trees
-# recreated with the packaged owners and modes).
+# installed /var/lib/pacemaker, /var/log/pacemaker and /etc/pacemaker
+# (directory trees recreated with the packaged owners and modes, no files:
+# a test puts each node's authkey in hosts/NAME/root/etc/pacemaker/).
 #
 # Per node, under $VC_TMP/hosts/NAME/ (besides functions.sh's files):
 # root/etc/corosync/corosync.conf, log/corosync.log (corosync's own log),

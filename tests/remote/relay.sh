@@ -8,13 +8,14 @@
 # a document imported on a full node reads byte-identical from n4, the
 # list of documents is the replica's, status comes through, a PUT from n4
 # is replicated; a wrong key is refused at the handshake (nothing served,
-# the daemon logs it); a key replaced on a full node takes effect without
-# a restart; a client that is not root cannot read the key; a relay whose
-# daemon is not quorate answers "stale" and the client goes to the next
-# full node; a daemon killed mid-session makes the next request fail over;
-# a lease taken from n4 dies with its connection, and the session with it;
-# the relay ends with its daemon.  make memcheck-long runs it with the
-# daemons and the client under valgrind.
+# the daemon logs it), so is a peer silent for 10 s; a key replaced on a
+# full node takes effect without a restart; a client that is not root
+# cannot read the key; a relay whose daemon is not quorate answers
+# "stale" and the client goes to the next full node; a daemon killed
+# mid-session makes the next request fail over; a lease taken from n4
+# dies with its connection, and the session with it; the relay ends with
+# its daemon.  make memcheck-long runs it with the daemons and the client
+# under valgrind.
 
 set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/daemon.sh
@@ -138,6 +139,19 @@ rc "$RC" "$a1" get vm1.xml | cmp - "$(node_store n1)/vm1.xml" ||
 	vc_fail "the new key does not serve"
 vc_assert_eq "$pid" "$(vc_daemon_pid n1)" "the same daemon serves the new key"
 vc_log "ok: a replaced key takes effect without a restart"
+
+# A peer that says nothing holds a connection for the handshake's 10 s at
+# most, and meanwhile the others are served.
+# shellcheck disable=SC2016
+vc_node_on n4 bash -c 'exec 3<>"/dev/tcp/$1/3122" && sleep 12' bash "$a1" &
+silent=$!
+sleep 1
+rc "$RC" "$a1" status | grep -qx 'state: synced' ||
+	vc_fail "a client is not served while another one says nothing"
+wait "$silent" || true
+log_of n1 | grep -q "relay: refused the Pacemaker Remote client $(vc_node_addr n4):[0-9]*: the TLS handshake took more than 10 s" ||
+	vc_fail "a silent peer was not timed out at the handshake"
+vc_log "ok: a silent peer is dropped after the handshake's 10 s, others served meanwhile"
 
 # --- freshness: a relay whose daemon is not quorate ----------------------
 vc_partition "n1" "n2 n3"
