@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/vc-strings.h"
 #include "replica/children.h"
+#include "replica/remote-relay.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -116,7 +117,9 @@ on_sigchld (int32_t sig, void *data)
   pid_t pid;
   int st;
 
-  while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
+  while ((pid = waitpid (-1, &st, WNOHANG)) > 0) {
+    if (vc_relay_reaped (pid, st))
+      continue;
     for (size_t i = 0; i < children.len; i++) {
       struct child *ch = children.ptr[i];
       if (ch->pid != pid)
@@ -126,6 +129,7 @@ on_sigchld (int32_t sig, void *data)
       child_maybe_done (ch);
       break;
     }
+  }
   return 0;
 }
 

@@ -148,7 +148,7 @@ stale (struct conn *c)
   char state[32] = "?", quorate[8] = "?";
   const char *p;
 
-  if (ipc_call (c, VC_IPC_STATUS, NULL, 0, &err, &text, &len) == -1 || err != 0) {
+  if (ipc_call (c, VC_IPC_STATE, NULL, 0, &err, &text, &len) == -1 || err != 0) {
     free (text);
     if (asprintf (&why, "virtckptd on %s does not answer its relay", c->host) == -1)
       why = NULL;
@@ -529,6 +529,26 @@ vc_relay_start (int port, const char *address, const char *authkey)
   listener_pid = pid;
   vc_notice ("serving Pacemaker Remote nodes on %s port %d (TLS, key from %s)",
              address ? address : "every address", port, path);
+}
+
+bool
+vc_relay_reaped (pid_t pid, int status)
+{
+  if (listener_pid <= 0 || pid != listener_pid)
+    return false;
+  listener_pid = 0;
+  /* Not started again: a listener forked now would hold the daemon's
+   * corosync connections.  Remote nodes go to the other full nodes.
+   */
+  if (WIFSIGNALED (status))
+    vc_error ("the relay for Pacemaker Remote nodes was killed by signal %d: "
+              "this node no longer serves them (restart virtckptd)",
+              WTERMSIG (status));
+  else
+    vc_error ("the relay for Pacemaker Remote nodes exited with status %d: "
+              "this node no longer serves them (restart virtckptd)",
+              WEXITSTATUS (status));
+  return true;
 }
 
 void

@@ -11,12 +11,20 @@
 #ifndef VIRTCKPT_REMOTE_RELAY_H
 #define VIRTCKPT_REMOTE_RELAY_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 /* Serves port (0: nothing) on address (NULL: every address, IPv6 and
  * IPv4) with the key from authkey (NULL: the default path, see
  * remote/remote.h).  Logs why it does not serve: no authkey, the port is
  * taken.  Call before the daemon opens anything.
  */
 extern void vc_relay_start (int port, const char *address, const char *authkey);
+
+/* The daemon reaped pid: true when it was the listener (logged: this
+ * node no longer serves remote nodes).
+ */
+extern bool vc_relay_reaped (pid_t pid, int status);
 
 /* Stops the listener (and so every connection) and reaps it. */
 extern void vc_relay_stop (void);

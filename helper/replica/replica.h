@@ -132,5 +132,8 @@ extern int vc_replica_send_job (struct vc_replica *r, const char *payload,
 
 /* A status report (key: value lines), malloc'd; status.c. */
 extern char *vc_replica_status (const struct vc_replica *r);
+/* Its first lines only: node, state, members, quorate (no scan of the
+ * replica). */
+extern char *vc_replica_state (const struct vc_replica *r);
 
 #endif

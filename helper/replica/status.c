@@ -28,6 +28,26 @@ count_docs (const struct vc_doc_summary *d, void *opaque)
 }
 
 char *
+vc_replica_state (const struct vc_replica *r)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *fp = open_memstream (&text, &len);
+
+  if (fp == NULL)
+    return NULL;
+  fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
+  fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
+           : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
+  fprintf (fp, "members:");
+  for (size_t i = 0; i < r->members.len; i++)
+    fprintf (fp, " %" PRIu32, r->members.ptr[i].nodeid);
+  fprintf (fp, "\nquorate: %s\n", r->quorate ? "yes" : "no");
+  fclose (fp);
+  return text;
+}
+
+char *
 vc_replica_status (const struct vc_replica *r)
 {
   char *text = NULL;

@@ -280,6 +280,12 @@ ipc_process (qb_ipcs_connection_t *c, void *data, size_t size)
     return 0;
   }
 
+  case VC_IPC_STATE: {
+    CLEANUP_FREE char *text = vc_replica_state (&d.replica);
+    reply (c, h->id, text ? 0 : -ENOMEM, text);
+    return 0;
+  }
+
   case VC_IPC_PUT_PART:
     return put_part (c, payload, len);
 

@@ -342,7 +342,7 @@ vc_daemon_wait_synced (struct vc_daemon *d, unsigned seconds)
 {
   for (unsigned tenths = 0; ; tenths++) {
     char *text = NULL;
-    if (call (d, VC_IPC_STATUS, NULL, 0, NULL, 0, &text) == -1) {
+    if (call (d, VC_IPC_STATE, NULL, 0, NULL, 0, &text) == -1) {
       free (text);
       return -1;
     }
@@ -496,6 +496,7 @@ repeatable (int id)
   switch (id) {
   case VC_IPC_HELLO:
   case VC_IPC_STATUS:
+  case VC_IPC_STATE:
   case VC_IPC_FORGET:
   case VC_IPC_SCHEDULE_NOW:
   case VC_IPC_JOB_POLL:

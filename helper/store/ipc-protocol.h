@@ -10,6 +10,7 @@
  *           -> empty reply (-EFBIG past VC_IPC_MAX_DOC: the pieces are dropped)
  *   FORGET  payload: the domain name -> reply once the tombstone is applied
  *   STATUS  -> "key: value" lines (see vc_replica_status)
+ *   STATE   -> the node, state, members and quorate lines of STATUS
  *   JOB_SUBMIT  payload: KIND DOMAIN ARG... (tab-separated, %-escaped)
  *           -> the id of a job handed to the member where DOMAIN runs
  *   JOB_POLL    payload: the id -> its state line, then its output
@@ -49,6 +50,11 @@ enum vc_ipc_request {
   VC_IPC_LEASE = 8,
   /* The scheduler looks at a domain now (replica/scheduler.h). */
   VC_IPC_SCHEDULE_NOW = 9,
+  /* The first lines of STATUS only (node, state, members, quorate):
+   * what a freshness check needs, without STATUS's scan of the replica
+   * (19 ms at 10 000 domains).
+   */
+  VC_IPC_STATE = 10,
 };
 
 #endif

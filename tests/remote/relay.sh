@@ -227,6 +227,16 @@ for n in n1 n2; do
 	done
 	[[ -z "$(relay_procs "$n")" ]] || vc_fail "the relay outlived $n's killed daemon: $(relay_procs "$n")"
 done
+# A listener that dies is said loudly by its daemon, which goes on.
+vc_node_on n3 pkill -KILL -o -x virtckptd-relay
+for ((i = 0; i < 50; i++)); do
+	log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9: this node no longer serves them' && break
+	sleep 0.1
+done
+log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9: this node no longer serves them' ||
+	vc_fail "n3's daemon did not say its relay died"
+vnck n3 status | grep -qx 'state: synced' || vc_fail "n3's daemon did not go on without its relay"
+vc_log "ok: a relay that dies is logged, the daemon goes on"
 vc_daemon_stop n3
 [[ -z "$(relay_procs n3)" ]] || vc_fail "the relay outlived n3's daemon: $(relay_procs n3)"
 vc_daemon_memcheck n3
