@@ -16,7 +16,10 @@
 # root:haclient 0640, in its private /etc/pacemaker).  The CIB holds one
 # ocf:pacemaker:remote resource per remote node, named after it, with
 # server= its address; vc_pcmk_cluster waits until each is Started and its
-# node online.  With VC_PCMK_DAEMON=agent the virtckptd clone gets a
+# node online.  On a remote node vnck (daemon.sh) runs virtckpt without
+# --store, and NAME-ckpt (vc_vm_create) has no store parameter: virtckpt
+# finds the cluster's store through a full node by itself there.  With
+# VC_PCMK_DAEMON=agent the virtckptd clone gets a
 # location rule "#kind eq remote" -> -INFINITY (virtckptd-on-full-nodes),
 # and NAME-ckpt is not colocated with the clone (vc_vm_create): VMs and
 # their checkpoints resources run on remote nodes too, virtckptd only on

@@ -692,9 +692,12 @@ vc_vm_create() {
 		printf '</instance_attributes>'
 		# Each node's replica, which is virtckpt's default store in
 		# production: what the agent writes when virtckptd is down must
-		# land there, not in the real host's default store.
+		# land there, not in the real host's default store.  None on a
+		# remote node: virtckpt uses the cluster's store through a full
+		# node there, and would use an explicit one alone.
 		for nd in "${VC_NODES[@]}"; do
-			_vc_node_ia "$ck" "$nd" store "$(node_store "$nd")"
+			vc_node_is_remote "$nd" ||
+				_vc_node_ia "$ck" "$nd" store "$(node_store "$nd")"
 		done
 		printf '<meta_attributes id="%s-meta">' "$ck"
 		_vc_nv "$ck-am" allow-migrate "$ckmigrate"
