@@ -5,7 +5,9 @@
 #
 # A lab of 3 full nodes (corosync, Pacemaker, virtckptd) and 2 Pacemaker
 # Remote nodes r1 r2 (pacemaker-remoted, libvirtd; no corosync, no
-# virtckptd), see tests/lib/pacemaker-remote.sh.  First what the remote
+# virtckptd), see tests/lib/pacemaker-remote.sh; virtckptd runs as the
+# clone virtckptd-clone, on the full nodes only, without a failed start
+# on a remote node.  Then what the remote
 # nodes look like from inside: one authkey everywhere, no corosync.conf,
 # crm_node -l lists the full nodes, crm_node -n names the node, every name
 # resolves, crm_mon answers.  Then vm7 (ocf:heartbeat:VirtualDomain,
@@ -18,7 +20,14 @@ set -eu -o pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/pacemaker.sh
 . "$(dirname "$0")/../lib/pacemaker.sh"
 
+# virtckptd as Pacemaker runs it: a clone, kept off the remote nodes.
+VC_PCMK_DAEMON=agent
 vc_pcmk_lab 3 2
+clone=$(_vc_crm_xml | awk '/<clone id="virtckptd-clone"/ { c = 1 } c && /<\/clone>/ { c = 0 }
+	c && /<resource id="virtckptd"/ && /role="Started"/ { getline; sub(/.*<node name="/, ""); sub(/".*/, ""); print }' |
+	sort | xargs)
+vc_assert_eq "n1 n2 n3" "$clone" "virtckptd-clone runs on the full nodes only"
+vc_assert_eq "" "$(vc_pcmk_failures)" "no failed action (none of virtckptd on a remote node)"
 FULL=(n1 n2 n3)
 
 # --- the remote nodes ---------------------------------------------------------
