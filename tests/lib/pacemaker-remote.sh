@@ -57,6 +57,12 @@
 #   - A remote node's libqb IPC answers only for what pacemaker-remoted
 #     proxies (cib, attrd, controller, lrmd, ...): crm_mon, cibadmin and
 #     crm_resource work there; corosync, cpg and virtckptd IPC do not.
+#   - A failed start of NAME-ckpt on a node sends the VM away (the
+#     colocation "NAME-ckpt with NAME" has influence=true, Pacemaker's
+#     default): NAME-ckpt is stopped there (its stop captures, and never
+#     fails), the VM live-migrates to the best other node, NAME-ckpt
+#     starts there, within 2-3 s of the failure; fail-count INFINITY keeps
+#     NAME-ckpt, and so the VM, off that node until a cleanup.
 #   - Live migrations between any two nodes (remote or full) take 3-4 s
 #     for an idle TCG guest (migrate_to, migrate_from, "running
 #     (migrated)").
