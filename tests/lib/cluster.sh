@@ -240,8 +240,7 @@ _vc_hub_stop() {
 # Only those that exist on the real host (they are mount points).
 _vc_cluster_dirs() {
 	local d
-	for d in /etc/corosync /var/lib/corosync /var/lib/pacemaker /var/log/pacemaker \
-		/etc/pacemaker; do
+	for d in /etc/corosync /var/lib/corosync /var/lib/pacemaker /var/log/pacemaker /etc/pacemaker; do
 		[[ -d "$d" ]] && printf '%s\n' "$d"
 	done
 	return 0
