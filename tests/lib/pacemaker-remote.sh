@@ -63,6 +63,9 @@
 #     fails), the VM live-migrates to the best other node, NAME-ckpt
 #     starts there, within 2-3 s of the failure; fail-count INFINITY keeps
 #     NAME-ckpt, and so the VM, off that node until a cleanup.
+#   - A full node's crash (vc_node_crash) that held a remote node's
+#     connection: another full node takes the connection over within
+#     10-16 s; the VMs on the remote node keep running, unrestarted.
 #   - Live migrations between any two nodes (remote or full) take 3-4 s
 #     for an idle TCG guest (migrate_to, migrate_from, "running
 #     (migrated)").
