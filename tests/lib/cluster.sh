@@ -28,17 +28,18 @@
 # (generated corosync.conf), /var/lib/corosync, and when Pacemaker is
 # installed /var/lib/pacemaker, /var/log/pacemaker and /etc/pacemaker
 # (directory trees recreated with the packaged owners and modes, no files:
-# the real host's authkey is not seen in the nodes).
-#
-# With M > 0 (vc_cluster_init N M), nodes r1..rM (198.18.0.(100+I)) are
-# made the same way but get no corosync.conf (their /etc/corosync stays
-# empty): Pacemaker Remote nodes, started by pacemaker-remote.sh.
+# a test puts each node's authkey in hosts/NAME/root/etc/pacemaker/).
 #
 # Per node, under $VC_TMP/hosts/NAME/ (besides functions.sh's files):
 # root/etc/corosync/corosync.conf, log/corosync.log (corosync's own log),
 # log/corosync.out (its stdout/stderr), log/pacemakerd.out,
 # root/var/log/pacemaker/pacemaker.log, corosync.pid and pacemakerd.pid
 # (PIDs as seen inside the node).
+#
+# Remote nodes: with M > 0 (vc_cluster_init N M), nodes r1..rM
+# (198.18.0.(100+I)) are made the same way but get no corosync.conf (their
+# /etc/corosync stays empty): Pacemaker Remote nodes, started by
+# pacemaker-remote.sh.
 #
 # Cleanup: nodes are in VC_HOSTS, so vc_cleanup stops them; vc_cluster_init
 # replaces the EXIT trap of vc_init by one that also stops the hub.  The hub
