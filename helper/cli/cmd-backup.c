@@ -143,7 +143,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
    * that no handed-over backup of the domain runs elsewhere meanwhile
    * (during a migration, or a start).
    */
-  if ((runs == 1 || nowhere) && (lease = vc_backup_lease (bo.domain, &ret)) == NULL &&
+  if ((runs == 1 || nowhere) && (lease = vc_backup_lease (bo.domain, o->store_dir, &ret)) == NULL &&
       ret != VC_EXIT_OK)
     return ret;
 
@@ -155,8 +155,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   ret = vc_store_open_cli (&store, o->store_dir, o->store_explicit, true);
   if (ret < 0) {
     vc_daemon_close (lease);
-    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
-                                            : VC_EXIT_ERROR;
+    return vc_store_open_exit_code (ret);
   }
   conn = vc_libvirt_open (o->uri);
   if (conn == NULL) {

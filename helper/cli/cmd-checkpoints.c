@@ -407,8 +407,7 @@ with_store (const struct vc_options *opts, const char *name, const char *arg,
   ret = vc_store_open_cli (&store, opts->store_dir, opts->store_explicit,
                            writes);
   if (ret < 0)
-    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
-                                            : VC_EXIT_ERROR;
+    return vc_store_open_exit_code (ret);
   ret = fn (opts, &store, argv);
   vc_store_close (&store);
   return ret;

@@ -18,6 +18,8 @@
 #include "common/exit-codes.h"
 #include "common/json-writer.h"
 #include "common/log.h"
+#include "common/vc-strings.h"
+#include "store/remote-node.h"
 
 /* The state line only: a value elsewhere (a domain name in a conflict,
  * an error) cannot pass for it (common/kv-lines.h).
@@ -54,6 +56,8 @@ static const struct vc_kv_kind status_kinds[] = {
   { "last-error", NULL, VC_KV_STRING_OR_DASH },
   /* "version" is the document's: a daemon's own would be another key. */
   { "version", "daemon_version", VC_KV_STRING },
+  /* on a Pacemaker Remote node: the full node that answered */
+  { "served-by", "served_by", VC_KV_STRING },
   { NULL },
 };
 
@@ -81,13 +85,20 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   if (argc != 0 || o->domains || o->check || o->attribute)
     return vc_status_domains (o, argc, argv);
   int why = ENOENT;
+  bool remote_node = false;
 
   for (;;) {
-    d = vc_daemon_connect ();
+    d = vc_daemon_open (o->store_dir, &remote_node);
     if (d == NULL)
       why = errno;
     else {
       text = vc_daemon_status (d);
+      if (text && vc_daemon_is_remote (d)) {
+        /* Which full node answered for this remote node. */
+        char *served = vc_printf ("served-by: %s\n%s", vc_daemon_server (d), text);
+        free (text);
+        text = served;
+      }
       vc_daemon_close (d);
       /* It runs, so a failure here must not read "not running". */
       if (text == NULL)
@@ -104,7 +115,8 @@ vc_cmd_status (const struct vc_options *o, int argc, char **argv)
   if (text == NULL) {
     vc_error ("%s%s", vc_daemon_unreachable (why),
               o->wait_synced ? " (waited for it)" : "");
-    return why == ENOENT ? VC_EXIT_NO_DAEMON
+    return remote_node ? VC_EXIT_NO_CLUSTER
+         : why == ENOENT ? VC_EXIT_NO_DAEMON
          : why == EPERM ? VC_EXIT_UNTRUSTED_DAEMON : VC_EXIT_ERROR;
   }
   bool synced = is_synced (text);

@@ -20,6 +20,7 @@
 #include "common/vc-strings.h"
 #include "libvirt/libvirt-conn.h"
 #include "store/daemon-client.h"
+#include "store/remote-node.h"
 
 #define POLL_MS 200
 /* How long a daemon just (re)joining the cluster may take to sync. */
@@ -215,9 +216,10 @@ vc_handover (const struct vc_options *o, const char *kind, const char *domain,
 }
 
 struct vc_daemon *
-vc_backup_lease (const char *domain, int *status)
+vc_backup_lease (const char *domain, const char *store_dir, int *status)
 {
-  struct vc_daemon *d = vc_daemon_connect ();
+  bool remote_node;
+  struct vc_daemon *d = vc_daemon_open (store_dir, &remote_node);
   const char *env = getenv ("VIRTCKPT_LEASE_JOB");
   CLEANUP_FREE char *job = NULL, *why = NULL;
   char host[256] = "";

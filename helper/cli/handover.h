@@ -27,6 +27,7 @@ extern int vc_handover (const struct vc_options *o, const char *kind,
  * VC_EXIT_ERROR when another node holds it (said), else OK (no daemon,
  * or no cluster with quorum: warned; the local run lock still applies).
  */
-extern struct vc_daemon *vc_backup_lease (const char *domain, int *status);
+extern struct vc_daemon *vc_backup_lease (const char *domain,
+                                          const char *store_dir, int *status);
 
 #endif

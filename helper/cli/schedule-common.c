@@ -36,7 +36,7 @@ vc_sched_open_store (const struct vc_options *opts, struct vc_store *store, bool
   int r = vc_store_open_cli (store, opts->store_dir, opts->store_explicit, writes);
 
   if (r < 0)
-    return r == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON : VC_EXIT_ERROR;
+    return vc_store_open_exit_code (r);
   return VC_EXIT_OK;
 }
 

@@ -256,8 +256,7 @@ vc_status_domains (const struct vc_options *o, int argc, char **argv)
     }
   ret = vc_store_open_cli (&store, o->store_dir, o->store_explicit, false);
   if (ret < 0)
-    return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
-                                            : VC_EXIT_ERROR;
+    return vc_store_open_exit_code (ret);
   ret = run (o, &store, argc, argv);
   vc_store_close (&store);
   return ret;

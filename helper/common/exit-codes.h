@@ -38,6 +38,11 @@ enum {
    * one failed, the chain is broken, or its schedule is overdue).
    */
   VC_EXIT_UNHEALTHY = 10,
+  /* On a Pacemaker Remote node, no full node's virtckptd could be used
+   * (none answers, the key is refused, none is synced with a quorate
+   * cluster): the command used no store at all.
+   */
+  VC_EXIT_NO_CLUSTER = 11,
 };
 
 #endif

@@ -29,6 +29,8 @@
 #include "common/log.h"
 #include "replica/ipc-pieces.h"
 #include "replica/jobs.h"
+#include "replica/remote-relay.h"
+#include "remote/remote-protocol.h"
 #include "replica/scheduler.h"
 #include "replica/replica.h"
 #include "store/store.h"
@@ -546,6 +548,8 @@ on_signal (int32_t sig, void *data)
   return 0;
 }
 
+enum { OPT_REMOTE_PORT = 256, OPT_REMOTE_ADDRESS, OPT_AUTHKEY };
+
 static void
 usage (FILE *fp)
 {
@@ -556,10 +560,15 @@ usage (FILE *fp)
 "  -f, --foreground     stay in the foreground, log to stderr\n"
 "  -s, --store=DIR      the local replica (default %s)\n"
 "  -p, --pidfile=FILE   write the daemon's pid to FILE\n"
+"      --remote-port=PORT  serve Pacemaker Remote nodes on PORT (default %d;\n"
+"                       0: not at all)\n"
+"      --remote-address=ADDR  only on ADDR (default every address)\n"
+"      --authkey=FILE   the key's file (default $VIRTCKPT_AUTHKEY,\n"
+"                       $PCMK_authkey_location, %s)\n"
 "  -v, --verbose        more logging (twice: debug)\n"
 "  -h, --help           this help\n"
 "  -V, --version        the version\n"
-"See virtckptd(8).\n", STORE_DIR);
+"See virtckptd(8).\n", STORE_DIR, VC_REMOTE_PORT, VC_REMOTE_DEFAULT_AUTHKEY);
   fprintf (fp, "Report bugs to: %s\n", PACKAGE_BUGREPORT);
 }
 
@@ -587,9 +596,15 @@ main (int argc, char **argv)
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
+    { "remote-port", required_argument, NULL, OPT_REMOTE_PORT },
+    { "remote-address", required_argument, NULL, OPT_REMOTE_ADDRESS },
+    { "authkey", required_argument, NULL, OPT_AUTHKEY },
     { NULL, 0, NULL, 0 },
   };
   const char *store_dir = STORE_DIR, *pidfile = NULL;
+  const char *remote_address = NULL, *authkey = NULL;
+  int remote_port = VC_REMOTE_PORT;
+  char *end;
   bool foreground = false;
   int verbose = 0, c;
   struct group *g;
@@ -602,6 +617,16 @@ main (int argc, char **argv)
     case 'v': verbose++; break;
     case 'h': usage (stdout); return 0;
     case 'V': printf ("virtckptd %s\n", PACKAGE_VERSION); return 0;
+    case OPT_REMOTE_PORT:
+      errno = 0;
+      remote_port = strtol (optarg, &end, 10);
+      if (errno || *end || end == optarg || remote_port < 0 || remote_port > 65535) {
+        fprintf (stderr, "virtckptd: --remote-port: not a port: %s\n", optarg);
+        return 2;
+      }
+      break;
+    case OPT_REMOTE_ADDRESS: remote_address = optarg; break;
+    case OPT_AUTHKEY: authkey = optarg; break;
     default: usage (stderr); return 2;
     }
   }
@@ -622,6 +647,8 @@ main (int argc, char **argv)
     d.have_haclient = true;
   }
   signal (SIGPIPE, SIG_IGN);
+  /* First: the relay's listener is forked before anything is open. */
+  vc_relay_start (remote_port, remote_address, authkey);
   d.loop = qb_loop_create ();
   if (d.loop == NULL || vc_store_open (&d.store, store_dir, true) == -1)
     return 1;
@@ -657,6 +684,7 @@ main (int argc, char **argv)
   vc_store_close (&d.store);
   if (pidfile)
     unlink (pidfile);
+  vc_relay_stop ();
   qb_loop_destroy (d.loop);
   qb_log_fini ();
   return 0;

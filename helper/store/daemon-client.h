@@ -3,6 +3,7 @@
 #ifndef VIRTCKPT_DAEMON_CLIENT_H
 #define VIRTCKPT_DAEMON_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vc_daemon;
@@ -15,9 +16,46 @@ struct vc_daemon;
  */
 extern struct vc_daemon *vc_daemon_connect (void);
 extern const char *vc_daemon_unreachable (int err);
+
+/* --- from a Pacemaker Remote node (remote/remote-protocol.h) --- */
+
+/* From a Pacemaker Remote node: the relay of virtckptd on the first of
+ * servers ("HOST" or "HOST:PORT", port VC_REMOTE_PORT by default) that
+ * answers, is authenticated and is fresh; NULL with errno set and the
+ * reason for vc_daemon_unreachable (errno) (wrong key, no key readable,
+ * none reachable, all stale: each its own text naming the servers tried).
+ * errno: EKEYREJECTED a server refused our key (or we its), ENOKEY the
+ * authkey cannot be used here (missing, unreadable, unsafe), ESTALE
+ * every server that answered is not synced with a quorate cluster,
+ * EHOSTUNREACH none answered, EINVAL a malformed server.
+ * A request that fails because the connection broke (EOF, reset,
+ * timeout) or because the server went stale is sent again to the next
+ * server when it is safe to repeat (HELLO, STATUS, GET, LIST, FORGET,
+ * SCHEDULE_NOW, JOB_POLL; a PUT restarts its pieces).  A LEASE or
+ * JOB_SUBMIT in flight fails (ECONNRESET); once a lease was taken, a
+ * broken connection fails every later request (ENOTCONN): the lease
+ * died with it.
+ */
+extern struct vc_daemon *vc_daemon_connect_remote (const char *const *servers,
+                                                   size_t n);
+extern bool vc_daemon_is_remote (const struct vc_daemon *d);
+/* "HOST:PORT" now serving, NULL when local. */
+extern const char *vc_daemon_server (const struct vc_daemon *d);
+/* The bytes of FILE in the serving node's replica: 0, 1 when there is
+ * none, -1 error (logged).  *text is NUL-terminated.  Locally: the
+ * daemon's store directory.
+ */
+extern int vc_daemon_get_file (struct vc_daemon *d, const char *file,
+                               char **text, size_t *len);
+/* The names of the documents in the serving node's replica: 0 or -1
+ * (logged).
+ */
+extern int vc_daemon_list_files (struct vc_daemon *d, char ***names, size_t *n);
 extern void vc_daemon_close (struct vc_daemon *d);
 
-/* The daemon's store directory (owned by d). */
+/* The daemon's store directory (owned by d); remote: the serving full
+ * node's, a path on that node.
+ */
 extern const char *vc_daemon_store_dir (struct vc_daemon *d);
 
 /* Replicates a document / a tombstone; returns once applied on this node.

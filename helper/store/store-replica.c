@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/vc-strings.h"
 #include "store/daemon-client.h"
+#include "store/remote-node.h"
 #include "store/store.h"
 #include "store/store-internal.h"
 
@@ -32,7 +33,31 @@ vc_store_open_cli (struct vc_store *store, const char *dir, bool explicit_dir,
   const char *no = getenv ("VIRTCKPT_NO_DAEMON");
 
   if (no == NULL || *no == '\0') {
-    daemon = vc_daemon_connect ();
+    bool remote_node;
+    daemon = vc_daemon_open (dir, &remote_node);
+    if (daemon == NULL && remote_node) {
+      /* Its own store would fork the chain the cluster holds. */
+      vc_error ("%s", vc_daemon_unreachable (errno));
+      return VC_STORE_NO_CLUSTER;
+    }
+    if (daemon && vc_daemon_is_remote (daemon)) {
+      if (explicit_dir) {
+        vc_warn ("this is a Pacemaker Remote node, whose store is the cluster's "
+                 "(through %s): using %s alone, unreplicated",
+                 vc_daemon_server (daemon), dir);
+        vc_daemon_close (daemon);
+        daemon = NULL;
+      }
+      else {
+        if (vc_store_open_remote (store, daemon) == -1) {
+          vc_daemon_close (daemon);
+          return -1;
+        }
+        vc_info ("using the replicated store through virtckptd on %s "
+                 "(this is a Pacemaker Remote node)", vc_daemon_server (daemon));
+        return 0;
+      }
+    }
     if (daemon == NULL && errno == EPERM) {
       /* Not the local store either: whoever squats the daemon's name
        * would make this node's writes bypass the cluster unnoticed.

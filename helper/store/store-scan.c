@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "store/name-map.h"
+#include "store/remote-node.h"
 #include "store/schedule.h"
 #include "store/store-scan.h"
 #include "common/vector.h"
@@ -224,6 +225,8 @@ vc_store_summary (struct vc_store *store, const char *domain,
   struct stat st;
   int r;
 
+  if (file && vc_store_remote_fetch (store, file) == -1)
+    return -1;
   if (file && store->dirfd != -1 && store->scan == NULL)
     store->scan = calloc (1, sizeof *store->scan);
   if (file && store->scan && store->dirfd != -1 &&
@@ -272,7 +275,7 @@ vc_store_scan (struct vc_store *store,
     entries_free (&scan->entries);
     return 0;
   }
-  if (list_files (store, &now) == -1) {
+  if (vc_store_remote_fetch_all (store) == -1 || list_files (store, &now) == -1) {
     entries_free (&now);
     return -1;
   }

@@ -20,6 +20,7 @@
 #include "store/document.h"
 #include "common/log.h"
 #include "store/name-map.h"
+#include "store/remote-node.h"
 #include "store/store.h"
 #include "store/store-internal.h"
 #include "store/store-scan.h"
@@ -36,6 +37,8 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
   store->lockfd = -1;
   store->unreplicated = store->warned_unreplicated = false;
   store->replica_node = 0;
+  store->remote = store->remote_all = false;
+  store->remote_fetched = (string_vector) empty_vector;
   store->scan = NULL;
   store->dirfd = vc_open_trusted_dir (dir, "checkpoint store");
   if (store->dirfd == -1 && errno == ENOENT && create) {
@@ -72,6 +75,7 @@ vc_store_open (struct vc_store *store, const char *dir, bool create)
 void
 vc_store_close (struct vc_store *store)
 {
+  vc_store_remote_close (store);
   vc_daemon_close (store->daemon);
   store->daemon = NULL;
   if (store->lockfd >= 0)
@@ -181,6 +185,8 @@ load_file_quietly (struct vc_store *store, const char *file,
 
   if (store->dirfd == -1)
     return 1;
+  if (vc_store_remote_fetch (store, file) == -1)
+    return -1;
   if (vc_read_file (store->dirfd, file, VC_XML_MAX_SIZE, &buf, &len) == -1) {
     if (errno == ENOENT)
       return 1;
@@ -268,6 +274,7 @@ vc_store_save (struct vc_store *store, const struct vc_chain *chain)
       vc_error ("cannot format the store document of %s", chain->domain);
       return -1;
     }
+    vc_store_remote_wrote (store, file);
     return vc_daemon_put (store->daemon, chain->domain, doc, len);
   }
   if (store->dirfd == -1) {
@@ -358,6 +365,7 @@ vc_store_remove (struct vc_store *store, const char *domain)
     if (r != 0)
       return r;
     vc_chain_clear (&chain);
+    vc_store_remote_wrote (store, file);
     return vc_daemon_forget (store->daemon, domain);
   }
   if (store->dirfd == -1)
@@ -417,6 +425,8 @@ vc_store_list_any (struct vc_store *store, string_vector *names, bool tombstones
 
   if (store->dirfd == -1)
     return 0;
+  if (vc_store_remote_fetch_all (store) == -1)
+    return -1;
   if ((d = vc_opendir_at (store->dirfd)) == NULL) {
     vc_error ("cannot list %s: %m", store->dir);
     return -1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "store/chain.h"
+#include "common/exit-codes.h"
 #include "common/vector.h"
 
 DEFINE_VECTOR_TYPE (string_vector, char *);
@@ -34,6 +35,13 @@ struct vc_store {
   bool unreplicated;
   bool warned_unreplicated;
   uint32_t replica_node;
+  /* On a Pacemaker Remote node (store/remote-node.h): dir is a private
+   * snapshot of a full node's replica, reached through daemon; it holds
+   * the files of remote_fetched, or all of them when remote_all.
+   */
+  bool remote;
+  bool remote_all;
+  string_vector remote_fetched;
   /* What vc_store_scan (store-scan.h) knows of the documents. */
   struct vc_store_scan *scan;
 };
@@ -53,7 +61,9 @@ extern int vc_store_mark_replica (struct vc_store *store, uint32_t nodeid);
 extern int vc_store_open (struct vc_store *store, const char *dir, bool create);
 extern void vc_store_close (struct vc_store *store);
 
-/* For the CLI: uses virtckptd's replica when a daemon runs here (unless
+/* For the CLI: uses virtckptd's replica when a daemon runs here (on a
+ * Pacemaker Remote node, the replica of a full node; see remote-node.h)
+ * (unless
  * VIRTCKPT_NO_DAEMON is set, or dir was given explicitly and differs from
  * the daemon's), the local store dir otherwise.  Says which with -v.
  * Returns 0, -1 on error, VC_STORE_UNTRUSTED_DAEMON when the process
@@ -61,8 +71,19 @@ extern void vc_store_close (struct vc_store *store);
  * used at all); errors are logged.
  */
 #define VC_STORE_UNTRUSTED_DAEMON (-2)
+/* On a Pacemaker Remote node, no full node could be reached (logged):
+ * no store is used at all.
+ */
+#define VC_STORE_NO_CLUSTER (-3)
 extern int vc_store_open_cli (struct vc_store *store, const char *dir,
                               bool explicit_dir, bool create);
+/* The exit code (common/exit-codes.h) for a failed vc_store_open_cli. */
+static inline int
+vc_store_open_exit_code (int ret)
+{
+  return ret == VC_STORE_UNTRUSTED_DAEMON ? VC_EXIT_UNTRUSTED_DAEMON
+    : ret == VC_STORE_NO_CLUSTER ? VC_EXIT_NO_CLUSTER : VC_EXIT_ERROR;
+}
 
 /* Takes the writers' lock (fails clearly on a read-only store), waiting
  * up to 30 s for another writer; vc_store_lock_now does not wait.

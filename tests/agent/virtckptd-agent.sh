@@ -8,7 +8,8 @@
 # monitor; start after it; corosync stopped under the daemon (monitor: an
 # error with a reason) and restarted (monitor: fine again once the daemon
 # reconnected); stop twice; a foreign daemon is not taken for the resource;
-# a bad configuration; ocf-tester; start without corosync.
+# a bad configuration; ocf-tester; start without corosync; probe and start
+# on a Pacemaker Remote node (not installed there, with a reason).
 #
 # First, without a cluster: tools/ocf-man.sh makes ocf_virtckpt_virtckptd(7)
 # from the agent's meta-data, and ocf_heartbeat_VirtualDomain(7) from
@@ -159,6 +160,9 @@ expect_ra 7 "probe without the binary" n1 monitor OCF_RESKEY_CRM_meta_interval=0
 expect_ra 0 "validate-all" n1 validate-all
 expect_ra 6 "args with -f" n1 validate-all OCF_RESKEY_args="-v -f"
 expect_reason "must not contain '-f'"
+expect_ra 6 "remote_port not a port" n1 validate-all OCF_RESKEY_remote_port=70000
+expect_ra 6 "relative authkey" n1 validate-all OCF_RESKEY_authkey=authkey
+expect_reason "authkey must be an absolute path"
 expect_ra 6 "relative store" n1 validate-all OCF_RESKEY_store=store
 expect_ra 5 "missing binary" n1 validate-all OCF_RESKEY_binary=/nonexistent/virtckptd
 expect_ra 6 "globally-unique clone" n1 validate-all OCF_RESKEY_CRM_meta_globally_unique=true
@@ -283,6 +287,17 @@ expect_ra 1 "start without corosync" n1 start
 expect_reason "corosync is not running"
 vc_log "failed in $(vc_elapsed "$t0")s"
 no_daemon_in n1
+
+# --- a Pacemaker Remote node: pacemaker-remoted, no corosync ---------------
+# (a stand-in process of that name: the agent looks for it)
+# shellcheck disable=SC2016
+vc_node_on n1 bash -c '(exec -a pacemaker-remoted sleep 300) </dev/null >/dev/null 2>&1 & echo $! >"$1"' \
+	bash "$VC_TMP/remoted.pid"
+expect_ra 7 "probe on a Pacemaker Remote node" n1 monitor OCF_RESKEY_CRM_meta_interval=0
+expect_ra 5 "start on a Pacemaker Remote node" n1 start
+expect_reason "Pacemaker Remote node .*full nodes only.*#kind ne remote"
+no_daemon_in n1
+vc_node_on n1 kill "$(cat "$VC_TMP/remoted.pid")"
 vc_corosync_start n1
 vc_wait_members n1 3
 

@@ -19,9 +19,9 @@ obj=$out/obj
 mkdir -p "$obj"
 
 # shellcheck disable=SC2207 # pkg-config output is a list of words
-PKG_CFLAGS=($(pkg-config --cflags libxml-2.0 libqb nettle libxxhash))
+PKG_CFLAGS=($(pkg-config --cflags libxml-2.0 libqb nettle libxxhash gnutls))
 # shellcheck disable=SC2207
-PKG_LIBS=($(pkg-config --libs libxml-2.0 libqb nettle libxxhash))
+PKG_LIBS=($(pkg-config --libs libxml-2.0 libqb nettle libxxhash gnutls))
 # qsort (NULL, 0, ...) of an empty vector is undefined by the letter
 # and harmless in glibc; a NULL that matters faults under ASan anyway.
 # shellcheck disable=SC2054 # the commas are clang's
@@ -46,7 +46,7 @@ folder () {      # NAME [EXCLUDED-FILE]...
   done
 }
 COMMON=$(folder common)
-STORE="$COMMON $(folder store)"
+STORE="$COMMON $(folder remote) $(folder store)"
 declare -A TARGETS=(
   [document]="$STORE"
   [manifest]="$COMMON backup/checksum backup/manifest backup/manifest-check"
@@ -57,7 +57,7 @@ declare -A TARGETS=(
   [resume-record]="$COMMON backup/checksum backup/manifest backup/manifest-check
     backup/extent backup/resume-record"
   [qcow2-chain]="$COMMON backup/extent backup/qcow2-read backup/restore-map"
-  [replica]="$STORE $(folder replica replica/virtckptd replica/jobs replica/children replica/scheduler)"
+  [replica]="$STORE $(folder replica replica/virtckptd replica/jobs replica/children replica/scheduler replica/remote-relay)"
 )
 
 compile () {     # SOURCE OBJECT

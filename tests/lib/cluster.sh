@@ -54,6 +54,10 @@
 #                                     nodes, see pacemaker-remote.sh)
 #   vc_corosync_cluster N             the same, corosync started, N members
 #   vc_cluster_stop                   kill all nodes and the hub
+#   vc_cluster_add_host nI            one more node on the network, outside
+#                                     corosync's node list (I > N): no
+#                                     corosync there, as on a Pacemaker
+#                                     Remote node
 #   vc_node_on NAME CMD...            run CMD in all of NAME's namespaces
 #   vc_node_addr NAME                 print NAME's address
 #   vc_node_is_remote NAME            true for r1..rM
@@ -361,6 +365,33 @@ vc_cluster_init() {
 	done
 	VC_CLUSTER_INIT_SECS=$(vc_elapsed "$t0")
 	vc_log "cluster of $n nodes (${VC_NODES[*]}) set up in ${VC_CLUSTER_INIT_SECS}s"
+}
+
+# vc_cluster_add_host nI : after vc_cluster_init N (I > N), a node on the
+# cluster's network (address as vc_node_addr says) with its private
+# directories, but outside corosync's node list: it has no corosync.conf
+# and counts for no vote.
+vc_cluster_add_host() {
+	local name=${1:?vc_cluster_add_host nI} idx dirs deadline ports
+	[[ "$name" =~ ^n([0-9]+)$ ]] || _vc_error "vc_cluster_add_host: name must be nI"
+	idx=${BASH_REMATCH[1]}
+	((idx > VC_CLUSTER_SIZE && idx <= 200)) ||
+		_vc_error "vc_cluster_add_host: $name is in the cluster's node list"
+	! _vc_is_node "$name" || _vc_error "vc_cluster_add_host: $name exists"
+	mapfile -t dirs < <(_vc_cluster_dirs)
+	_vc_host_prepare "$name" "${dirs[@]}"
+	cp "$(_vc_hostdir "${VC_NODES[0]}")/root/etc/hosts" "$(_vc_hostdir "$name")/root/etc/hosts"
+	_vc_host_spawn "$name" 1
+	_vc_node_finish "$name" "$idx"
+	deadline=$((SECONDS + 10))
+	while :; do
+		ports=$(_vc_hub_on bridge link show 2>/dev/null |
+			grep -c "vc-$name.*master br0 .*state forwarding" || true)
+		((ports == 1)) && break
+		((SECONDS < deadline)) || _vc_error "bridge: vc-$name not forwarding"
+		sleep 0.05
+	done
+	vc_log "host $name on the cluster's network, outside corosync"
 }
 
 # vc_corosync_cluster N : vc_cluster_init N, corosync on every node, and

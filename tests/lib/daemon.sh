@@ -25,7 +25,7 @@ vc_daemon_spawn() {
 	dir="$VC_TMP/hosts/$n"
 	if [[ "${VC_DAEMON_VALGRIND:-0}" == 1 ]]; then
 		vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
-			--errors-for-leak-kinds=definite --child-silent-after-fork=yes
+			--errors-for-leak-kinds=definite --child-silent-after-fork=yes --vgdb=no
 			--log-file="$dir/log/valgrind-%p.log")
 	elif [[ -n "${VC_DAEMON_WRAP[*]+set}" ]]; then
 		vg=("${VC_DAEMON_WRAP[@]}")

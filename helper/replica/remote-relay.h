@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* virtckptd's relay for Pacemaker Remote nodes (remote/remote-protocol.h):
+ * a listener process, forked before the daemon opens anything else, that
+ * forks one process per connection.  Each does the TLS handshake with a
+ * key read from the authkey at that moment (a replaced key takes effect
+ * at once), then relays the client's requests to this daemon over the
+ * local IPC, as a local client, and serves GET and LIST from the replica
+ * itself.  A request that reads the store is refused (-ESTALE) while the
+ * daemon is not synced with a quorate cluster.
+ */
+#ifndef VIRTCKPT_REMOTE_RELAY_H
+#define VIRTCKPT_REMOTE_RELAY_H
+
+/* Serves port (0: nothing) on address (NULL: every address, IPv6 and
+ * IPv4) with the key from authkey (NULL: the default path, see
+ * remote/remote.h).  Logs why it does not serve: no authkey, the port is
+ * taken.  Call before the daemon opens anything.
+ */
+extern void vc_relay_start (int port, const char *address, const char *authkey);
+
+/* Stops the listener (and so every connection) and reaps it. */
+extern void vc_relay_stop (void);
+
+#endif
