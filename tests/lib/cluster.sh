@@ -36,6 +36,11 @@
 # root/var/log/pacemaker/pacemaker.log, corosync.pid and pacemakerd.pid
 # (PIDs as seen inside the node).
 #
+# Remote nodes: with M > 0 (vc_cluster_init N M), nodes r1..rM
+# (198.18.0.(100+I)) are made the same way but get no corosync.conf (their
+# /etc/corosync stays empty): Pacemaker Remote nodes, started by
+# pacemaker-remote.sh.
+#
 # Cleanup: nodes are in VC_HOSTS, so vc_cleanup stops them; vc_cluster_init
 # replaces the EXIT trap of vc_init by one that also stops the hub.  The hub
 # keeps its init.pid in $VC_TMP/hosts/_hub/, where the watchdog of vc_init
@@ -43,7 +48,10 @@
 # call vc_cluster_stop first.
 #
 # Functions:
-#   vc_cluster_init N                 build hub + nodes n1..nN (no daemons)
+#   vc_cluster_init N [M]             build hub + nodes n1..nN (no daemons),
+#                                     and M nodes r1..rM that are not
+#                                     corosync members (Pacemaker Remote
+#                                     nodes, see pacemaker-remote.sh)
 #   vc_corosync_cluster N             the same, corosync started, N members
 #   vc_cluster_stop                   kill all nodes and the hub
 #   vc_cluster_add_host nI            one more node on the network, outside
@@ -52,6 +60,7 @@
 #                                     Remote node
 #   vc_node_on NAME CMD...            run CMD in all of NAME's namespaces
 #   vc_node_addr NAME                 print NAME's address
+#   vc_node_is_remote NAME            true for r1..rM
 #   vc_corosync_start NAME            start corosync -f (waits for its IPC)
 #   vc_corosync_stop NAME             SIGTERM, wait (bounded) for the exit
 #   vc_corosync_kill NAME             SIGKILL
@@ -80,7 +89,9 @@
 #                              in the reserved test range 198.18.0.0/15)
 
 VC_CLUSTER_SIZE=0
-VC_NODES=()             # n1..nN
+VC_CLUSTER_REMOTE=0
+VC_NODES=()             # n1..nN, then r1..rM
+VC_REMOTE_NODES=()      # r1..rM: in VC_NODES too, never corosync members
 VC_WAIT_SECS=""
 VC_CLUSTER_NET=${VC_CLUSTER_NET:-198.18.0}
 _VC_HUB=_hub            # not a valid host name: cannot collide with a host
@@ -103,11 +114,27 @@ _vc_need_node() {
 	_vc_is_node "$1" || _vc_error "no cluster node '$1' (nodes: ${VC_NODES[*]:-none})"
 }
 
-# vc_node_addr NAME
+# vc_node_addr NAME : nI is .(10+I), rI is .(100+I).
 vc_node_addr() {
 	local name=${1:?vc_node_addr NAME}
 	_vc_need_node "$name"
-	printf '%s.%d\n' "$VC_CLUSTER_NET" $((10 + ${name#n}))
+	_vc_addr_of "$name"
+}
+
+_vc_addr_of() {
+	case $1 in
+	r*) printf '%s.%d\n' "$VC_CLUSTER_NET" $((100 + ${1#r})) ;;
+	*) printf '%s.%d\n' "$VC_CLUSTER_NET" $((10 + ${1#n})) ;;
+	esac
+}
+
+# vc_node_is_remote NAME
+vc_node_is_remote() {
+	local n
+	for n in "${VC_REMOTE_NODES[@]}"; do
+		[[ "$n" == "$1" ]] && return 0
+	done
+	return 1
 }
 
 # vc_node_on NAME CMD... : CMD in NAME's mount, network, PID and UTS
@@ -241,15 +268,16 @@ _vc_corosync_conf() {
 
 # Prepare node NAME's directory and start its namespaces (no daemons):
 # a host of functions.sh's kind with its own network namespace, the
-# cluster's private directories, corosync.conf and an /etc/hosts naming
-# every node.
+# cluster's private directories, corosync.conf (not on a remote node rI:
+# its private /etc/corosync stays empty) and an /etc/hosts naming every
+# node.
 _vc_node_spawn_ns() {
 	local name=$1 dir root d dirs
 	mapfile -t dirs < <(_vc_cluster_dirs)
 	_vc_host_prepare "$name" "${dirs[@]}"
 	dir=$(_vc_hostdir "$name")
 	root=$dir/root
-	if [[ -d "$root/etc/corosync" ]]; then
+	if [[ -d "$root/etc/corosync" && "$name" == n* ]]; then
 		_vc_corosync_conf "$dir/log/corosync.log" >"$root/etc/corosync/corosync.conf"
 	fi
 	{
@@ -257,16 +285,19 @@ _vc_node_spawn_ns() {
 		for ((d = 1; d <= VC_CLUSTER_SIZE; d++)); do
 			printf '%s.%d\tn%d\n' "$VC_CLUSTER_NET" $((10 + d)) "$d"
 		done
+		for ((d = 1; d <= VC_CLUSTER_REMOTE; d++)); do
+			printf '%s.%d\tr%d\n' "$VC_CLUSTER_NET" $((100 + d)) "$d"
+		done
 	} >"$root/etc/hosts"
 	_vc_host_spawn "$name" 1
 }
 
 # Wait for node NAME's namespaces, then plumb its veth and address.
 _vc_node_finish() {
-	local name=$1 idx=$2 ipid addr
+	local name=$1 ipid addr
 	_vc_host_ready "$name"
 	ipid=$(<"$(_vc_hostdir "$name")/init.pid")
-	addr=$VC_CLUSTER_NET.$((10 + idx))
+	addr=$(_vc_addr_of "$name")
 	# Created in the hub, the node end moved straight into the node's netns.
 	_vc_hub_on ip link add "vc-$name" type veth peer name eth0 netns "$ipid" ||
 		_vc_error "node $name: cannot create its veth"
@@ -277,6 +308,7 @@ _vc_node_finish() {
 	vc_on "$name" ip link set eth0 up ||
 		_vc_error "node $name: cannot bring eth0 up"
 	VC_NODES+=("$name")
+	[[ "$name" != r* ]] || VC_REMOTE_NODES+=("$name")
 }
 
 _vc_cluster_exit_trap() {
@@ -286,12 +318,15 @@ _vc_cluster_exit_trap() {
 	exit "$rc"
 }
 
-# vc_cluster_init N
+# vc_cluster_init N [M]
 vc_cluster_init() {
-	local n=${1:?vc_cluster_init N} i t0 tool
+	local n=${1:?vc_cluster_init N [M]} m=${2:-0} i t0 tool
 	[[ -n "$VC_TMP" ]] || _vc_error "vc_init was not called"
 	if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > 32)); then
 		_vc_error "vc_cluster_init: N must be 1..32"
+	fi
+	if ! [[ "$m" =~ ^[0-9]+$ ]] || ((m > 32)); then
+		_vc_error "vc_cluster_init: M must be 0..32"
 	fi
 	((VC_CLUSTER_SIZE == 0)) || _vc_error "vc_cluster_init: a cluster exists already"
 	for tool in corosync corosync-quorumtool corosync-cmapctl ip iptables ps; do
@@ -302,22 +337,30 @@ vc_cluster_init() {
 	t0=$EPOCHREALTIME
 	trap '_vc_cluster_exit_trap' EXIT
 	VC_CLUSTER_SIZE=$n
+	VC_CLUSTER_REMOTE=$m
 	VC_NODES=()
+	VC_REMOTE_NODES=()
 	_vc_hub_start
 	for ((i = 1; i <= n; i++)); do
 		_vc_node_spawn_ns "n$i"
 	done
+	for ((i = 1; i <= m; i++)); do
+		_vc_node_spawn_ns "r$i"
+	done
 	for ((i = 1; i <= n; i++)); do
-		_vc_node_finish "n$i" "$i"
+		_vc_node_finish "n$i"
+	done
+	for ((i = 1; i <= m; i++)); do
+		_vc_node_finish "r$i"
 	done
 	# Every bridge port up (both veth ends up) and forwarding, bounded.
 	local deadline=$((SECONDS + 10)) ports
 	while :; do
 		ports=$(_vc_hub_on bridge link show 2>/dev/null |
 			grep -c 'master br0 .*state forwarding' || true)
-		((ports == n)) && break
+		((ports == n + m)) && break
 		((SECONDS < deadline)) ||
-			_vc_error "bridge: $ports of $n ports forwarding: $(_vc_hub_on bridge link show 2>&1)"
+			_vc_error "bridge: $ports of $((n + m)) ports forwarding: $(_vc_hub_on bridge link show 2>&1)"
 		sleep 0.05
 	done
 	VC_CLUSTER_INIT_SECS=$(vc_elapsed "$t0")
@@ -373,8 +416,10 @@ vc_cluster_stop() {
 		fi
 	done
 	VC_NODES=()
+	VC_REMOTE_NODES=()
 	_vc_hub_stop || rc=1
 	VC_CLUSTER_SIZE=0
+	VC_CLUSTER_REMOTE=0
 	return "$rc"
 }
 

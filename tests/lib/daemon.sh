@@ -94,10 +94,16 @@ vc_daemon_kill() {
 }
 
 # vnck NODE ARGS... : virtckpt on NODE, through its daemon (same store).
+# On a Pacemaker Remote node (cluster.sh's rI), without --store: there
+# virtckpt reaches the cluster's store through a full node by itself.
 vnck() {
 	local n=$1
 	shift
-	vc_node_on "$n" "${VC_VALGRIND[@]}" "$VIRTCKPT" --store "$(node_store "$n")" "$@"
+	if vc_node_is_remote "$n"; then
+		vc_node_on "$n" "${VC_VALGRIND[@]}" "$VIRTCKPT" "$@"
+	else
+		vc_node_on "$n" "${VC_VALGRIND[@]}" "$VIRTCKPT" --store "$(node_store "$n")" "$@"
+	fi
 }
 
 # vc_wait_synced NODE MEMBERS [TIMEOUT] : the daemon is synced with MEMBERS

@@ -39,9 +39,13 @@
 # (no reshuffling of running VMs when resources are added).
 #
 # Functions:
-#   vc_pcmk_cluster N            the whole cluster above; sets
-#                                VC_PCMK_START_SECS
-#   vc_pcmk_lab N                vc_init and vc_pcmk_cluster N
+#   vc_pcmk_cluster N [M]        the whole cluster above; sets
+#                                VC_PCMK_START_SECS.  With M, also M
+#                                Pacemaker Remote nodes r1..rM (see
+#                                pacemaker-remote.sh): libvirtd and
+#                                pacemaker-remoted, no corosync, no
+#                                virtckptd
+#   vc_pcmk_lab N [M]            vc_init and vc_pcmk_cluster N [M]
 #   vc_pcmk_timing WHAT          the scenario's TIMING line
 #   vc_vm_create NAME IMAGE [OPTION]...
 #                                domain NAME (TCG, transient, XML in
@@ -58,6 +62,8 @@
 #                                run; sets VC_VM_NODE.  Options:
 #       --no-migrate             allow-migrate=false (moves stop and start
 #                                the VM); default: true (live migration)
+#       --no-ckpt                NAME alone, without NAME-ckpt (vc_vm_move
+#                                then waits for NAME only)
 #       --ckpt-migrate           allow-migrate=true on NAME-ckpt too, as in
 #                                agent/README.md: Pacemaker runs its
 #                                migrate_to/migrate_from.  Default: false,
@@ -318,11 +324,12 @@ _vc_pcmk_daemon_clone() {
 		printf '</meta_attributes></clone>'
 	)
 	_vc_cib_add resources "$xml"
+	((${#VC_REMOTE_NODES[@]} == 0)) || _vc_pcmk_daemon_full_only
 	_vc_wait_clone virtckptd "$count" "$VC_PCMK_TIMEOUT"
-	for node in "${VC_NODES[@]}"; do
+	for node in "${VC_NODES[@]:0:count}"; do
 		vc_wait_synced "$node" "$count"
 	done
-	vc_log "virtckptd-clone (ocf:virtckpt:virtckptd) started and synced on ${VC_NODES[*]} in $(vc_elapsed "$t0")s"
+	vc_log "virtckptd-clone (ocf:virtckpt:virtckptd) started and synced on ${VC_NODES[*]:0:count} in $(vc_elapsed "$t0")s"
 }
 
 # _vc_cib_add SECTION XML : adds XML to the CIB section (resources,
@@ -386,12 +393,12 @@ _vc_wait_clone() {
 	done
 }
 
-# vc_pcmk_lab N : vc_init and vc_pcmk_cluster N, as every scenario
+# vc_pcmk_lab N [M] : vc_init and vc_pcmk_cluster N [M], as every scenario
 # starts; also starts the clock of vc_pcmk_timing.
 vc_pcmk_lab() {
 	vc_init
 	_VC_PCMK_T0=$EPOCHREALTIME
-	vc_pcmk_cluster "${1:?vc_pcmk_lab N}"
+	vc_pcmk_cluster "${1:?vc_pcmk_lab N [M]}" "${2:-0}"
 }
 
 # vc_pcmk_timing WHAT : a scenario's last line, "TIMING cluster ...s,
@@ -401,9 +408,9 @@ vc_pcmk_timing() {
 	vc_log "TIMING cluster ${VC_PCMK_START_SECS}s, ${1:?vc_pcmk_timing WHAT}, total $(vc_elapsed "$_VC_PCMK_T0")s"
 }
 
-# vc_pcmk_cluster N
+# vc_pcmk_cluster N [M]
 vc_pcmk_cluster() {
-	local n=${1:?vc_pcmk_cluster N} t0 node ocf ocflib tool
+	local n=${1:?vc_pcmk_cluster N [M]} m=${2:-0} t0 node ocf ocflib tool full
 	for tool in pacemakerd crm_mon crm_resource crm_attribute cibadmin; do
 		command -v "$tool" >/dev/null 2>&1 || _vc_skip "$tool not found"
 	done
@@ -420,10 +427,13 @@ vc_pcmk_cluster() {
 		;;
 	*) _vc_error "VC_PCMK_DAEMON must be manual or agent, not '$VC_PCMK_DAEMON'" ;;
 	esac
+	((m == 0)) || _vc_pcmk_remote_check
 	t0=$EPOCHREALTIME
 	_VC_DEFAULT_STORE_BEFORE=$(_vc_default_store_state)
-	vc_cluster_init "$n"
+	vc_cluster_init "$n" "$m"
 	trap '_vc_pcmk_exit_trap' EXIT
+	full=("${VC_NODES[@]:0:n}")
+	((m == 0)) || _vc_pcmk_authkey
 	VC_SHARED=$VC_TMP/shared
 	mkdir -m 0755 "$VC_SHARED"
 	ocf=$(_vc_pcmk_ocf_dir)
@@ -436,8 +446,11 @@ vc_pcmk_cluster() {
 		_vc_pcmk_libvirt_conf "$node"
 		_vc_libvirtd_spawn "$node" --listen
 	done
-	for node in "${VC_NODES[@]}"; do
+	for node in "${full[@]}"; do
 		vc_corosync_start "$node"
+	done
+	for node in "${VC_REMOTE_NODES[@]}"; do
+		_vc_remoted_start "$node"
 	done
 	for node in "${VC_NODES[@]}"; do
 		_vc_libvirtd_wait "$node" "${VC_HOST_START_TIMEOUT:-60}"
@@ -445,18 +458,19 @@ vc_pcmk_cluster() {
 	vc_log "libvirtd (--listen) up on ${VC_NODES[*]}"
 	vc_wait_members "${VC_NODES[0]}" "$n"
 	if [[ "$VC_PCMK_DAEMON" == manual ]]; then
-		for node in "${VC_NODES[@]}"; do
+		for node in "${full[@]}"; do
 			vc_daemon_start "$node"
 		done
-		for node in "${VC_NODES[@]}"; do
+		for node in "${full[@]}"; do
 			vc_wait_synced "$node" "$n"
 		done
-		vc_log "virtckptd synced on ${VC_NODES[*]}"
+		vc_log "virtckptd synced on ${full[*]}"
 	fi
-	for node in "${VC_NODES[@]}"; do
+	for node in "${full[@]}"; do
 		vc_pacemaker_start "$node"
 	done
 	vc_wait_online "${VC_NODES[0]}" "$n" "$VC_PCMK_TIMEOUT"
+	((m == 0)) || _vc_pcmk_remote_join
 	if [[ "$VC_PCMK_DAEMON" == agent ]]; then
 		_vc_pcmk_daemon_clone "$n"
 	fi
@@ -471,7 +485,11 @@ vc_pcmk_cluster() {
 			>/dev/null 2>&1 || vc_fail "node $node: Pacemaker does not find ocf:virtckpt:checkpoints"
 	done
 	VC_PCMK_START_SECS=$(vc_elapsed "$t0")
-	vc_log "TIMING cluster (corosync, libvirtd, virtckptd, Pacemaker) ready in ${VC_PCMK_START_SECS}s"
+	if ((m == 0)); then
+		vc_log "TIMING cluster (corosync, libvirtd, virtckptd, Pacemaker) ready in ${VC_PCMK_START_SECS}s"
+	else
+		vc_log "TIMING cluster ($n full nodes: corosync, libvirtd, virtckptd, Pacemaker; $m remote nodes: libvirtd, pacemaker-remoted) ready in ${VC_PCMK_START_SECS}s"
+	fi
 }
 
 # ------------------------------------------------------------------- state --
@@ -608,11 +626,12 @@ _vc_wait_running() {
 vc_vm_create() {
 	local name=${1:?vc_vm_create NAME IMAGE [OPTION]...} img=${2:?vc_vm_create NAME IMAGE [OPTION]...}
 	shift 2
-	local migrate=true ckmigrate=false ckmon=10 node="" imgs=() n nd xml ck t0 vm
+	local migrate=true ckmigrate=false ckmon=10 node="" imgs=() n nd xml ck t0 vm ckpt=1
 	imgs=("$img")
 	while (($#)); do
 		case $1 in
 		--no-migrate) migrate=false ;;
+		--no-ckpt) ckpt=0 ;;
 		--ckpt-migrate) ckmigrate=true ;;
 		--ckpt-monitor) ckmon=${2:?--ckpt-monitor SECS}; shift ;;
 		--node) node=${2:?--node NODE}; shift ;;
@@ -651,6 +670,18 @@ vc_vm_create() {
 		printf '</primitive>'
 	)
 	_vc_cib_add resources "$vm"
+	if ((ckpt == 0)); then
+		touch "$VC_SHARED/$name.no-ckpt"
+		[[ -z "$node" ]] ||
+			_vc_cib_add constraints "<rsc_location id=\"$name-home\" rsc=\"$name\" node=\"$node\" score=\"50\"/>"
+		t0=$EPOCHREALTIME
+		vc_on "$n" crm_resource --resource "$name" --meta --delete-parameter target-role \
+			>/dev/null || vc_fail "cannot enable $name"
+		_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name"
+		vc_wait_idle "$VC_PCMK_TIMEOUT"
+		vc_log "vm $name (allow-migrate=$migrate, no checkpoints resource) started on $VC_VM_NODE in $(vc_elapsed "$t0")s"
+		return 0
+	fi
 	vm=$(
 		printf '<primitive id="%s" class="ocf" provider="virtckpt" type="checkpoints">' "$ck"
 		printf '<instance_attributes id="%s-ia">' "$ck"
@@ -661,9 +692,12 @@ vc_vm_create() {
 		printf '</instance_attributes>'
 		# Each node's replica, which is virtckpt's default store in
 		# production: what the agent writes when virtckptd is down must
-		# land there, not in the real host's default store.
+		# land there, not in the real host's default store.  None on a
+		# remote node: virtckpt uses the cluster's store through a full
+		# node there, and would use an explicit one alone.
 		for nd in "${VC_NODES[@]}"; do
-			_vc_node_ia "$ck" "$nd" store "$(node_store "$nd")"
+			vc_node_is_remote "$nd" ||
+				_vc_node_ia "$ck" "$nd" store "$(node_store "$nd")"
 		done
 		printf '<meta_attributes id="%s-meta">' "$ck"
 		_vc_nv "$ck-am" allow-migrate "$ckmigrate"
@@ -677,7 +711,10 @@ vc_vm_create() {
 	_vc_order "$ck-after-$name" "$name" "$ck"
 	if [[ "$VC_PCMK_DAEMON" == agent ]]; then
 		_vc_order "$ck-after-virtckptd" virtckptd-clone "$ck"
-		_vc_colocate "$ck-with-virtckptd" "$ck" virtckptd-clone
+		# Where remote nodes may run VMs, NAME-ckpt runs there without a
+		# virtckptd of its own (pacemaker-remote.sh).
+		((${#VC_REMOTE_NODES[@]} > 0)) ||
+			_vc_colocate "$ck-with-virtckptd" "$ck" virtckptd-clone
 	fi
 	if [[ -n "$node" ]]; then
 		_vc_cib_add constraints "<rsc_location id=\"$name-home\" rsc=\"$name\" node=\"$node\" score=\"50\"/>"
@@ -810,7 +847,11 @@ vc_vm_move() {
 	t0=$EPOCHREALTIME
 	out=$(vc_on "$n" crm_resource --move --resource "$name" --node "$node" 2>&1) ||
 		vc_fail "crm_resource --move $name to $node: $out"
-	_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name" "$name-ckpt"
+	if [[ -e "$VC_SHARED/$name.no-ckpt" ]]; then
+		_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name"
+	else
+		_vc_wait_running "$node" "$VC_PCMK_TIMEOUT" "$name" "$name-ckpt"
+	fi
 	vc_wait_idle "$VC_PCMK_TIMEOUT"
 	VC_MOVE_SECS=$(vc_elapsed "$t0")
 	vc_log "TIMING vm $name moved ${from:-?} -> $node in ${VC_MOVE_SECS}s"
@@ -893,3 +934,6 @@ vc_wait_running_off() {
 	shift
 	_vc_wait_running "!$off" "$VC_PCMK_TIMEOUT" "$@"
 }
+
+# shellcheck source-path=SCRIPTDIR source=pacemaker-remote.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pacemaker-remote.sh"
