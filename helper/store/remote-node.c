@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,35 @@ corosync_conf (void)
   return p && *p ? p : "/etc/corosync/corosync.conf";
 }
 
+/* Whether pacemaker-remoted (or pacemaker_remoted, its old name) runs
+ * on this host: the kernel keeps 15 bytes of a command's name.
+ */
+static bool
+remoted_runs (void)
+{
+  DIR *proc = opendir ("/proc");
+  struct dirent *e;
+  bool found = false;
+
+  if (proc == NULL)
+    return false;
+  while (!found && (e = readdir (proc)) != NULL) {
+    char path[64], comm[32] = "";
+    FILE *f;
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    snprintf (path, sizeof path, "/proc/%.20s/comm", e->d_name);
+    if ((f = fopen (path, "re")) == NULL)
+      continue;
+    if (fgets (comm, sizeof comm, f))
+      found = strncmp (comm, "pacemaker-remot", 15) == 0 ||
+              strncmp (comm, "pacemaker_remot", 15) == 0;
+    fclose (f);
+  }
+  closedir (proc);
+  return found;
+}
+
 bool
 vc_remote_node (const char *store_dir)
 {
@@ -34,11 +64,16 @@ vc_remote_node (const char *store_dir)
 
   if (servers && *servers)
     return true;
-  if (access (vc_remote_authkey_path (), F_OK) == -1 || access (corosync_conf (), F_OK) == 0)
+  if (access (vc_remote_authkey_path (), F_OK) == -1)
     return false;
-  if (asprintf (&marker, "%s/%s", store_dir, VC_REPLICA_MARKER) == -1)
+  if (asprintf (&marker, "%s/%s", store_dir, VC_REPLICA_MARKER) == -1 ||
+      access (marker, F_OK) == 0)
     return false;
-  return access (marker, F_OK) == -1;
+  /* Debian's corosync package installs a sample corosync.conf, and may
+   * come with virtckpt (a recommendation) on a remote node: a running
+   * pacemaker-remoted says more than the file.
+   */
+  return access (corosync_conf (), F_OK) == -1 || remoted_runs ();
 }
 
 static int

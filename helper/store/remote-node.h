@@ -11,8 +11,9 @@
 #include "store/store.h"
 
 /* Whether this host, where no virtckptd answers, is a Pacemaker Remote
- * node: VIRTCKPT_SERVERS is set, or Pacemaker's authkey is here while
- * corosync is not configured and store_dir is no virtckptd replica.  A
+ * node: VIRTCKPT_SERVERS is set, or Pacemaker's authkey is here,
+ * store_dir is no virtckptd replica, and corosync is not configured or
+ * pacemaker-remoted runs here.  A
  * full node whose daemon is down is none of these: it keeps using its
  * own replica (store-replica.c).
  */

@@ -71,6 +71,17 @@ for node in r1 r2; do
 	vc_log "ok: virtckpt on $node: $(grep '^served-by:' <<<"$out")"
 done
 
+# Debian's corosync package installs a sample corosync.conf; on a remote
+# node that has it (virtckpt recommends corosync), the running
+# pacemaker-remoted still tells virtckpt where it is.
+cp /usr/share/doc/corosync/examples/corosync.conf.example "$VC_TMP/hosts/r1/root/etc/corosync/corosync.conf" 2>/dev/null ||
+	printf 'totem {\n\tversion: 2\n\tcluster_name: debian\n}\n' >"$VC_TMP/hosts/r1/root/etc/corosync/corosync.conf"
+out=$(vnck r1 status) || vc_fail "virtckpt status on r1 with a sample corosync.conf: $out"
+grep -qE '^served-by: n[123](:3122)?$' <<<"$out" ||
+	vc_fail "with a sample corosync.conf, r1 no longer uses a full node: $out"
+rm "$VC_TMP/hosts/r1/root/etc/corosync/corosync.conf"
+vc_log "ok: a sample corosync.conf on a remote node changes nothing"
+
 # served_by NODE : the full node virtckpt on remote node NODE uses now.
 served_by() {
 	local out
