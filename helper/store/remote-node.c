@@ -19,13 +19,8 @@
 /* crm_node goes through pacemaker_remoted's proxy on a remote node. */
 #define CRM_NODE_TIMEOUT 15
 
-static const char *
-corosync_conf (void)
-{
-  const char *p = getenv ("COROSYNC_MAIN_CONFIG_FILE");
-
-  return p && *p ? p : "/etc/corosync/corosync.conf";
-}
+#define PACEMAKER_REMOTED "/usr/sbin/pacemaker-remoted"
+#define PACEMAKERD "/usr/sbin/pacemakerd"
 
 /* Whether pacemaker-remoted (or pacemaker_remoted, its old name) runs
  * on this host: the kernel keeps 15 bytes of a command's name.
@@ -69,11 +64,14 @@ vc_remote_node (const char *store_dir)
   if (asprintf (&marker, "%s/%s", store_dir, VC_REPLICA_MARKER) == -1 ||
       access (marker, F_OK) == 0)
     return false;
-  /* Debian's corosync package installs a sample corosync.conf, and may
-   * come with virtckpt (a recommendation) on a remote node: a running
-   * pacemaker-remoted says more than the file.
+  /* Neither the authkey (pacemaker-common makes one on every node,
+   * full, remote, or alone) nor corosync.conf (the corosync package
+   * installs a sample, and virtckpt recommends corosync) tells a remote
+   * node.  pacemaker-remoted does: running here, or installed where
+   * Pacemaker's own daemons are not (the two packages conflict).
    */
-  return access (corosync_conf (), F_OK) == -1 || remoted_runs ();
+  return remoted_runs () ||
+         (access (PACEMAKER_REMOTED, X_OK) == 0 && access (PACEMAKERD, X_OK) == -1);
 }
 
 static int

@@ -12,8 +12,8 @@
 
 /* Whether this host, where no virtckptd answers, is a Pacemaker Remote
  * node: VIRTCKPT_SERVERS is set, or Pacemaker's authkey is here,
- * store_dir is no virtckptd replica, and corosync is not configured or
- * pacemaker-remoted runs here.  A
+ * store_dir is no virtckptd replica, and pacemaker-remoted runs here or
+ * is installed without Pacemaker's full daemons.  A
  * full node whose daemon is down is none of these: it keeps using its
  * own replica (store-replica.c).
  */

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # virtckpt itself on a Pacemaker Remote node (n4: no corosync, no
-# virtckptd, Pacemaker's authkey): every store command reads and writes
+# virtckptd, Pacemaker's authkey; VIRTCKPT_SERVERS names the full nodes,
+# as crm_node would with Pacemaker): every store command reads and writes
 # the cluster's replicated store through a full node's relay.  Listing,
 # showing, importing and forgetting from n4 give what they give on a full
 # node, byte for byte; n4 keeps no copy of what it read; status names the
@@ -18,7 +19,6 @@ vc_init
 vc_corosync_cluster 3
 vc_cluster_add_host n4
 n4root=$VC_TMP/hosts/n4/root
-# A remote node has Pacemaker's key and no corosync configuration.
 rm -f "$n4root/etc/corosync/corosync.conf"
 head -c 4096 /dev/urandom >"$VC_TMP/key"
 for n in n1 n2 n3 n4; do
@@ -100,9 +100,13 @@ remote VIRTCKPT_SERVERS="$(vc_node_addr n4)" status >/dev/null 2>&1
 r=$?
 set -e
 vc_assert_eq 11 "$r" "status with no full node: exit 11"
-# Without VIRTCKPT_SERVERS n4 still knows it is a remote node (the key,
-# no corosync): it asks crm_node, which has no cluster here, and uses no
-# store of its own.
+# Without VIRTCKPT_SERVERS n4 knows it is a remote node by the
+# pacemaker-remoted running there (here a stand-in of that name): it
+# asks crm_node, which has no cluster here, and uses no store of its own.
+cp "$(command -v sleep)" "$VC_TMP/pacemaker-remoted"
+# shellcheck disable=SC2016 # $1 is the inner shell's
+vc_node_on n4 sh -c '"$1" 600 >/dev/null 2>&1 &' sh "$VC_TMP/pacemaker-remoted"
+vc_node_on n4 pgrep -x pacemaker-remot >/dev/null || vc_fail "no pacemaker-remoted stand-in on n4"
 before=$(vc_node_on n4 ls -lA --time-style=full-iso /var/lib/virtckpt 2>&1 || true)
 set +e
 vc_node_on n4 env -u VIRTCKPT_SERVERS TMPDIR="$VC_TMP/n4tmp" "$VIRTCKPT" \
@@ -115,6 +119,7 @@ grep -q "crm_node" "$VC_TMP/err" || vc_fail "the error does not say how servers 
 vc_assert_eq "$before" "$(vc_node_on n4 ls -lA --time-style=full-iso /var/lib/virtckpt 2>&1 || true)" \
 	"n4's default store is untouched"
 no_copy_left "a failed command"
+vc_node_on n4 pkill -x pacemaker-remot || true
 vc_log "ok: no full node: exit 11, no local store"
 
 for n in n1 n2 n3; do

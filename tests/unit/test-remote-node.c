@@ -53,13 +53,11 @@ setup (void **state)
   char *store = path ("store");
   assert_int_equal (mkdir (store, 0700), 0);
   free (store);
-  /* Nothing of the host's own Pacemaker or corosync counts. */
-  char *key = path ("authkey"), *conf = path ("corosync.conf");
+  /* The host's own authkey does not count. */
+  char *key = path ("authkey");
   setenv ("VIRTCKPT_AUTHKEY", key, 1);
-  setenv ("COROSYNC_MAIN_CONFIG_FILE", conf, 1);
   unsetenv ("VIRTCKPT_SERVERS");
   free (key);
-  free (conf);
   return 0;
 }
 
@@ -72,53 +70,68 @@ teardown (void **state)
   return 0;
 }
 
+/* A process named pacemaker-remoted, as long as the returned pid lives. */
+static pid_t
+fake_remoted (void)
+{
+  int ready[2];
+  char c;
+  pid_t pid;
+
+  assert_int_equal (pipe (ready), 0);
+  pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0) {
+    prctl (PR_SET_NAME, "pacemaker-remoted");
+    if (write (ready[1], "x", 1) != 1)
+      _exit (1);
+    pause ();
+    _exit (0);
+  }
+  assert_int_equal (read (ready[0], &c, 1), 1);
+  close (ready[0]);
+  close (ready[1]);
+  return pid;
+}
+
 static void
 test_which_host (void **state)
 {
   char *store = path ("store"), *marker = path ("store/" VC_REPLICA_MARKER);
+  /* This host's own packages: pacemaker-remote installed without
+   * pacemaker makes it a remote node.  (A lab test running
+   * pacemaker-remoted meanwhile would too: the host's /proc shows every
+   * namespace's processes.)
+   */
+  bool host;
+  pid_t pid;
 
   (void) state;
-  /* A host without Pacemaker: the embedded default. */
+  /* No authkey: the embedded default, whatever runs. */
+  pid = fake_remoted ();
   assert_false (vc_remote_node (store));
-  /* Pacemaker's key, no corosync, no replica: a remote node. */
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  /* Pacemaker's key alone says nothing: pacemaker-common makes one on
+   * every node, and on a host alone.
+   */
   touch ("authkey");
+  host = vc_remote_node (store);
+  /* pacemaker-remoted running here: a remote node, sample corosync.conf
+   * or not...
+   */
+  touch ("corosync.conf");
+  pid = fake_remoted ();
   assert_true (vc_remote_node (store));
-  /* A full node whose virtckptd is down keeps its replica... */
+  /* ...unless the store is a virtckptd replica (a full node whose
+   * daemon is down).
+   */
   touch ("store/" VC_REPLICA_MARKER);
   assert_false (vc_remote_node (store));
   unlink (marker);
-  /* ...and so does a full node that has not written one yet. */
-  touch ("corosync.conf");
-  /* (Unless a lab test runs a pacemaker-remoted on this host meanwhile:
-   * the host's /proc shows the processes of every namespace.)
-   */
-  bool remoted_here = vc_remote_node (store);
-  if (!remoted_here)
-  /* A remote node with corosync's sample configuration installed (Debian
-   * ships one): pacemaker-remoted running here decides.
-   */
-  {
-    int ready[2];
-    char c;
-    pid_t pid;
-    assert_int_equal (pipe (ready), 0);
-    pid = fork ();
-    assert_true (pid >= 0);
-    if (pid == 0) {
-      prctl (PR_SET_NAME, "pacemaker-remoted");
-      if (write (ready[1], "x", 1) != 1)
-        _exit (1);
-      pause ();
-      _exit (0);
-    }
-    assert_int_equal (read (ready[0], &c, 1), 1);
-    assert_true (vc_remote_node (store));
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
-    close (ready[0]);
-    close (ready[1]);
-  }
-  assert_int_equal (vc_remote_node (store), remoted_here);
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  assert_int_equal (vc_remote_node (store), host);
   /* VIRTCKPT_SERVERS says so whatever else. */
   setenv ("VIRTCKPT_SERVERS", "n1", 1);
   assert_true (vc_remote_node (store));
