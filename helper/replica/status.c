@@ -27,6 +27,21 @@ count_docs (const struct vc_doc_summary *d, void *opaque)
   return 0;
 }
 
+/* The lines STATE and STATUS share; STATUS names the store second. */
+static void
+state_lines (FILE *fp, const struct vc_replica *r, const char *store)
+{
+  fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
+  if (store)
+    vc_kv_put (fp, "store", store);
+  fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
+           : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
+  fprintf (fp, "members:");
+  for (size_t i = 0; i < r->members.len; i++)
+    fprintf (fp, " %" PRIu32, r->members.ptr[i].nodeid);
+  fprintf (fp, "\nquorate: %s\n", r->quorate ? "yes" : "no");
+}
+
 char *
 vc_replica_state (const struct vc_replica *r)
 {
@@ -36,13 +51,7 @@ vc_replica_state (const struct vc_replica *r)
 
   if (fp == NULL)
     return NULL;
-  fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
-  fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
-           : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
-  fprintf (fp, "members:");
-  for (size_t i = 0; i < r->members.len; i++)
-    fprintf (fp, " %" PRIu32, r->members.ptr[i].nodeid);
-  fprintf (fp, "\nquorate: %s\n", r->quorate ? "yes" : "no");
+  state_lines (fp, r, NULL);
   fclose (fp);
   return text;
 }
@@ -59,14 +68,7 @@ vc_replica_status (const struct vc_replica *r)
     return NULL;
   vc_store_scan (r->store, count_docs, &n);
 
-  fprintf (fp, "node: %" PRIu32 "\n", r->self.nodeid);
-  vc_kv_put (fp, "store", r->store->dir);
-  fprintf (fp, "state: %s\n", r->state == VC_REPLICA_SYNCED ? "synced"
-           : r->state == VC_REPLICA_SYNCING ? "syncing" : "offline");
-  fprintf (fp, "members:");
-  for (size_t i = 0; i < r->members.len; i++)
-    fprintf (fp, " %" PRIu32, r->members.ptr[i].nodeid);
-  fprintf (fp, "\nquorate: %s\n", r->quorate ? "yes" : "no");
+  state_lines (fp, r, r->store->dir);
   fprintf (fp, "epoch: %016" PRIx64 "\n", r->epoch);
   fprintf (fp, "view: %016" PRIx64 "\n", r->view);
   fprintf (fp, "syncs: %" PRIu64 "\n", r->syncs);
