@@ -10,8 +10,11 @@
 #include "backup/nbd-source.h"
 
 #define ALLOCATION_CONTEXT "base:allocation"
-/* Largest block status request; the server may answer for less. */
-#define MAP_WINDOW (UINT64_C (1) << 31)
+/* Largest block status request (the protocol's 32-bit length, cluster
+ * aligned): one round trip per 4 GiB of disk, the fixed cost of every
+ * backup.  The server may answer for less.
+ */
+#define MAP_WINDOW (UINT64_C (0xffff0000))
 
 static struct nbd_handle *
 connect_one (struct vc_nbd_source *s, const char *socket, const char *export)
