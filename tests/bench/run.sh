@@ -24,7 +24,9 @@
 #     virtckpt restore again from a cold backup (its files dropped from the
 #     page cache), after the cold read of those files (cat), and that
 #     read with a dd of SIZE with O_DIRECT at once (read + write ceiling);
-#   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt;
+#   - incremental with 64 KiB dirty (the fixed cost of one), virtckpt; the
+#     same, and restore --instant, on a second domain whose sparse disk is
+#     1 TiB (the fixed cost must not grow with the disk);
 #   - a second table: a full backup interrupted K times (cancel, as before a
 #     live migration), then finished: resumed against started over (bytes
 #     read over NBD by all runs, seconds of the finishing run; see
