@@ -16,4 +16,11 @@ vc_streq (const char *a, const char *b)
   return (a == NULL && b == NULL) || (a && b && strcmp (a, b) == 0);
 }
 
+/* At most len bytes of s, up to its first '\n' or NUL, in out (of size
+ * outlen, at least 4), every byte outside printable ASCII shown as '?',
+ * cut with "..." when longer: for quoting what a peer sent in a message,
+ * where a control byte must not reach a terminal or a log.  Returns out.
+ */
+extern char *vc_printable (const char *s, size_t len, char *out, size_t outlen);
+
 #endif

@@ -22,6 +22,7 @@
 #include "remote/remote-protocol.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/vc-strings.h"
 #include "common/trusted-dir.h"
 
 /* Replies wait for the cluster: a sync after a membership change can take
@@ -871,8 +872,9 @@ vc_daemon_get_file (struct vc_daemon *d, const char *file, char **text,
 int
 vc_daemon_list_files (struct vc_daemon *d, char ***names, size_t *n)
 {
-  char *text = NULL, *p, *nl;
-  size_t len = 0, count = 0;
+  char *text = NULL;
+  const char *bad;
+  size_t len = 0;
   int r;
 
   *names = NULL;
@@ -895,31 +897,17 @@ vc_daemon_list_files (struct vc_daemon *d, char ***names, size_t *n)
     free (text);
     return -1;
   }
-  for (p = text; *p; p++)
-    count += *p == '\n';
-  *names = calloc (count + 1, sizeof **names);
-  if (*names == NULL) {
-    free (text);
-    return -1;
-  }
-  for (p = text; (nl = strchr (p, '\n')) != NULL; p = nl + 1) {
-    bool bad;
-    *nl = '\0';
-    bad = !vc_doc_file_name_ok (p);
-    if (bad || ((*names)[*n] = strdup (p)) == NULL) {
-      if (bad)
-        vc_error ("%s listed a file that is no document: %s", serving (d), p);
-      for (size_t i = 0; i < *n; i++)
-        free ((*names)[i]);
-      free (*names);
-      *names = NULL;
-      *n = 0;
-      free (text);
-      errno = bad ? EPROTO : ENOMEM;
-      return -1;
-    }
-    (*n)++;
+  r = vc_doc_file_names_parse (text, len, names, n, &bad);
+  if (r == -1 && errno == EPROTO) {
+    char shown[80];
+    if (bad)
+      vc_error ("%s listed a file that is no document: %s", serving (d),
+                vc_printable (bad, text + len - bad, shown, sizeof shown));
+    else
+      vc_error ("%s sent a list of documents that is no list (a NUL byte, "
+                "or no end of line at its end)", serving (d));
+    errno = EPROTO;
   }
   free (text);
-  return 0;
+  return r;
 }

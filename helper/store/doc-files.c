@@ -131,3 +131,54 @@ vc_doc_file_list (int dirfd, size_t max, char **text, size_t *len)
   }
   return 0;
 }
+
+void
+vc_doc_file_names_free (char **names, size_t n)
+{
+  for (size_t i = 0; names && i < n; i++)
+    free (names[i]);
+  free (names);
+}
+
+int
+vc_doc_file_names_parse (const char *text, size_t len, char ***names, size_t *n,
+                         const char **bad)
+{
+  size_t count = 0;
+
+  *names = NULL;
+  *n = 0;
+  *bad = NULL;
+  if (memchr (text, '\0', len) != NULL || (len > 0 && text[len - 1] != '\n')) {
+    errno = EPROTO;
+    return -1;
+  }
+  for (size_t i = 0; i < len; i++)
+    count += text[i] == '\n';
+  *names = calloc (count + 1, sizeof **names);
+  if (*names == NULL)
+    return -1;
+  for (const char *p = text, *end = text + len; p < end; ) {
+    const char *nl = memchr (p, '\n', end - p);
+    char *name = strndup (p, nl - p);
+    if (name == NULL)
+      goto fail;
+    if (!vc_doc_file_name_ok (name)) {
+      free (name);
+      *bad = p;
+      errno = EPROTO;
+      goto fail;
+    }
+    (*names)[(*n)++] = name;
+    p = nl + 1;
+  }
+  return 0;
+
+ fail:;
+  int e = errno;
+  vc_doc_file_names_free (*names, *n);
+  *names = NULL;
+  *n = 0;
+  errno = e;
+  return -1;
+}

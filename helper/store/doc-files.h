@@ -26,4 +26,16 @@ extern int vc_doc_file_read (int dirfd, const char *file, size_t max,
  */
 extern int vc_doc_file_list (int dirfd, size_t max, char **text, size_t *len);
 
+/* Splits such a list, len bytes that may come from a peer, into names
+ * (a malloc'd array of n malloc'd strings, NULL terminated).  0, or -1
+ * with errno: EPROTO when it is no such list (a NUL byte, a last name
+ * without its '\n', a name that is no document's: *bad then points into
+ * text at it, or is NULL), ENOMEM.
+ */
+extern int vc_doc_file_names_parse (const char *text, size_t len, char ***names,
+                                    size_t *n, const char **bad);
+
+/* Frees what vc_doc_file_names_parse made. */
+extern void vc_doc_file_names_free (char **names, size_t n);
+
 #endif

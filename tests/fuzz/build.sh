@@ -57,6 +57,7 @@ declare -A TARGETS=(
   [resume-record]="$COMMON backup/checksum backup/manifest backup/manifest-check
     backup/extent backup/resume-record"
   [qcow2-chain]="$COMMON backup/extent backup/qcow2-read backup/restore-map"
+  [remote-reply]="$STORE"
   [replica]="$STORE $(folder replica replica/virtckptd replica/jobs replica/children replica/scheduler replica/remote-relay)"
 )
 

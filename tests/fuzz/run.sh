@@ -3,7 +3,7 @@
 # Runs every libFuzzer target over its seed corpus for a while and fails
 # if any of them finds a crash, a leak or a broken property.
 #
-#   FUZZ_SECONDS=N   seconds per target (default 4: about 20 s in all,
+#   FUZZ_SECONDS=N   seconds per target (default 4: about 40 s in all,
 #                    the length of a test; `make fuzz` runs longer)
 #   FUZZ_TARGETS=".." which targets (default: all)
 #
@@ -20,7 +20,7 @@ set -uo pipefail
 srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${abs_top_builddir:-$srcdir}
 seconds=${FUZZ_SECONDS:-4}
-targets=${FUZZ_TARGETS:-document manifest name-map qcow2 qcow2-check qcow2-chain replica resume-record}
+targets=${FUZZ_TARGETS:-document manifest name-map qcow2 qcow2-check qcow2-chain remote-reply replica resume-record}
 out=$builddir/tests/fuzz
 
 missing=0

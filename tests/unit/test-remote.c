@@ -26,6 +26,7 @@
 #include "remote/remote.h"
 #include "remote/remote-protocol.h"
 #include "store/doc-files.h"
+#include "common/vc-strings.h"
 #include "unit-common.h"
 
 static void
@@ -267,6 +268,67 @@ test_doc_read (void **state)
   free (dir);
 }
 
+/* A LIST reply as a remote node reads it: every name a document's, every
+ * name ended by '\n', no NUL; a refusal names the bad line.
+ */
+static void
+test_doc_names_parse (void **state)
+{
+  static const struct {
+    const char *text;
+    size_t len;
+    int ok;                     /* names accepted, or -1 */
+    int bad_at;                 /* offset of the bad name, -1 none */
+  } cases[] = {
+    { "", 0, 0, -1 },
+    { "vm1.xml\n", 8, 1, -1 },
+    { "vm1.xml\nweb%2001.xml\n", 21, 2, -1 },
+    { "vm1.xml", 7, -1, -1 },                 /* no end of line */
+    { "vm1.xml\n../x.xml\n", 17, -1, 8 },    /* a path */
+    { "vm1.xml\n\n", 9, -1, 8 },             /* an empty name */
+    { "vm1.xml\n.lock\n", 14, -1, 8 },
+    { "vm1.xml\0vm2.xml\n", 16, -1, -1 },    /* a NUL inside */
+  };
+
+  for (size_t i = 0; i < VC_TEST_ROWS (cases); i++) {
+    char **names;
+    size_t n;
+    const char *bad;
+    int r = vc_doc_file_names_parse (cases[i].text, cases[i].len, &names, &n, &bad);
+    if (cases[i].ok >= 0) {
+      assert_int_equal (r, 0);
+      assert_int_equal (n, cases[i].ok);
+      assert_null (names[n]);
+      if (n)
+        assert_string_equal (names[0], "vm1.xml");
+      vc_doc_file_names_free (names, n);
+    }
+    else {
+      assert_int_equal (r, -1);
+      assert_int_equal (errno, EPROTO);
+      assert_null (names);
+      assert_int_equal (n, 0);
+      if (cases[i].bad_at < 0)
+        assert_null (bad);
+      else
+        assert_ptr_equal (bad, cases[i].text + cases[i].bad_at);
+    }
+  }
+}
+
+/* What a peer sent, quoted for a message: control bytes never pass. */
+static void
+test_printable (void **state)
+{
+  char out[12];
+
+  assert_string_equal (vc_printable ("vm1.xml\nrest", 12, out, sizeof out), "vm1.xml");
+  assert_string_equal (vc_printable ("a\033[2Jb\x80", 7, out, sizeof out), "a?[2Jb?");
+  assert_string_equal (vc_printable ("abcdefghijklmnop", 16, out, sizeof out), "abcdefgh...");
+  assert_string_equal (vc_printable ("abcdefghijk", 11, out, sizeof out), "abcdefghijk");
+  assert_string_equal (vc_printable ("abc", 2, out, sizeof out), "ab");
+}
+
 /* A server in a child on one end of a socket pair: answers one frame
  * with a payload of reply_len bytes.
  */
@@ -363,6 +425,8 @@ main (void)
     cmocka_unit_test (test_parse_server),
     cmocka_unit_test (test_doc_names),
     cmocka_unit_test (test_doc_read),
+    cmocka_unit_test (test_doc_names_parse),
+    cmocka_unit_test (test_printable),
     cmocka_unit_test (test_tls),
   };
 
