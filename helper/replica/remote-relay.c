@@ -28,8 +28,12 @@
 #include "store/doc-files.h"
 #include "store/ipc-protocol.h"
 
-/* Connections served at once; more are refused (and logged). */
+/* Connections served at once; more are refused (and logged).  One host
+ * may hold only some of them: a peer without the key, holding connections
+ * open until their handshake times out, cannot lock every node out.
+ */
 #define MAX_CONNECTIONS 64
+#define MAX_PER_HOST 16
 #define MAX_LISTEN 8
 /* The daemon's answer to a relayed request: a PUT waits for the
  * cluster, as a local client's would.
@@ -318,19 +322,23 @@ on_child (int sig)
 {
 }
 
+/* "address:port" in buf, and the address alone in host (NI_MAXHOST). */
 static void
 peer_name (const struct sockaddr_storage *sa, socklen_t len, char *buf,
-           size_t buflen)
+           size_t buflen, char *host)
 {
-  char host[NI_MAXHOST], port[NI_MAXSERV];
+  char port[NI_MAXSERV];
 
-  if (getnameinfo ((const struct sockaddr *) sa, len, host, sizeof host,
-                   port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+  if (getnameinfo ((const struct sockaddr *) sa, len, host, NI_MAXHOST,
+                   port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
     snprintf (buf, buflen, "?");
-  else if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
-    snprintf (buf, buflen, "%s:%s", host + 7, port);   /* IPv4, mapped */
-  else
+    snprintf (host, NI_MAXHOST, "?");
+  }
+  else {
+    if (strncmp (host, "::ffff:", 7) == 0 && strchr (host + 7, '.'))
+      memmove (host, host + 7, strlen (host + 7) + 1);   /* IPv4, mapped */
     snprintf (buf, buflen, strchr (host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+  }
 }
 
 static void
@@ -340,6 +348,7 @@ listener_main (const int *fds, size_t nfds, const char *keypath, pid_t daemon)
   struct sigaction sa = { .sa_handler = on_stop };
   sigset_t block, wait_mask;
   pid_t kids[MAX_CONNECTIONS];
+  char kid_hosts[MAX_CONNECTIONS][NI_MAXHOST];
   size_t children = 0;
 
   prctl (PR_SET_PDEATHSIG, SIGTERM);
@@ -366,7 +375,9 @@ listener_main (const int *fds, size_t nfds, const char *keypath, pid_t daemon)
     while ((pid = waitpid (-1, NULL, WNOHANG)) > 0)
       for (size_t k = 0; k < children; k++)
         if (kids[k] == pid) {
-          kids[k] = kids[--children];
+          children--;
+          kids[k] = kids[children];
+          memcpy (kid_hosts[k], kid_hosts[children], sizeof kid_hosts[k]);
           break;
         }
     if (ppoll (pfd, nfds, NULL, &wait_mask) == -1)
@@ -374,7 +385,8 @@ listener_main (const int *fds, size_t nfds, const char *keypath, pid_t daemon)
     for (size_t i = 0; i < nfds; i++) {
       struct sockaddr_storage ss;
       socklen_t sl = sizeof ss;
-      char peer[NI_MAXHOST + NI_MAXSERV + 4];
+      char peer[NI_MAXHOST + NI_MAXSERV + 4], host[NI_MAXHOST];
+      size_t same = 0;
       int fd;
 
       if (!(pfd[i].revents & POLLIN))
@@ -382,10 +394,18 @@ listener_main (const int *fds, size_t nfds, const char *keypath, pid_t daemon)
       fd = accept4 (fds[i], (struct sockaddr *) &ss, &sl, SOCK_CLOEXEC);
       if (fd == -1)
         continue;
-      peer_name (&ss, sl, peer, sizeof peer);
+      peer_name (&ss, sl, peer, sizeof peer, host);
       if (children >= MAX_CONNECTIONS) {
         vc_warn ("relay: refused %s: %d connections already", peer,
                  MAX_CONNECTIONS);
+        close (fd);
+        continue;
+      }
+      for (size_t k = 0; k < children; k++)
+        same += strcmp (kid_hosts[k], host) == 0;
+      if (same >= MAX_PER_HOST) {
+        vc_warn ("relay: refused %s: %d connections from %s already", peer,
+                 MAX_PER_HOST, host);
         close (fd);
         continue;
       }
@@ -409,6 +429,7 @@ listener_main (const int *fds, size_t nfds, const char *keypath, pid_t daemon)
         serve_connection (fd, peer, keypath, daemon);
         _exit (0);
       }
+      memcpy (kid_hosts[children], host, sizeof kid_hosts[children]);
       kids[children++] = pid;
       close (fd);
     }

@@ -153,6 +153,26 @@ log_of n1 | grep -q "relay: refused the Pacemaker Remote client $(vc_node_addr n
 	vc_fail "a silent peer was not timed out at the handshake"
 vc_log "ok: a silent peer is dropped after the handshake's 10 s, others served meanwhile"
 
+# One host holds at most 16 connections: with 16 silent ones from n4,
+# n4's next is refused at once, and another host is still served.
+# shellcheck disable=SC2016
+vc_node_on n4 bash -c 'for ((i = 3; i < 19; i++)); do eval "exec $i<>/dev/tcp/$1/3122"; done; sleep 5' bash "$a1" &
+silent=$!
+for ((i = 0; i < 100; i++)); do
+	(($(relay_procs n1 | wc -l) >= 17)) && break
+	sleep 0.1
+done
+(($(relay_procs n1 | wc -l) >= 17)) || vc_fail "16 silent connections from n4 are not all being served"
+start=$SECONDS
+if rc "$RC" "$a1" status >/dev/null 2>"$VC_TMP/err"; then vc_fail "a 17th connection from n4 was served"; fi
+((SECONDS - start < 5)) || vc_fail "the 17th connection from n4 was not refused at once"
+log_of n1 | grep -q "relay: refused $(vc_node_addr n4):[0-9]*: 16 connections from $(vc_node_addr n4) already" ||
+	vc_fail "the refusal of n4's 17th connection is not logged"
+vc_node_on n2 "$RC" "$a1" status | grep -qx 'state: synced' ||
+	vc_fail "another host is not served while n4 holds its 16 connections"
+wait "$silent" || true
+vc_log "ok: one host holds at most 16 of the relay's connections; others are served"
+
 # --- freshness: a relay whose daemon is not quorate ----------------------
 vc_partition "n1" "n2 n3"
 vc_wait_quorate n1 no
