@@ -30,7 +30,6 @@
 
 struct request {
   uint64_t guest;               /* guest offset read */
-  uint64_t host;                /* file offset written */
   uint32_t len;                 /* bytes read (the last one may be short) */
   uint32_t padded;              /* bytes written: whole clusters */
   unsigned char *buf;
@@ -53,7 +52,6 @@ struct pipeline {
   uint64_t issued, handed, freed;
   size_t range_i;               /* next range to issue from */
   uint64_t range_pos;           /* next guest offset within it */
-  uint64_t next_host;
   unsigned in_flight[VC_NBD_MAX_CONNECTIONS];
   unsigned next_conn;
   size_t reuse_i;               /* first reuse range not behind range_pos */
@@ -167,7 +165,6 @@ issue_one (struct pipeline *p)
   bool local = reuse_cap (p, &want);
 
   r->guest = p->range_pos;
-  r->host = p->next_host;
   r->padded = want;
   r->len = r->guest + want <= c->src->size ? want
     : r->guest < c->src->size ? c->src->size - r->guest : 0;
@@ -212,7 +209,6 @@ issue_one (struct pipeline *p)
   }
 
   p->issued++;
-  p->next_host += want;
   p->range_pos += want;
   if (p->range_pos == range->offset + range->length) {
     p->range_i++;
@@ -361,7 +357,6 @@ vc_copy_run (struct vc_copy *c)
   p->w = vc_copy_writer_start (c->fd, c->data_offset, p->cap);
   if (p->w == NULL)
     goto out;
-  p->next_host = c->data_offset;
   if (c->data->len > 0)
     p->range_pos = c->data->ptr[0].offset;
 
