@@ -4,15 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "backup/copy-writer.h"
+#include "common/full-io.h"
 #include "common/log.h"
 
 /* One write takes at most this many pieces, or this many bytes. */
@@ -78,33 +77,6 @@ go_buffered (struct vc_copy_writer *w, const char *why)
   w->chunk_start = w->offset;
 }
 
-/* Writes all of iov at offset; the errno of a failure, or 0. */
-static int
-pwritev_full (int fd, struct iovec *iov, int n, uint64_t offset)
-{
-  while (n > 0) {
-    ssize_t done = pwritev (fd, iov, n > IOV_MAX ? IOV_MAX : n, offset);
-    if (done == -1) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    if (done == 0)
-      return EIO;
-    offset += done;
-    while (n > 0 && (size_t) done >= iov->iov_len) {
-      done -= iov->iov_len;
-      iov++;
-      n--;
-    }
-    if (n > 0) {
-      iov->iov_base = (char *) iov->iov_base + done;
-      iov->iov_len -= done;
-    }
-  }
-  return 0;
-}
-
 /* Sends [chunk_start, end) to disk, and waits for and drops the previous
  * chunk.  Errors here are not final: the caller's fdatasync reports them.
  */
@@ -142,7 +114,7 @@ write_batch (struct vc_copy_writer *w, uint64_t first, int n)
     struct iovec again[BATCH_PIECES];
     for (int i = 0; i < n; i++)
       again[i] = iov[i];
-    err = pwritev_full (w->fd, iov, n, w->offset);
+    err = vc_pwritev_full (w->fd, iov, n, w->offset) == -1 ? errno : 0;
     if (err != EINVAL)
       goto done;
     /* The file system took O_DIRECT but not this write. */
@@ -150,7 +122,7 @@ write_batch (struct vc_copy_writer *w, uint64_t first, int n)
     for (int i = 0; i < n; i++)
       iov[i] = again[i];
   }
-  err = pwritev_full (w->fd, iov, n, w->offset);
+  err = vc_pwritev_full (w->fd, iov, n, w->offset) == -1 ? errno : 0;
   if (!err && w->offset + bytes - w->chunk_start >= WRITEBACK_CHUNK)
     writeback (w, w->offset + bytes);
  done:

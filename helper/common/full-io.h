@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/uio.h>
 
 /* Reads exactly len bytes at off, retrying after EINTR and short reads.
  * -1 and errno on failure; a read past the end of the file is EIO.
@@ -19,6 +20,11 @@ extern int vc_pread_full (int fd, void *buf, size_t len, uint64_t off);
  * writes.  -1 and errno on failure.
  */
 extern int vc_pwrite_full (int fd, const void *buf, size_t len, uint64_t off);
+
+/* The same for the n buffers of iov, one after the other; iov is used up
+ * (its entries change).  -1 and errno on failure (EIO: nothing written).
+ */
+extern int vc_pwritev_full (int fd, struct iovec *iov, int n, uint64_t off);
 
 static inline uint32_t
 vc_be32 (const unsigned char *p)
