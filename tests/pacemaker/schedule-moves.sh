@@ -20,8 +20,8 @@
 #    backup is stopped (SIGSTOP) while it copies until the following
 #    window has begun: it serves its own window, and the window in which
 #    it ended must be served too.
-#  - Crash: on n2, after a 128 MiB write, n2 crashes (vc_node_crash) as
-#    soon as its virtckptd takes vm7's lease for the next window's backup.
+#  - Crash: on n2, after a 128 MiB write, n2 crashes (vc_node_crash) while
+#    the next window's backup copies (held there by SIGSTOP).
 #    Pacemaker restarts vm7 on a survivor, which must back it up at once
 #    (within 14 s), not at the next window; then once more, after a write.
 #    Then "schedule remove": no backup in the next window.
@@ -220,8 +220,18 @@ crash_id=$LAST_ID
 n2_id=$(vc_node_id n2)
 vc_wait_lease n1 "$DOM" "$n2_id" 30
 vc_log "n2 (node $n2_id) holds the lease of $DOM: its next scheduled backup starts"
+# Stopped while it copies: a 128 MiB incremental may commit in less time
+# than it takes to see the lease and kill a node.
+wait_sched_backup "$B" "$DOM" 30 || vc_fail "caught no scheduled backup of $DOM running on n2"
+suspend_backup
+[[ "$(ps -o stat= -p "$BACKUP_PID" 2>/dev/null | tr -d ' ')" == T* ]] ||
+	vc_fail "the backup on n2 ended before it could be stopped: not testing a missed window"
+vc_log "n2's backup (pid $BACKUP_PID) stopped while it copies"
 vc_node_crash n2 "$DOM"
 t_crash=$VC_CRASH_T0
+# A crash takes the backup with it.
+kill -KILL "$BACKUP_PID"
+BACKUP_PID=""
 seg_end "$t_crash"
 vc_wait_running_off n2 "$DOM" "$DOM-ckpt"
 t_restart=$EPOCHREALTIME
