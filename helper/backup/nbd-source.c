@@ -104,12 +104,33 @@ vc_nbd_close (struct vc_nbd_source *s)
   s->connections = 0;
 }
 
+/* Block status requests in flight while mapping: QEMU answers them side
+ * by side, and a large disk's map is hundreds of round trips.
+ */
+#define MAP_DEPTH 8
+
+/* One MAP_WINDOW of the disk, asked for in order (again from where the
+ * answer stopped, when the server answered for less).
+ */
+struct map_window {
+  uint64_t next, end;
+  vc_range_vector nonzero, dirty;
+};
+
+/* One request's answer, until both contexts are merged into its window. */
 struct map_round {
   struct vc_nbd_source *s;
-  vc_range_vector *nonzero, *dirty;
+  vc_range_vector nonzero, dirty;
   uint64_t covered_alloc, covered_dirty;  /* end of what each context told */
-  uint64_t limit;
+  uint64_t limit;                         /* the window's end */
   int err;
+};
+
+struct map_slot {
+  struct map_round r;
+  struct map_window *w;
+  uint64_t offset;
+  int64_t cookie;               /* 0: free */
 };
 
 static int
@@ -129,9 +150,9 @@ map_extents (void *opaque, const char *context, uint64_t offset,
     if (pos + len > r->limit)
       len = r->limit - pos;
     if (alloc && !(flags & LIBNBD_STATE_ZERO) &&
-        vc_ranges_add (r->nonzero, pos, len) == -1)
+        vc_ranges_add (&r->nonzero, pos, len) == -1)
       r->err = ENOMEM;
-    if (dirty && (flags & 1) && vc_ranges_add (r->dirty, pos, len) == -1)
+    if (dirty && (flags & 1) && vc_ranges_add (&r->dirty, pos, len) == -1)
       r->err = ENOMEM;
     pos += len;
   }
@@ -160,47 +181,141 @@ add_until (vc_range_vector *to, const vc_range_vector *round, uint64_t end)
   return 0;
 }
 
+static int
+map_ask (struct vc_nbd_source *s, struct map_slot *slot, struct map_window *w)
+{
+  uint64_t count = w->end - w->next;
+
+  slot->w = w;
+  slot->offset = w->next;
+  slot->r = (struct map_round) {
+    .s = s, .covered_alloc = w->next,
+    .covered_dirty = s->dirty_context ? w->next : UINT64_MAX,
+    .limit = w->end,
+  };
+  slot->cookie = nbd_aio_block_status (s->h[0], count, w->next,
+                                       (nbd_extent_callback) { .callback = map_extents,
+                                                               .user_data = &slot->r },
+                                       NBD_NULL_COMPLETION, 0);
+  if (slot->cookie == -1) {
+    vc_error ("block status of %s at %" PRIu64 ": %s", s->label, w->next,
+              nbd_get_error ());
+    slot->cookie = 0;
+    return -1;
+  }
+  return 0;
+}
+
+/* Merges a finished request into its window.  Each answer may cover
+ * different lengths per context: ranges past the shorter one are dropped
+ * and asked again from there, so both lists stay sorted.
+ */
+static int
+map_merge (struct vc_nbd_source *s, struct map_slot *slot, bool want_dirty)
+{
+  struct map_round *r = &slot->r;
+  uint64_t end = r->covered_alloc < r->covered_dirty ? r->covered_alloc : r->covered_dirty;
+
+  if (end <= slot->offset)
+    r->err = EIO;               /* no progress: refuse to loop forever */
+  if (!r->err && (add_until (&slot->w->nonzero, &r->nonzero, end) == -1 ||
+                  (want_dirty && add_until (&slot->w->dirty, &r->dirty, end) == -1)))
+    r->err = ENOMEM;
+  vc_range_vector_reset (&r->nonzero);
+  vc_range_vector_reset (&r->dirty);
+  if (r->err) {
+    errno = r->err;
+    vc_error ("block status of %s at %" PRIu64 ": %m", s->label, slot->offset);
+    return -1;
+  }
+  slot->w->next = end;
+  return 0;
+}
+
+static int
+concat (vc_range_vector *to, const vc_range_vector *from)
+{
+  for (size_t i = 0; i < from->len; i++)
+    if (vc_ranges_add (to, from->ptr[i].offset, from->ptr[i].length) == -1)
+      return -1;
+  return 0;
+}
+
 int
 vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
             vc_range_vector *dirty)
 {
-  uint64_t offset = 0;
+  size_t nwin = s->size / MAP_WINDOW + (s->size % MAP_WINDOW != 0);
+  struct map_window *win = calloc (nwin ? nwin : 1, sizeof *win);
+  struct map_slot slot[MAP_DEPTH] = { 0 };
+  size_t next_win = 0, busy = 0;
+  bool failed = false;
 
-  /* Each round may cover different lengths per context: ranges past the
-   * shorter one are dropped and asked again from there, so both lists
-   * stay sorted.
-   */
-  while (offset < s->size) {
-    uint64_t count = s->size - offset < MAP_WINDOW ? s->size - offset : MAP_WINDOW;
-    vc_range_vector alloc_round = empty_vector, dirty_round = empty_vector;
-    struct map_round r = {
-      .s = s, .nonzero = &alloc_round, .dirty = &dirty_round,
-      .covered_alloc = offset, .covered_dirty = s->dirty_context ? offset : UINT64_MAX,
-      .limit = s->size,
-    };
-    if (nbd_block_status (s->h[0], count, offset,
-                          (nbd_extent_callback) { .callback = map_extents,
-                                                  .user_data = &r }, 0) == -1) {
-      vc_error ("block status of %s at %" PRIu64 ": %s", s->label, offset,
-                nbd_get_error ());
-      vc_range_vector_reset (&alloc_round);
-      vc_range_vector_reset (&dirty_round);
-      return -1;
-    }
-    uint64_t end = r.covered_alloc < r.covered_dirty ? r.covered_alloc : r.covered_dirty;
-    if (end <= offset)
-      r.err = EIO;              /* no progress: refuse to loop forever */
-    if (!r.err && (add_until (nonzero, &alloc_round, end) == -1 ||
-                   (dirty && add_until (dirty, &dirty_round, end) == -1)))
-      r.err = ENOMEM;
-    vc_range_vector_reset (&alloc_round);
-    vc_range_vector_reset (&dirty_round);
-    if (r.err) {
-      errno = r.err;
-      vc_error ("block status of %s at %" PRIu64 ": %m", s->label, offset);
-      return -1;
-    }
-    offset = end;
+  if (win == NULL) {
+    vc_error ("out of memory");
+    return -1;
   }
-  return 0;
+  for (size_t i = 0; i < nwin; i++) {
+    win[i].next = i * MAP_WINDOW;
+    win[i].end = s->size - win[i].next < MAP_WINDOW ? s->size : win[i].next + MAP_WINDOW;
+  }
+
+  /* Each slot keeps its window until the window is told whole, then takes
+   * the next one.  After a failure, what is in flight is still collected,
+   * so that the handle is left idle for the copy's caller to close.
+   */
+  for (;;) {
+    for (unsigned i = 0; i < MAP_DEPTH && !failed; i++) {
+      if (slot[i].cookie != 0)
+        continue;
+      struct map_window *w = slot[i].w;
+      if (w == NULL || w->next >= w->end) {
+        if (next_win == nwin)
+          continue;
+        w = &win[next_win++];
+      }
+      if (map_ask (s, &slot[i], w) == -1)
+        failed = true;
+      else
+        busy++;
+    }
+    if (busy == 0)
+      break;
+    if (nbd_poll (s->h[0], -1) == -1) {
+      vc_error ("block status of %s: %s", s->label, nbd_get_error ());
+      failed = true;
+      break;
+    }
+    for (unsigned i = 0; i < MAP_DEPTH; i++) {
+      if (slot[i].cookie == 0)
+        continue;
+      int done = nbd_aio_command_completed (s->h[0], slot[i].cookie);
+      if (done == 0)
+        continue;
+      slot[i].cookie = 0;
+      busy--;
+      if (done == -1) {
+        if (!failed)
+          vc_error ("block status of %s at %" PRIu64 ": %s", s->label,
+                    slot[i].offset, nbd_get_error ());
+        failed = true;
+      }
+      else if (!failed && map_merge (s, &slot[i], dirty != NULL) == -1)
+        failed = true;
+      vc_range_vector_reset (&slot[i].r.nonzero);
+      vc_range_vector_reset (&slot[i].r.dirty);
+    }
+  }
+
+  for (size_t i = 0; i < nwin; i++) {
+    if (!failed && (concat (nonzero, &win[i].nonzero) == -1 ||
+                    (dirty && concat (dirty, &win[i].dirty) == -1))) {
+      vc_error ("out of memory");
+      failed = true;
+    }
+    vc_range_vector_reset (&win[i].nonzero);
+    vc_range_vector_reset (&win[i].dirty);
+  }
+  free (win);
+  return failed ? -1 : 0;
 }
