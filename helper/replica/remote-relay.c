@@ -18,8 +18,11 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
 #include <qb/qbipcc.h>
 #include <qb/qbipc_common.h>
+#include <qb/qbloop.h>
 
 #include "replica/remote-relay.h"
 #include "common/log.h"
@@ -510,15 +513,97 @@ listen_on (int port, const char *address, int *fds)
   return n;
 }
 
+/* --- the daemon's side: start, restart, stop ------------------------------------ */
+
+/* A listener that dies is started again after RESTART_MIN_S, doubled
+ * each time it lived less than RESTART_RESET_S, up to RESTART_MAX_S.
+ */
+#define RESTART_MIN_S 1
+#define RESTART_MAX_S 60
+#define RESTART_RESET_S 60
+
+/* The daemon keeps the listening sockets (close-on-exec, never accepted
+ * on here): a listener started again takes them over, and a client that
+ * connects meanwhile waits in the backlog instead of being refused.
+ */
+static struct {
+  int fds[MAX_LISTEN];
+  size_t nfds;
+  char *keypath, *where;
+  int port;
+  pid_t daemon;
+  qb_loop_t *loop;
+  qb_loop_timer_handle timer;
+  bool timer_set;
+  time_t started;
+  unsigned delay_s;
+} R;
+
+/* In a listener forked by the running daemon: nothing of the daemon's
+ * but the listening sockets (its corosync and IPC connections, its store
+ * lock's descriptor), and the signals as a new process has them.
+ */
+static void
+leave_the_daemon (void)
+{
+  int keep[MAX_LISTEN];
+  unsigned next = 3;
+  sigset_t none;
+
+  closelog ();                  /* opened again, on its own descriptor, when used */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal (sig, sig == SIGPIPE ? SIG_IGN : SIG_DFL);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  memcpy (keep, R.fds, R.nfds * sizeof keep[0]);
+  for (size_t i = 1; i < R.nfds; i++)
+    for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  for (size_t i = 0; i < R.nfds; i++) {
+    if ((unsigned) keep[i] > next)
+      close_range (next, keep[i] - 1, 0);
+    next = keep[i] + 1;
+  }
+  close_range (next, ~0U, 0);
+}
+
+static bool
+fork_listener (bool restart)
+{
+  pid_t pid = fork ();
+
+  if (pid == -1) {
+    vc_error ("relay for Pacemaker Remote nodes: fork: %m");
+    return false;
+  }
+  if (pid == 0) {
+    if (restart)
+      leave_the_daemon ();
+    listener_main (R.fds, R.nfds, R.keypath, R.daemon);
+  }
+  listener_pid = pid;
+  R.started = time (NULL);
+  return true;
+}
+
+static void
+close_listening (void)
+{
+  for (size_t i = 0; i < R.nfds; i++)
+    close (R.fds[i]);
+  R.nfds = 0;
+}
+
 void
 vc_relay_start (int port, const char *address, const char *authkey)
 {
   const char *path = authkey ? authkey : vc_remote_authkey_path ();
   unsigned char psk[VC_REMOTE_PSK_LEN];
   char why[512];
-  int fds[MAX_LISTEN];
-  size_t n;
-  pid_t daemon = getpid (), pid;
   struct stat st;
 
   if (port == 0) {
@@ -533,53 +618,94 @@ vc_relay_start (int port, const char *address, const char *authkey)
   if (vc_remote_load_psk (path, psk, why, sizeof why) == -1)
     vc_error ("%s: Pacemaker Remote nodes will be refused until it is fixed", why);
   memset (psk, 0, sizeof psk);
-  n = listen_on (port, address, fds);
-  if (n == 0)
-    return;
-  pid = fork ();
-  if (pid == -1) {
-    vc_error ("not serving Pacemaker Remote nodes: fork: %m");
-    for (size_t i = 0; i < n; i++)
-      close (fds[i]);
+  R.keypath = strdup (path);
+  R.where = strdup (address ? address : "every address");
+  if (R.keypath == NULL || R.where == NULL) {
+    vc_error ("not serving Pacemaker Remote nodes: out of memory");
     return;
   }
-  if (pid == 0)
-    listener_main (fds, n, path, daemon);
-  for (size_t i = 0; i < n; i++)
-    close (fds[i]);
-  listener_pid = pid;
+  R.port = port;
+  R.daemon = getpid ();
+  R.delay_s = RESTART_MIN_S;
+  R.nfds = listen_on (port, address, R.fds);
+  if (R.nfds == 0)
+    return;
+  if (!fork_listener (false)) {
+    vc_error ("not serving Pacemaker Remote nodes");
+    close_listening ();
+    return;
+  }
   vc_notice ("serving Pacemaker Remote nodes on %s port %d (TLS, key from %s)",
-             address ? address : "every address", port, path);
+             R.where, port, path);
+}
+
+void
+vc_relay_attach (qb_loop_t *loop)
+{
+  R.loop = loop;
+}
+
+static void
+restart (void *data)
+{
+  R.timer_set = false;
+  if (listener_pid > 0 || R.nfds == 0)
+    return;
+  if (fork_listener (true))
+    vc_notice ("serving Pacemaker Remote nodes again on %s port %d", R.where, R.port);
+  else
+    vc_error ("not serving Pacemaker Remote nodes (restart virtckptd)");
 }
 
 bool
 vc_relay_reaped (pid_t pid, int status)
 {
+  char how[64];
+  time_t lived;
+
   if (listener_pid <= 0 || pid != listener_pid)
     return false;
   listener_pid = 0;
-  /* Not started again: a listener forked now would hold the daemon's
-   * corosync connections.  Remote nodes go to the other full nodes.
-   */
+  lived = time (NULL) - R.started;
   if (WIFSIGNALED (status))
-    vc_error ("the relay for Pacemaker Remote nodes was killed by signal %d: "
-              "this node no longer serves them (restart virtckptd)",
-              WTERMSIG (status));
+    snprintf (how, sizeof how, "was killed by signal %d", WTERMSIG (status));
   else
-    vc_error ("the relay for Pacemaker Remote nodes exited with status %d: "
-              "this node no longer serves them (restart virtckptd)",
-              WEXITSTATUS (status));
+    snprintf (how, sizeof how, "exited with status %d", WEXITSTATUS (status));
+  if (R.loop == NULL || R.nfds == 0) {
+    vc_error ("the relay for Pacemaker Remote nodes %s: this node no longer "
+              "serves them (restart virtckptd)", how);
+    return true;
+  }
+  /* One that keeps dying is not forked in a tight loop. */
+  if (lived >= RESTART_RESET_S)
+    R.delay_s = RESTART_MIN_S;
+  vc_error ("the relay for Pacemaker Remote nodes %s after %ld s: "
+            "started again in %u s", how, (long) lived, R.delay_s);
+  if (qb_loop_timer_add (R.loop, QB_LOOP_MED, (uint64_t) R.delay_s * QB_TIME_NS_IN_SEC,
+                         NULL, restart, &R.timer) != 0)
+    vc_error ("not serving Pacemaker Remote nodes: no timer to start the relay again "
+              "(restart virtckptd)");
+  else
+    R.timer_set = true;
+  R.delay_s = R.delay_s * 2 > RESTART_MAX_S ? RESTART_MAX_S : R.delay_s * 2;
   return true;
 }
 
 void
 vc_relay_stop (void)
 {
-  if (listener_pid <= 0)
-    return;
-  kill (listener_pid, SIGTERM);
-  /* ECHILD: the daemon's SIGCHLD handler reaped it already. */
-  while (waitpid (listener_pid, NULL, 0) == -1 && errno == EINTR)
-    ;
-  listener_pid = 0;
+  if (R.timer_set && R.loop)
+    qb_loop_timer_del (R.loop, R.timer);
+  R.timer_set = false;
+  if (listener_pid > 0) {
+    kill (listener_pid, SIGTERM);
+    /* ECHILD: the daemon's SIGCHLD handler reaped it already. */
+    while (waitpid (listener_pid, NULL, 0) == -1 && errno == EINTR)
+      ;
+    listener_pid = 0;
+  }
+  close_listening ();
+  free (R.keypath);
+  free (R.where);
+  R.keypath = R.where = NULL;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <qb/qbloop.h>
 
 /* Serves port (0: nothing) on address (NULL: every address, IPv6 and
  * IPv4) with the key from authkey (NULL: the default path, see
@@ -21,12 +22,19 @@
  */
 extern void vc_relay_start (int port, const char *address, const char *authkey);
 
-/* The daemon reaped pid: true when it was the listener (logged: this
- * node no longer serves remote nodes).
+/* The daemon's loop, once it has one: a listener that dies is started
+ * again from it (after 1 s, doubled while it keeps dying, up to 60 s).
+ */
+extern void vc_relay_attach (qb_loop_t *loop);
+
+/* The daemon reaped pid: true when it was the listener (logged, and
+ * started again when a loop is attached).
  */
 extern bool vc_relay_reaped (pid_t pid, int status);
 
-/* Stops the listener (and so every connection) and reaps it. */
+/* Stops the listener (and so every connection), reaps it, and closes
+ * the listening sockets.
+ */
 extern void vc_relay_stop (void);
 
 #endif

@@ -658,6 +658,7 @@ main (int argc, char **argv)
   d.loop = qb_loop_create ();
   if (d.loop == NULL || vc_store_open (&d.store, store_dir, true) == -1)
     return 1;
+  vc_relay_attach (d.loop);
   /* The daemon is its replica's only writer: it holds the store lock for
    * its whole life (which also removes temp files a killed daemon left).
    */

@@ -13,8 +13,9 @@
 # cannot read the key; a relay whose daemon is not quorate answers
 # "stale" and the client goes to the next full node; a daemon killed
 # mid-session makes the next request fail over; a lease taken from n4
-# dies with its connection, and the session with it; the relay ends with
-# its daemon.  make memcheck-long runs it with the daemons and the client
+# dies with its connection, and the session with it; a listener killed is
+# started again, holding nothing of the daemon's; the relay ends with its
+# daemon.  make memcheck-long runs it with the daemons and the client
 # under valgrind.
 
 set -eu -o pipefail
@@ -247,16 +248,42 @@ for n in n1 n2; do
 	done
 	[[ -z "$(relay_procs "$n")" ]] || vc_fail "the relay outlived $n's killed daemon: $(relay_procs "$n")"
 done
-# A listener that dies is said loudly by its daemon, which goes on.
-vc_node_on n3 pkill -KILL -o -x virtckptd-relay
+# A listener that dies is said loudly by its daemon, which goes on and
+# starts it again: with the listening socket and nothing else of the
+# daemon's (its descriptors: the store lock, corosync, the IPC).
+# fds_of PID : what its descriptors above 2 are, one a line.
+fds_of() { vc_node_on n3 ls -l "/proc/$1/fd" | awk 'NR > 1 && $(NF - 2) > 2 { print $NF }' | sort; }
+old=$(vc_node_on n3 pgrep -o -x virtckptd-relay)
+before=$(fds_of "$old")
+vc_node_on n3 kill -KILL "$old"
 for ((i = 0; i < 50; i++)); do
-	log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9: this node no longer serves them' && break
+	log_of n3 | grep -q 'serving Pacemaker Remote nodes again on every address port 3122' && break
 	sleep 0.1
 done
-log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9: this node no longer serves them' ||
-	vc_fail "n3's daemon did not say its relay died"
+log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9 after [0-9]* s: started again in 1 s' ||
+	vc_fail "n3's daemon did not say its relay died: $(log_of n3 | grep relay | tail -n 3)"
+log_of n3 | grep -q 'serving Pacemaker Remote nodes again on every address port 3122' ||
+	vc_fail "n3's daemon did not start its relay again: $(log_of n3 | grep relay | tail -n 3)"
+new=$(vc_node_on n3 pgrep -o -x virtckptd-relay)
+[[ -n "$new" && "$new" != "$old" ]] || vc_fail "no new relay on n3 (was $old, now '$new')"
+after=$(fds_of "$new")
+{ [[ -n "$after" && -z "$(comm -13 <(echo "$before") <(echo "$after"))" ]] && ! grep -qv '^socket:' <<<"$after"; } ||
+	vc_fail "the relay started again holds [$(xargs <<<"$after")], not only listening sockets the first held [$(xargs <<<"$before")]"
+vc_log "ok: the relay started again holds the listening socket, nothing of the daemon's"
 vnck n3 status | grep -qx 'state: synced' || vc_fail "n3's daemon did not go on without its relay"
-vc_log "ok: a relay that dies is logged, the daemon goes on"
+rc "$RC" "$a3" get vm1.xml | cmp - "$(node_store n3)/vm1.xml" ||
+	vc_fail "GET vm1.xml through n3's relay started again differs"
+vc_log "ok: a relay that dies is logged and started again, and serves"
+# One that keeps dying waits longer each time.
+vc_node_on n3 kill -KILL "$new"
+for ((i = 0; i < 50; i++)); do
+	[[ $(log_of n3 | grep -c 'serving Pacemaker Remote nodes again') == 2 ]] && break
+	sleep 0.1
+done
+log_of n3 | grep -q 'the relay for Pacemaker Remote nodes was killed by signal 9 after [0-9]* s: started again in 2 s' ||
+	vc_fail "a relay killed again: $(log_of n3 | grep relay | tail -n 3)"
+rc "$RC" "$a3" status | grep -qx 'state: synced' || vc_fail "n3's relay started the second time does not serve"
+vc_log "ok: killed again, it is started again after 2 s"
 vc_daemon_stop n3
 [[ -z "$(relay_procs n3)" ]] || vc_fail "the relay outlived n3's daemon: $(relay_procs n3)"
 vc_daemon_memcheck n3
