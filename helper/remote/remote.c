@@ -480,6 +480,18 @@ vc_remote_parse_header (const unsigned char h[VC_REMOTE_HEADER_LEN], size_t max,
   return 0;
 }
 
+/* A record that could not be sent or received ends the session: -1 with
+ * ETIMEDOUT (GNUTLS_E_AGAIN while sending is SO_SNDTIMEO: the peer takes
+ * nothing) or ECONNRESET.
+ */
+static int
+session_broken (struct vc_tls *t, ssize_t r)
+{
+  t->open = false;
+  errno = r == GNUTLS_E_AGAIN || r == GNUTLS_E_TIMEDOUT ? ETIMEDOUT : ECONNRESET;
+  return -1;
+}
+
 static int
 send_all (struct vc_tls *t, const void *buf, size_t len)
 {
@@ -489,16 +501,8 @@ send_all (struct vc_tls *t, const void *buf, size_t len)
     ssize_t r = gnutls_record_send (t->s, p, len);
     if (r == GNUTLS_E_INTERRUPTED)
       continue;
-    if (r == GNUTLS_E_AGAIN) {  /* SO_SNDTIMEO: the peer takes nothing */
-      t->open = false;
-      errno = ETIMEDOUT;
-      return -1;
-    }
-    if (r < 0) {
-      t->open = false;
-      errno = ECONNRESET;
-      return -1;
-    }
+    if (r < 0)
+      return session_broken (t, r);
     p += r;
     len -= r;
   }
@@ -527,12 +531,7 @@ vc_remote_send (struct vc_tls *t, uint32_t word, const void *a, size_t alen,
   do
     r = gnutls_record_uncork (t->s, GNUTLS_RECORD_WAIT);
   while (r == GNUTLS_E_INTERRUPTED);
-  if (r < 0) {
-    t->open = false;
-    errno = r == GNUTLS_E_AGAIN ? ETIMEDOUT : ECONNRESET;
-    return -1;
-  }
-  return 0;
+  return r < 0 ? session_broken (t, r) : 0;
 }
 
 /* 0, 1 at EOF before the first byte, -1 (errno). */
@@ -548,23 +547,12 @@ recv_all (struct vc_tls *t, void *buf, size_t len, int timeout_ms, bool first)
     ssize_t r = gnutls_record_recv (t->s, p + got, len - got);
     if (r == GNUTLS_E_INTERRUPTED || r == GNUTLS_E_AGAIN)
       continue;
-    if (r == 0 || r == GNUTLS_E_PREMATURE_TERMINATION) {
+    if (r == 0 && first && got == 0) {
       t->open = false;
-      if (first && got == 0 && r == 0)
-        return 1;
-      errno = ECONNRESET;
-      return -1;
+      return 1;
     }
-    if (r == GNUTLS_E_TIMEDOUT) {
-      t->open = false;
-      errno = ETIMEDOUT;
-      return -1;
-    }
-    if (r < 0) {
-      t->open = false;
-      errno = ECONNRESET;
-      return -1;
-    }
+    if (r <= 0)
+      return session_broken (t, r);
     got += r;
     if (first) {
       /* The rest of the frame comes within the frame's time. */
