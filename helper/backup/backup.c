@@ -237,6 +237,7 @@ prepare_offline (struct run *r)
 
   r->offline = r->d.offline = true;
   r->off.domain = r->o->domain;
+  r->off.no_member_runs_it = r->o->no_member_runs_it;
   /* A domain nothing is known of is refused before DIR is made. */
   if (vc_offline_prepare (&r->off, r->d.store, r->d.dom, r->o->config) == -1)
     return VC_EXIT_ERROR;
@@ -272,7 +273,10 @@ prepare (struct run *r)
   case -1:
     return VC_EXIT_ERROR;
   case 0:
-    if (!r->o->offline)
+    if (r->o->no_member_runs_it)
+      vc_notice ("%s runs on no node of the cluster: backing up its images offline",
+                 r->o->domain);
+    else if (!r->o->offline)
       vc_notice ("%s is not running: backing up its images offline", r->o->domain);
     return prepare_offline (r);
   default:

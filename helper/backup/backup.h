@@ -33,6 +33,8 @@ struct vc_backup_options {
    */
   bool offline;
   const char *config;
+  /* The cluster's members were asked: none runs the domain. */
+  bool no_member_runs_it;
 };
 
 /* Returns a VC_EXIT_* code. */

@@ -383,7 +383,12 @@ static void
 report_tool_error (const struct vc_offline *o, const char *what,
                    const char *path, const char *msg)
 {
-  if (locked (msg))
+  if (locked (msg) && o->no_member_runs_it)
+    vc_error ("%s runs on no node of the cluster, yet %s %s in use by another "
+              "process: it runs on a host outside the cluster (a Pacemaker Remote "
+              "node?); back it up there", o->domain, path ? path : "its images",
+              path ? "is" : "are");
+  else if (locked (msg))
     vc_error ("%s seems to be running elsewhere (images locked): %s %s in use "
               "by another process", o->domain, path ? path : "its images",
               path ? "is" : "are");

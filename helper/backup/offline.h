@@ -42,6 +42,7 @@ struct vc_offline {
   pid_t pid;                    /* the export's qemu-storage-daemon, or 0 */
   char *log;                    /* its stderr */
   bool bad_bitmap;              /* the export failed on the bitmap asked for */
+  bool no_member_runs_it;       /* the cluster said so: a lock is a host outside it */
 };
 
 /* The domain XML to back up from: --config FILE if given, else libvirt's

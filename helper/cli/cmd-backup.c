@@ -135,7 +135,7 @@ vc_cmd_backup (const struct vc_options *o, int argc, char **argv)
   runs = vc_domain_runs_here (o->uri, bo.domain);
   bool nowhere = false;
   if (runs != 1 && !o->offline && handover_allowed (o)) {
-    ret = vc_handover (o, "backup", bo.domain, &nowhere);
+    ret = vc_handover (o, "backup", bo.domain, &nowhere, &bo.no_member_runs_it);
     if (!nowhere)
       return ret;
   }
@@ -435,7 +435,7 @@ vc_cmd_cancel (const struct vc_options *o, int argc, char **argv)
       vc_backup_guard_release (&fd);
     if (busy == 0) {
       bool nowhere;
-      ret = vc_handover (o, "cancel", co.domain, &nowhere);
+      ret = vc_handover (o, "cancel", co.domain, &nowhere, NULL);
       if (!nowhere)
         return ret;
     }

@@ -133,7 +133,7 @@ print_records (const char *p)
 
 int
 vc_handover (const struct vc_options *o, const char *kind, const char *domain,
-             bool *nowhere)
+             bool *nowhere, bool *asked)
 {
   struct vc_daemon *d = vc_daemon_connect ();
   string_vector args = empty_vector;
@@ -143,6 +143,8 @@ vc_handover (const struct vc_options *o, const char *kind, const char *domain,
   int ret = VC_EXIT_ERROR;
 
   *nowhere = false;
+  if (asked)
+    *asked = false;
   if (d == NULL) {
     *nowhere = true;            /* no cluster to ask: as before */
     return VC_EXIT_OK;
@@ -188,6 +190,8 @@ vc_handover (const struct vc_options *o, const char *kind, const char *domain,
     *nl = '\0';
     if (strcmp (text, "nowhere") == 0) {
       *nowhere = true;
+      if (asked)
+        *asked = true;
       ret = VC_EXIT_OK;
       goto out;
     }

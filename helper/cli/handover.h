@@ -17,10 +17,11 @@ extern int vc_domain_runs_here (const char *uri, const char *domain);
 /* Runs "virtckpt KIND DOMAIN" (backup or cancel) with o's options on the
  * member where domain runs, printing its output here, and returns its
  * exit code.  *nowhere: no member runs it (or no daemon runs here):
- * nothing was done, the caller goes on as on a single host.
+ * nothing was done, the caller goes on as on a single host.  *asked (may
+ * be NULL): the members were asked, and none runs it.
  */
 extern int vc_handover (const struct vc_options *o, const char *kind,
-                        const char *domain, bool *nowhere);
+                        const char *domain, bool *nowhere, bool *asked);
 
 /* The cluster-wide lease of a local backup of domain, held until the
  * returned connection is closed; NULL when none was taken: *status is

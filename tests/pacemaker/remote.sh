@@ -93,6 +93,16 @@ served_by() {
 vc_vm_setup vm7 64 r1
 B=$VC_BACKUPS
 vc_vm_backup r1 vm7 1 full
+# From a full node, vm7 runs on no member of the cluster: the offline
+# backup finds its images locked by the QEMU on r1, says where to back it
+# up, and leaves the backup directory as it was.
+before=$(find "$B" | sort | md5sum)
+expect_exit 1 vnck n2 backup vm7 -o "$B"
+grep -q 'vm7 runs on no node of the cluster: backing up its images offline' <<<"$VC_ERR" ||
+	vc_fail "a full node's backup of vm7 on r1 does not say it runs on no member: $VC_ERR"
+grep -q "vm7 runs on no node of the cluster, yet .*vm7.qcow2 is in use by another process: it runs on a host outside the cluster (a Pacemaker Remote node?); back it up there" <<<"$VC_ERR" ||
+	vc_fail "a full node's backup of vm7 on r1 does not say where to run it: $VC_ERR"
+vc_assert_eq "$before" "$(find "$B" | sort | md5sum)" "a refused backup from a full node leaves the backup directory as it was"
 
 # live_move FROM TO : Pacemaker live-migrates vm7, vm7-ckpt is stopped on
 # FROM (captures) and started on TO (redefines the whole chain).
