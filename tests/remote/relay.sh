@@ -251,8 +251,9 @@ done
 # A listener that dies is said loudly by its daemon, which goes on and
 # starts it again: with the listening socket and nothing else of the
 # daemon's (its descriptors: the store lock, corosync, the IPC).
-# fds_of PID : what its descriptors above 2 are, one a line.
-fds_of() { vc_node_on n3 ls -l "/proc/$1/fd" | awk 'NR > 1 && $(NF - 2) > 2 { print $NF }' | sort; }
+# fds_of PID : what its descriptors above 2 are, one a line (not
+# valgrind's own, at the top of the table, under VC_DAEMON_VALGRIND=1).
+fds_of() { vc_node_on n3 ls -l "/proc/$1/fd" | awk 'NR > 1 && $(NF - 2) > 2 && $(NF - 2) < 1000 { print $NF }' | sort; }
 old=$(vc_node_on n3 pgrep -o -x virtckptd-relay)
 before=$(fds_of "$old")
 vc_node_on n3 kill -KILL "$old"
