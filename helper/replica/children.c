@@ -278,6 +278,8 @@ fork_libvirt_child (libvirt_body_fn *body, const char *arg,
   if (pid == 0) {
     virConnectPtr conn;
     int st = 2;
+    /* Not execed: would hold the port past the daemon's end otherwise. */
+    vc_relay_close_in_child ();
     signal (SIGPIPE, SIG_DFL);
     dup2 (out[1], 1);
     dup2 (err[1], 2);

@@ -640,6 +640,12 @@ vc_relay_start (int port, const char *address, const char *authkey)
 }
 
 void
+vc_relay_close_in_child (void)
+{
+  close_listening ();
+}
+
+void
 vc_relay_attach (qb_loop_t *loop)
 {
   R.loop = loop;

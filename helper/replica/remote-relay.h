@@ -32,6 +32,12 @@ extern void vc_relay_attach (qb_loop_t *loop);
  */
 extern bool vc_relay_reaped (pid_t pid, int status);
 
+/* In a child the daemon forked and does not exec: the listening
+ * sockets closed, so that it cannot keep the port from a daemon started
+ * again should it outlive this one.
+ */
+extern void vc_relay_close_in_child (void);
+
 /* Stops the listener (and so every connection), reaps it, and closes
  * the listening sockets.
  */
