@@ -247,12 +247,15 @@ vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
 {
   size_t nwin = s->size / MAP_WINDOW + (s->size % MAP_WINDOW != 0);
   struct map_window *win = calloc (nwin ? nwin : 1, sizeof *win);
-  struct map_slot slot[MAP_DEPTH] = { 0 };
+  /* On the heap: a request in flight points at its slot. */
+  struct map_slot *slot = calloc (MAP_DEPTH, sizeof *slot);
   size_t next_win = 0, busy = 0;
   bool failed = false;
 
-  if (win == NULL) {
+  if (win == NULL || slot == NULL) {
     vc_error ("out of memory");
+    free (win);
+    free (slot);
     return -1;
   }
   for (size_t i = 0; i < nwin; i++) {
@@ -282,7 +285,13 @@ vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
     if (busy == 0)
       break;
     if (nbd_poll (s->h[0], -1) == -1) {
+      if (nbd_get_errno () == EINTR)
+        continue;               /* a signal (libnbds that do not retry): the caller looks at it after */
       vc_error ("block status of %s: %s", s->label, nbd_get_error ());
+      /* The requests still in flight point at the slots: left to them,
+       * on a handle no one can use any more.
+       */
+      slot = NULL;
       failed = true;
       break;
     }
@@ -317,5 +326,6 @@ vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
     vc_range_vector_reset (&win[i].dirty);
   }
   free (win);
+  free (slot);
   return failed ? -1 : 0;
 }

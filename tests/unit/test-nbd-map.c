@@ -4,8 +4,8 @@
  * sparse disk of known data ranges: the map of a disk of many windows,
  * more than the requests in flight, is exactly those ranges, also when
  * the server answers each request for less than was asked (each window
- * then asked again from where the answer stopped); a refused request
- * fails the map and leaves the handle idle.
+ * then asked again from where the answer stopped), and under a storm of
+ * signals; a refused request fails the map and leaves the handle idle.
  */
 #include <config.h>
 
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,9 +152,20 @@ assert_same_ranges (const vc_range_vector *want, const vc_range_vector *got)
   assert_int_equal (got->len, want->len);
 }
 
-/* Maps a disk of size served with answers of at most answer bytes. */
+static volatile sig_atomic_t ticks;
+
 static void
-map_case (uint64_t size, uint64_t answer, uint64_t seed)
+on_tick (int sig)
+{
+  ticks++;
+}
+
+/* Maps a disk of size served with answers of at most answer bytes; with
+ * interrupted, under a signal every millisecond (no SA_RESTART: each
+ * interrupts the wait for the server).
+ */
+static void
+map_case_signals (uint64_t size, uint64_t answer, uint64_t seed, bool interrupted)
 {
   vc_range_vector want = empty_vector, got = empty_vector;
   struct server srv;
@@ -166,13 +178,31 @@ map_case (uint64_t size, uint64_t answer, uint64_t seed)
   }
   assert_int_equal (vc_nbd_open (&src, srv.socket, "", NULL, 1), 0);
   assert_int_equal (src.size, size);
-  assert_int_equal (vc_nbd_map (&src, &got, NULL), 0);
+  if (interrupted) {
+    struct sigaction sa = { .sa_handler = on_tick };
+    struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+    sigaction (SIGALRM, &sa, NULL);
+    ticks = 0;
+    setitimer (ITIMER_REAL, &every_ms, NULL);
+    assert_int_equal (vc_nbd_map (&src, &got, NULL), 0);
+    setitimer (ITIMER_REAL, &off, NULL);
+    signal (SIGALRM, SIG_DFL);
+    assert_true (ticks > 5);
+  }
+  else
+    assert_int_equal (vc_nbd_map (&src, &got, NULL), 0);
   assert_int_equal (nbd_aio_in_flight (src.h[0]), 0);
   assert_same_ranges (&want, &got);
   vc_nbd_close (&src);
   server_stop (&srv);
   vc_range_vector_reset (&want);
   vc_range_vector_reset (&got);
+}
+
+static void
+map_case (uint64_t size, uint64_t answer, uint64_t seed)
+{
+  map_case_signals (size, answer, seed, false);
 }
 
 /* Eleven windows and an odd tail: more windows than requests in flight. */
@@ -196,6 +226,17 @@ static void
 test_small_disk (void **state)
 {
   map_case (64 * MIB, 5 * MIB + 512, 3);
+}
+
+/* Signals while the map waits for the server (a backup's SIGINT handler
+ * has no SA_RESTART): the map is whole.  (libnbd 1.14's nbd_poll takes an
+ * interrupted wait up again itself; nbd-source.c does for one that does
+ * not.)
+ */
+static void
+test_signals (void **state)
+{
+  map_case_signals (11 * WINDOW + 3 * MIB + 512, 1536 * MIB + 4096, 5, true);
 }
 
 /* A request refused in the middle of the disk: the map fails, and what
@@ -230,6 +271,7 @@ main (void)
     cmocka_unit_test (test_many_windows),
     cmocka_unit_test (test_short_answers),
     cmocka_unit_test (test_small_disk),
+    cmocka_unit_test (test_signals),
     cmocka_unit_test (test_refused),
   };
 
