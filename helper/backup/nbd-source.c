@@ -285,8 +285,11 @@ vc_nbd_map (struct vc_nbd_source *s, vc_range_vector *nonzero,
     if (busy == 0)
       break;
     if (nbd_poll (s->h[0], -1) == -1) {
+      /* A signal, where libnbd does not wait again itself: the caller
+       * looks at it after the map.
+       */
       if (nbd_get_errno () == EINTR)
-        continue;               /* a signal (libnbds that do not retry): the caller looks at it after */
+        continue;
       vc_error ("block status of %s: %s", s->label, nbd_get_error ());
       /* The requests still in flight point at the slots: left to them,
        * on a handle no one can use any more.
