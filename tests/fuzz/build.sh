@@ -58,7 +58,8 @@ declare -A TARGETS=(
     backup/extent backup/resume-record"
   [qcow2-chain]="$COMMON backup/extent backup/qcow2-read backup/restore-map"
   [remote-reply]="$STORE"
-  [replica]="$STORE $(folder replica replica/virtckptd replica/jobs replica/children replica/scheduler replica/remote-relay)"
+  [replica]="$STORE $(folder replica replica/virtckptd replica/jobs replica/job-handover \
+    replica/children replica/scheduler replica/remote-relay)"
 )
 
 compile () {     # SOURCE OBJECT
