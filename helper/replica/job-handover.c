@@ -32,8 +32,7 @@
 #define ASK_OUTPUT_MAX (1024 * 1024)
 #define POLL_REPLY_MAX (VC_IPC_MAX_MSG / 2)
 
-/* --- jobs handed over: the asking side ------------------------------------------ */
-
+/* --- the asking side ------------------------------------------------------------ */
 
 struct ask {
   uint64_t id;
@@ -258,7 +257,7 @@ on_answer (struct vc_member from, const char *op, char **f, size_t n)
   }
 }
 
-/* --- jobs handed over: the running side ----------------------------------------- */
+/* --- the running side ----------------------------------------------------------- */
 
 /* A RUN from another member (or ourselves), on its way here. */
 struct runner {
@@ -455,7 +454,7 @@ vc_handover_on_message (void *opaque, struct vc_member from, const char *payload
   vc_wire_fields_free (n, f);
 }
 
-/* --- the daemon's side ------------------------------------------------------------- */
+/* --- IPC from the CLI, membership, shutdown -------------------------------------- */
 
 /* JOB_SUBMIT payload: KIND DOMAIN ARG... (fields) -> the request id. */
 void
