@@ -35,7 +35,7 @@ done
 vc_assert_eq "" "$(vc_vm_node vm6)" "vm6 runs nowhere"
 
 vc_vm_backup n2 vm6 2 inc
-grep -q "vm6 is not running: backing up its images offline" <<<"$VC_ERR" ||
+grep -q "vm6 runs on no node of the cluster: backing up its images offline" <<<"$VC_ERR" ||
 	vc_fail "the backup on n2 was not offline: $VC_ERR"
 vc_assert_eq 262144 "$(backup_read "$B" 2)" "offline backup 2 read the guest's 256 KiB"
 ref_write_offline vm6 0x32 40M 64k "$VC_SHARED/vm6.qcow2"
